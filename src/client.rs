@@ -583,18 +583,21 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
     successes.mark_unchanged();
     let mut next = Instant::now();
     let mut reported_once = false;
+    let mut on_demand_booked = false;
     loop {
         tokio::select! {
             biased;
             _ = cancelled.changed() => return,
             () = inner.wake.notified() => {
-                // A change to report. While failing, it rides on the next scheduled attempt.
-                if inner.has_undelivered_change() && inner.consecutive_failures() == 0 {
+                // A change to report, through the rate limiter. While failing, or while an
+                // on-demand send is already booked, it rides on the next attempt.
+                if !on_demand_booked
+                    && inner.has_undelivered_change()
+                    && inner.consecutive_failures() == 0
+                {
                     let now = Instant::now();
-                    match limiter.check(now) {
-                        Ok(()) => next = now,
-                        Err(wait) => next = next.min(now + wait),
-                    }
+                    next = next.min(now + limiter.reserve(now));
+                    on_demand_booked = true;
                 }
                 continue;
             }
@@ -619,6 +622,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             }
         };
         successes.mark_unchanged();
+        on_demand_booked = false;
         let delay = match result {
             Ok(_) if !reported_once => schedule.first_delay(),
             Ok(_) => schedule.after_success(),

@@ -239,6 +239,29 @@ impl RateLimiter {
             Err(allowed_from - now)
         }
     }
+
+    /// Reserves the next slot, free or not, and returns how long to wait for it (zero when
+    /// free now). The caller sends when the wait is over; changes arriving meanwhile ride on
+    /// that send instead of reserving more.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    /// use vortex_client::schedule::RateLimiter;
+    ///
+    /// let gap = Duration::from_secs(1);
+    /// let mut limiter = RateLimiter::new(1, gap);
+    /// let t0 = Instant::now();
+    /// assert_eq!(limiter.reserve(t0), Duration::ZERO);
+    /// assert_eq!(limiter.reserve(t0), gap);
+    /// assert_eq!(limiter.reserve(t0), gap * 2);
+    /// ```
+    pub fn reserve(&mut self, now: Instant) -> Duration {
+        let tat = self.next_free.map_or(now, |t| t.max(now));
+        let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
+        self.next_free = Some(tat + self.gap);
+        allowed_from.saturating_duration_since(now)
+    }
 }
 
 fn random_seed() -> u64 {

@@ -87,9 +87,7 @@ impl Receiver {
         let listener = TcpListener::bind(addr).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared::default());
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let app = Router::new().fallback(handle).with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -164,7 +162,10 @@ impl Receiver {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!(
                     "no report with version {version} within {within:?}; got {:?}",
-                    self.reports().iter().map(Report::version).collect::<Vec<_>>()
+                    self.reports()
+                        .iter()
+                        .map(Report::version)
+                        .collect::<Vec<_>>()
                 );
             }
         }
@@ -194,7 +195,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .unwrap_or(Reply::Ok);
     let expected = shared.expected.lock().clone();
     let ok = move || {
-        let drift = expected.as_deref().is_some_and(|e| Some(e) != version.as_deref());
+        let drift = expected
+            .as_deref()
+            .is_some_and(|e| Some(e) != version.as_deref());
         axum::Json(serde_json::json!({
             "registered": true,
             "expected_version": expected,

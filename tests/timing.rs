@@ -1,0 +1,203 @@
+//! Timing policy of the background worker, observed over real loopback HTTP under tokio's
+//! paused clock: virtual time only moves when every task waits on a timer, so the gaps seen by
+//! the receiver are the schedule's delays, whatever the machine's load.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Receiver, Reply};
+use tokio::time::Instant;
+use vortex_client::schedule::nominal_retry_delay;
+use vortex_client::{Environment, HeartbeatClient};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+const WAIT: Duration = Duration::from_secs(600);
+
+fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("app")
+        .profile("prod")
+        .instance_id("i-1")
+        .interval(S(30))
+        .initial_retry_delay(S(1))
+        .max_retry_delay(S(60))
+}
+
+fn gaps(reports: &[support::Report]) -> Vec<Duration> {
+    reports.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+fn within(d: Duration, lo: Duration, hi: Duration) -> bool {
+    // A few virtual milliseconds of slack for the request itself.
+    d + Duration::from_millis(50) >= lo && d <= hi + Duration::from_millis(50)
+}
+
+#[tokio::test(start_paused = true)]
+async fn backoff_doubles_with_jitter_then_the_interval_resumes() {
+    let rx = Receiver::start().await;
+    rx.script((0..8).map(|_| Reply::Status(503)));
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    let reports = rx.wait_for(10, WAIT).await;
+    let gaps = gaps(&reports);
+    for (i, gap) in gaps.iter().take(8).enumerate() {
+        let nominal = nominal_retry_delay(i as u32 + 1, S(1), S(60));
+        assert!(
+            within(*gap, nominal / 2, nominal.mul_f64(1.5).min(S(60))),
+            "gap {i} = {gap:?}, nominal {nominal:?}; all gaps {gaps:?}"
+        );
+    }
+    // After the first success, the normal (jittered) interval.
+    assert!(within(gaps[8], S(27), S(33)), "{gaps:?}");
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured() {
+    let rx = Receiver::start().await;
+    rx.script([
+        Reply::RetryAfter(429, "20".into()),
+        Reply::RetryAfter(503, "7".into()),
+    ]);
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    let gaps = gaps(&rx.wait_for(3, WAIT).await);
+    assert!(within(gaps[0], S(20), S(24)), "{gaps:?}");
+    // The second failure's backoff (nominal 2 s) is shorter than Retry-After 7 s: 7 s wins.
+    assert!(
+        within(gaps[1], S(7), Duration::from_millis(8400)),
+        "{gaps:?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_errors_keep_the_normal_interval() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Status(404));
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    let gaps = gaps(&rx.wait_for(4, WAIT).await);
+    // No hammering: every gap is the normal interval.
+    for gap in &gaps {
+        assert!(within(*gap, S(27), S(33)), "{gaps:?}");
+    }
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_successful_report_restarts_the_interval() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    rx.wait_for(2, WAIT).await;
+    tokio::time::sleep(S(10)).await;
+    c.set_config_version("v2");
+    let on_demand = rx.wait_for_version("v2", WAIT).await;
+    let reports = rx.wait_for(4, WAIT).await;
+    let next = &reports[3];
+    let gap = next.at - on_demand.at;
+    assert!(
+        within(gap, S(27), S(33)),
+        "next periodic {gap:?} after the on-demand report"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_demand_reports_are_rate_limited_with_a_burst() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url())
+        .report_burst(3)
+        .min_report_gap(S(1))
+        .build()
+        .unwrap();
+    c.start().await;
+    rx.wait_for(1, WAIT).await;
+    let t0 = Instant::now();
+    // Ten changes, 100 ms apart: the burst goes out at once, then one per gap.
+    for i in 1..=10 {
+        c.set_config_version(format!("v{i}"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = rx.wait_for_version("v10", WAIT).await;
+    let on_demand: Vec<_> = rx.reports().into_iter().skip(1).collect();
+    assert!(
+        on_demand.len() <= 3 + 2,
+        "10 changes in 1 s at burst 3, gap 1 s: at most 5 reports, got {}",
+        on_demand.len()
+    );
+    assert!(
+        last.at - t0 <= S(3),
+        "the last value is not held back for long"
+    );
+    // Never more than the burst plus one per elapsed gap, in any window.
+    for i in 0..on_demand.len() {
+        for j in i..on_demand.len() {
+            let span = (on_demand[j].at - on_demand[i].at).as_secs_f64() + 0.05;
+            let allowed = 3 + span.floor() as usize;
+            assert!(j - i < allowed, "{:?}", gaps(&on_demand));
+        }
+    }
+    c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_in_backoff_takes_no_time() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Status(503));
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    rx.wait_for(3, WAIT).await;
+    let before = Instant::now();
+    c.stop().await;
+    assert_eq!(
+        Instant::now() - before,
+        Duration::ZERO,
+        "stop() waited on a timer"
+    );
+    let n = rx.count();
+    tokio::time::sleep(S(600)).await;
+    assert_eq!(rx.count(), n, "nothing is sent after stop()");
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_gives_a_request_in_flight_exactly_the_grace() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Hang);
+    let c = client(&rx.url()).stop_grace(S(1)).build().unwrap();
+    c.start().await;
+    rx.wait_for(1, WAIT).await;
+    let before = Instant::now();
+    c.stop().await;
+    let took = Instant::now() - before;
+    assert!(
+        took >= S(1) && took <= Duration::from_millis(1100),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn changes_during_backoff_ride_on_the_next_attempt() {
+    let rx = Receiver::start().await;
+    rx.script((0..4).map(|_| Reply::Status(500)));
+    let c = client(&rx.url()).config_version("v1").build().unwrap();
+    c.start().await;
+    rx.wait_for(2, WAIT).await;
+    for i in 2..=20 {
+        c.set_config_version(format!("v{i}"));
+    }
+    let reports = rx.wait_for(5, WAIT).await;
+    // No extra requests against the failing server: the gaps stay the backoff's.
+    let gaps = gaps(&reports);
+    for (i, gap) in gaps.iter().take(4).enumerate() {
+        let nominal = nominal_retry_delay(i as u32 + 1, S(1), S(60));
+        assert!(within(*gap, nominal / 2, nominal.mul_f64(1.5)), "{gaps:?}");
+    }
+    assert_eq!(reports[2].version(), "v20");
+    assert_eq!(reports[4].version(), "v20");
+    c.stop().await;
+}
