@@ -68,3 +68,8 @@ pub use reporter::{Disposition, Health, HeartbeatResponse, ReporterError};
 pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatClient`].
 pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
+
+/// Compiles the README's Rust examples as doctests, so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
