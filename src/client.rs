@@ -584,6 +584,8 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
     let mut next = Instant::now();
     let mut reported_once = false;
     let mut on_demand_booked = false;
+    // The worker's own last attempt failed: changes wait for the next scheduled attempt.
+    let mut failing = false;
     loop {
         tokio::select! {
             biased;
@@ -591,10 +593,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             () = inner.wake.notified() => {
                 // A change to report, through the rate limiter. While failing, or while an
                 // on-demand send is already booked, it rides on the next attempt.
-                if !on_demand_booked
-                    && inner.has_undelivered_change()
-                    && inner.consecutive_failures() == 0
-                {
+                if !on_demand_booked && !failing && inner.has_undelivered_change() {
                     let now = Instant::now();
                     next = next.min(now + limiter.reserve(now));
                     on_demand_booked = true;
@@ -623,6 +622,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
         };
         successes.mark_unchanged();
         on_demand_booked = false;
+        failing = result.is_err();
         let delay = match result {
             Ok(_) if !reported_once => schedule.first_delay(),
             Ok(_) => schedule.after_success(),
