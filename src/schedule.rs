@@ -37,7 +37,22 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// Jitter factors, as fractions of the nominal delay.
 ///
 /// Each delay is drawn uniformly from `[low, high] x nominal`. The defaults were chosen with the
-/// fleet simulation in `examples/fleet.rs` (see the README's table).
+/// fleet simulation in `examples/fleet.rs` (see the README's table):
+///
+/// - `first: (0.1, 1.0)`: a fleet started in the same second spreads its second reports over
+///   90 % of an interval. Because that width equals the shortest interval (`interval.0`), the
+///   third report of an instance can never land before the latest second report of the fleet,
+///   so from then on no second carries more than `N / (0.9 x interval)` reports (1.11 x the
+///   mean) apart from sampling noise. A wider phase (e.g. `(0.05, 1.0)`) overlaps the next round
+///   and makes a peak; a narrower one (e.g. `(0.2, 1.0)`) packs the fleet tighter.
+/// - `interval: (0.9, 1.1)`: keeps phases drifting apart; its exact width barely matters once
+///   the first phase is spread.
+/// - `retry: (0.5, 1.5)`: a fleet whose backoff starts in lockstep (cold start against a down
+///   server) arrives at about 1.1 x the mean in the minute after recovery; `(0.5, 1.0)` gives
+///   1.25 x, `(1.0, 1.5)` 1.9 x, the seed's `+0..10 %` 3.2 x (9 x with the cap applied first).
+/// - `retry_after: (1.0, 1.5)`: never earlier than the server asked, at most half again as
+///   long. A fleet told "come back in 60 s" at once returns at about 1.0 x the mean; `(1.0, 1.2)`
+///   gives 2.5 x, no jitter 30 x.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jitter {
     /// Range for the delay between the immediate first report and the second one, as a
@@ -49,8 +64,8 @@ pub struct Jitter {
     /// Range for retry delays, as a fraction of the nominal backoff delay; the result is also
     /// clamped to the cap.
     pub retry: (f64, f64),
-    /// Extra wait on top of a server's `Retry-After`, as a fraction of it (the client never
-    /// waits less than the server asked).
+    /// Range for the wait after a `Retry-After`, as a fraction of it (the client never waits
+    /// less than the server asked, so the low end is at least 1.0).
     pub retry_after: (f64, f64),
 }
 
@@ -60,7 +75,7 @@ impl Jitter {
         first: (0.1, 1.0),
         interval: (0.9, 1.1),
         retry: (0.5, 1.5),
-        retry_after: (1.0, 1.2),
+        retry_after: (1.0, 1.5),
     };
 
     /// No jitter at all: the naive schedule, for comparison in simulations.
@@ -161,7 +176,7 @@ impl Schedule {
     }
 
     /// Delay after a throttled attempt: at least the server's `Retry-After` (itself capped at
-    /// [`MAX_RETRY_AFTER`]), and at least the normal backoff.
+    /// [`MAX_RETRY_AFTER`]) and at most 1.5 x it by default, and at least the normal backoff.
     pub fn after_throttle(&mut self, failures: u32, retry_after: Duration) -> Duration {
         let retry_after = retry_after.min(MAX_RETRY_AFTER);
         let (lo, hi) = self.jitter.retry_after;
@@ -326,13 +341,53 @@ mod tests {
         let mut s = Schedule::with_seed(S(30), S(1), S(60), 3);
         for _ in 0..100 {
             let d = s.after_throttle(1, S(20));
-            assert!(d >= S(20) && d <= S(24));
+            assert!(d >= S(20) && d <= S(30));
             let long = s.after_throttle(1, S(86_400));
-            assert!(long >= MAX_RETRY_AFTER && long <= MAX_RETRY_AFTER.mul_f64(1.2));
+            assert!(long >= MAX_RETRY_AFTER && long <= MAX_RETRY_AFTER.mul_f64(1.5));
         }
         // A short Retry-After never shortens the normal backoff.
         let d = s.after_throttle(7, Duration::ZERO);
         assert!(d >= S(30));
+    }
+
+    #[test]
+    fn default_jitter_keeps_the_promises_the_fleet_simulation_relies_on() {
+        let j = Jitter::DEFAULT;
+        // Retries stay within [0.5x, 1.5x] of nominal; Retry-After is a floor.
+        assert!(j.retry.0 >= 0.5 && j.retry.1 <= 1.5 && j.retry.0 < j.retry.1);
+        assert!(j.retry_after.0 >= 1.0 && j.retry_after.0 < j.retry_after.1);
+        // The first phase is no wider than the shortest interval, and the third report cannot
+        // come before the latest second one: a fleet started together never bunches again.
+        let width = j.first.1 - j.first.0;
+        assert!(width > 0.0 && width <= j.interval.0 + 1e-9);
+        assert!(j.first.0 + j.interval.0 >= j.first.1 - 1e-9);
+        // The second report is not a near-duplicate of the first.
+        assert!(j.first.0 > 0.0);
+    }
+
+    #[test]
+    fn a_fleet_started_together_spreads_over_the_interval() {
+        // The fleet simulation in miniature: 10,000 instances start at t = 0; count reports per
+        // second from the second interval on. The mean is 333 per second; the policy's bound is
+        // 370 (1.11x), sampling noise adds a few percent.
+        let n = 10_000;
+        let mut per_second = vec![0u32; 300];
+        for i in 0..n {
+            let mut s = Schedule::with_seed(S(30), S(1), S(60), i);
+            let mut t = s.first_delay();
+            while t < S(300) {
+                per_second[t.as_secs() as usize] += 1;
+                t += s.after_success();
+            }
+        }
+        let peak = per_second[30..].iter().copied().max().unwrap();
+        assert!(
+            peak <= 500,
+            "peak {peak} per second over a mean of 333 (goal: 1.5x)"
+        );
+        // Without jitter the whole fleet reports in the same second.
+        let mut lockstep = Schedule::with_seed(S(30), S(1), S(60), 0).jitter(Jitter::NONE);
+        assert_eq!(lockstep.first_delay(), S(30));
     }
 
     #[test]
