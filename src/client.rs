@@ -601,9 +601,9 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 continue;
             }
             Ok(()) = successes.changed() => {
-                // report_now() succeeded: restart the countdown.
+                // report_now() succeeded: restart the countdown, with a fresh phase (below).
                 successes.mark_unchanged();
-                next = Instant::now() + schedule.after_success();
+                next = Instant::now() + schedule.first_delay();
                 continue;
             }
             () = sleep_until(next) => {}
@@ -621,10 +621,14 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             }
         };
         successes.mark_unchanged();
-        on_demand_booked = false;
+        let on_demand = std::mem::take(&mut on_demand_booked);
         failing = result.is_err();
         let delay = match result {
-            Ok(_) if !reported_once => schedule.first_delay(),
+            // After the first report, and after one that carried a change, the countdown
+            // restarts with a fresh phase: a fleet-wide config push makes every instance report
+            // in the same second, and a plain interval would keep the fleet in that lockstep
+            // (examples/fleet.rs, scenario c: 5x the mean rate for minutes, against 1.2x).
+            Ok(_) if !reported_once || on_demand => schedule.first_delay(),
             Ok(_) => schedule.after_success(),
             Err(error) => match error.disposition() {
                 Disposition::Throttled(retry_after) => {
