@@ -1,0 +1,352 @@
+//! Raw-TCP servers that misbehave the way broken servers and networks do: a reset in the middle
+//! of a response, a server that accepts and never answers, a body that drips one byte a second,
+//! a 50 MB body. `axum` answers too politely for these, so this speaks HTTP/1.1 by hand.
+//!
+//! Include it next to `mod support;` with `#[path = "support/faults.rs"] mod faults;`.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// How the server treats the next connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// A well-behaved server: `200` with the contract's answer.
+    Ok,
+    /// Reads the request, sends the status line and part of the headers, then resets the
+    /// connection (RST, not a clean close).
+    ResetMidResponse,
+    /// Reads the request and never answers; the connection stays open.
+    Hang,
+    /// `200` with a body of this many bytes (announced in `Content-Length`) sent one byte per
+    /// second.
+    Drip(usize),
+    /// `200` with a body of this many bytes, announced in `Content-Length`.
+    Huge(usize),
+    /// `200` with a body of this many bytes, chunked, with no length announced.
+    HugeChunked(usize),
+}
+
+/// One request the server read.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub at: Instant,
+    /// `config_version` from the body ("" when the body was not the contract's JSON).
+    pub version: String,
+    /// The fault it was answered with.
+    pub fault: Fault,
+}
+
+#[derive(Default)]
+struct Shared {
+    fault: Mutex<Option<Fault>>,
+    script: Mutex<Vec<Fault>>,
+    seen: Mutex<Vec<Seen>>,
+    connections: AtomicUsize,
+    tls_hellos: AtomicUsize,
+    body_bytes_sent: AtomicU64,
+    arrived: Notify,
+}
+
+/// A misbehaving HTTP server on 127.0.0.1.
+pub struct FaultServer {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultServer {
+    /// Starts a server that answers every request with `fault` (until changed).
+    pub async fn start(fault: Fault) -> FaultServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shared = Arc::new(Shared::default());
+        *shared.fault.lock() = Some(fault);
+        let accept_shared = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                accept_shared.connections.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(stream, accept_shared.clone()));
+            }
+        });
+        FaultServer { addr, shared, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Changes how later requests are answered.
+    pub fn set(&self, fault: Fault) {
+        *self.shared.fault.lock() = Some(fault);
+    }
+
+    /// Answers the next requests with these faults, in order, before the default one.
+    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
+        let mut script = self.shared.script.lock();
+        let mut new: Vec<Fault> = faults.into_iter().collect();
+        new.reverse();
+        new.append(&mut script);
+        *script = new;
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().clone()
+    }
+
+    /// Connections accepted (including ones that never sent a whole request).
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections that opened with a TLS handshake (answered like an HTTP server does: 400).
+    pub fn tls_hellos(&self) -> usize {
+        self.shared.tls_hellos.load(Ordering::SeqCst)
+    }
+
+    /// Body bytes the server managed to hand to the kernel for huge and dripping bodies.
+    pub fn body_bytes_sent(&self) -> u64 {
+        self.shared.body_bytes_sent.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests were read (bounded by `within`, then panics).
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Seen> {
+        let deadline = Instant::now() + within;
+        loop {
+            let notified = self.shared.arrived.notified();
+            let seen = self.seen();
+            if seen.len() >= n {
+                return seen;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "expected {n} requests within {within:?}, got {}: {:?}",
+                    seen.len(),
+                    seen
+                );
+            }
+        }
+    }
+
+    /// Waits until at least `n` connections were accepted.
+    pub async fn wait_for_connections(&self, n: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.connections() < n {
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} connections within {within:?}, got {}",
+                self.connections()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+const HEADER_LIMIT: usize = 64 * 1024;
+
+async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
+    let Some(body) = read_request(&mut stream, &shared).await else {
+        return;
+    };
+    let version = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["config_version"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let fault = {
+        let scripted = shared.script.lock().pop();
+        scripted
+            .or_else(|| shared.fault.lock().clone())
+            .unwrap_or(Fault::Ok)
+    };
+    shared.seen.lock().push(Seen {
+        at: Instant::now(),
+        version,
+        fault: fault.clone(),
+    });
+    shared.arrived.notify_waiters();
+    let _ = answer(&mut stream, &shared, fault).await;
+}
+
+/// Reads one request; returns its body. `None` when the peer sent no complete request (a TLS
+/// handshake is answered with 400, as HTTP servers do).
+async fn read_request(stream: &mut TcpStream, shared: &Shared) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.first() == Some(&0x16) {
+            shared.tls_hellos.fetch_add(1, Ordering::SeqCst);
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+            return None;
+        }
+        if let Some(pos) = find(&buf, b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if buf.len() > HEADER_LIMIT {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(body)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::io::Result<()> {
+    match fault {
+        Fault::Ok => {
+            let body = br#"{"registered":true,"expected_version":null,"drift_detected":false}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+            stream.shutdown().await
+        }
+        Fault::ResetMidResponse => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: applica")
+                .await?;
+            stream.flush().await?;
+            // A zero linger turns the close into a reset.
+            stream.set_zero_linger()?;
+            Ok(())
+        }
+        Fault::Hang => {
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+        Fault::Drip(len) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            for _ in 0..len {
+                stream.write_all(b" ").await?;
+                stream.flush().await?;
+                shared.body_bytes_sent.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Ok(())
+        }
+        Fault::Huge(len) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            write_filler(stream, shared, len, false).await
+        }
+        Fault::HugeChunked(len) => {
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n")
+                .await?;
+            write_filler(stream, shared, len, true).await
+        }
+    }
+}
+
+/// Writes `len` bytes of JSON-ish filler in 64 KiB pieces, counting what the kernel took.
+async fn write_filler(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    len: usize,
+    chunked: bool,
+) -> std::io::Result<()> {
+    const PIECE: usize = 64 * 1024;
+    let filler = vec![b' '; PIECE];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(PIECE);
+        if chunked {
+            stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+        }
+        stream.write_all(&filler[..n]).await?;
+        if chunked {
+            stream.write_all(b"\r\n").await?;
+        }
+        shared.body_bytes_sent.fetch_add(n as u64, Ordering::SeqCst);
+        left -= n;
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").await?;
+    }
+    Ok(())
+}
+
+/// Resident memory of this process in bytes (Linux), `None` elsewhere.
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Formats a time as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), for `Retry-After`.
+pub fn http_date(at: std::time::SystemTime) -> String {
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{weekday}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        months[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
