@@ -15,7 +15,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use faults::{Fault, FaultServer};
+use faults::{Attempts, Fault, FaultServer};
 use parking_lot::Mutex;
 use support::{dead_port, Receiver, Reply};
 use tokio::time::Instant;
@@ -55,80 +55,6 @@ async fn probe(url: &str) -> ReporterError {
     assert_eq!(status.reports_failed, 1);
     assert_eq!(status.last_error.as_deref(), Some(err.to_string().as_str()));
     err
-}
-
-/// Every status update of a client (one per finished attempt), with its virtual time.
-struct Attempts {
-    log: Arc<Mutex<Vec<(Instant, HeartbeatStatus)>>>,
-    /// Attempts the client had made before it was watched.
-    base: u64,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Attempts {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Attempts {
-    fn watch(c: &HeartbeatClient) -> Attempts {
-        let mut rx = c.subscribe();
-        let base = {
-            let s = rx.borrow();
-            s.reports_sent + s.reports_failed
-        };
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        let task = tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let status = rx.borrow_and_update().clone();
-                sink.lock().push((Instant::now(), status));
-            }
-        });
-        Attempts { log, base, task }
-    }
-
-    /// Waits for `n` attempts; checks that none was missed.
-    async fn wait(&self, n: usize) -> Vec<(Instant, HeartbeatStatus)> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.log.lock().clone();
-            if log.len() >= n {
-                for (i, (_, s)) in log.iter().enumerate() {
-                    assert_eq!(
-                        s.reports_sent + s.reports_failed,
-                        self.base + i as u64 + 1,
-                        "an attempt was not observed"
-                    );
-                }
-                return log;
-            }
-            assert!(Instant::now() < deadline, "only {} attempts", log.len());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until an attempt succeeds; returns the log up to and including it.
-    async fn wait_success(&self) -> Vec<(Instant, HeartbeatStatus)> {
-        let start = self.log.lock().len();
-        let mut n = start + 1;
-        loop {
-            let log = self.wait(n).await;
-            if log[start..]
-                .iter()
-                .any(|(_, s)| s.consecutive_failures == 0)
-            {
-                let end = start
-                    + log[start..]
-                        .iter()
-                        .position(|(_, s)| s.consecutive_failures == 0)
-                        .unwrap();
-                return log[..=end].to_vec();
-            }
-            n = log.len() + 1;
-        }
-    }
 }
 
 /// What the worker should wait after a failed attempt.
@@ -205,11 +131,11 @@ where
     let c = client(url).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait(2).await;
+    let log = attempts.wait(2, WAIT).await;
     assert!(log.iter().all(|(_, s)| s.consecutive_failures > 0));
     // A new version during the outage rides on the next attempt.
     c.set_config_version("v2");
-    let log = attempts.wait(failed_attempts).await;
+    let log = attempts.wait(failed_attempts, WAIT).await;
     assert!(
         log.iter()
             .all(|(_, s)| s.consecutive_failures > 0 && s.reports_sent == 0),
@@ -218,7 +144,7 @@ where
     assert!(c.is_running(), "the loop keeps going");
     assert_delays(&log, expect, attempt_takes);
     heal().await;
-    let log = attempts.wait_success().await;
+    let log = attempts.wait_success(WAIT).await;
     assert_delays(&log, expect, attempt_takes);
     let (_, first_ok) = log.last().unwrap();
     assert_eq!(first_ok.reported_version.as_deref(), Some("v2"));
@@ -226,7 +152,7 @@ where
     assert_eq!(first_ok.last_error, None);
     // The interval resumes, and nothing older ever overwrites the latest version.
     let n = log.len();
-    let log = attempts.wait(n + 2).await;
+    let log = attempts.wait(n + 2, WAIT).await;
     let (t_ok, _) = log[n - 1];
     let (t_next, next) = &log[n];
     let gap = *t_next - t_ok;
@@ -368,7 +294,7 @@ async fn unresolvable_host() {
     let c = client(url).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait(5).await;
+    let log = attempts.wait(5, WAIT).await;
     assert!(log.iter().all(|(_, s)| s.reports_sent == 0));
     assert_eq!(log[4].1.consecutive_failures, 5);
     assert_delays(&log, Expect::Backoff, Duration::ZERO);
@@ -390,7 +316,7 @@ async fn https_url_to_a_plain_http_port_is_permanent() {
     let c = client(&format!("https://{}", server.addr)).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait(4).await;
+    let log = attempts.wait(4, WAIT).await;
     assert!(log.iter().all(|(_, s)| s.reports_sent == 0));
     assert_delays(&log, Expect::Interval, Duration::ZERO);
     assert_eq!(server.tls_hellos(), 4);
@@ -527,7 +453,7 @@ async fn garbage_json_with_200_counts_as_delivered() {
     // The loop runs on the normal schedule, and a change goes out promptly.
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait(3).await;
+    let log = attempts.wait(3, WAIT).await;
     assert!(log.iter().all(|(_, s)| s.consecutive_failures == 0));
     let second = log[1].0 - log[0].0;
     let (lo, hi) = Jitter::DEFAULT.first;
@@ -539,7 +465,7 @@ async fn garbage_json_with_200_counts_as_delivered() {
     assert!(third >= S(27) && third <= S(33), "{third:?}");
     let changed_at = Instant::now();
     c.set_config_version("v2");
-    let log = attempts.wait(4).await;
+    let log = attempts.wait(4, WAIT).await;
     let (at, status) = &log[3];
     assert_eq!(status.reported_version.as_deref(), Some("v2"));
     assert!(
@@ -653,7 +579,7 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait_success().await;
+    let log = attempts.wait_success(WAIT).await;
     assert_eq!(log.len(), 6);
     let outage = log[5].0 - log[0].0;
 
@@ -683,7 +609,7 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
 
     // A second outage is a new one: one more warning, then recovery again.
     rx.script((0..3).map(|_| Reply::Status(502)));
-    attempts.wait_success().await;
+    attempts.wait_success(WAIT).await;
     assert_eq!(
         logs.lines("WARN", "heartbeat failed").len(),
         2,
@@ -709,7 +635,7 @@ async fn a_permanent_error_is_logged_once_with_a_hint() {
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
-    let log = attempts.wait(4).await;
+    let log = attempts.wait(4, WAIT).await;
     assert_delays(&log, Expect::Interval, Duration::ZERO);
     let errors = logs.lines("ERROR", "heartbeat rejected");
     assert_eq!(errors.len(), 1, "{}", logs.text());

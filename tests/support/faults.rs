@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use vortex_client::{HeartbeatClient, HeartbeatStatus};
 
 /// How the server treats the next connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,4 +350,85 @@ pub fn http_date(at: std::time::SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Every status update of a client (one per finished attempt), with the (tokio) time it was
+/// seen.
+pub struct Attempts {
+    log: Arc<Mutex<Vec<(Instant, HeartbeatStatus)>>>,
+    /// Attempts the client had made before it was watched.
+    base: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Attempts {
+    pub fn watch(c: &HeartbeatClient) -> Attempts {
+        let mut rx = c.subscribe();
+        let base = {
+            let s = rx.borrow();
+            s.reports_sent + s.reports_failed
+        };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let status = rx.borrow_and_update().clone();
+                sink.lock().push((Instant::now(), status));
+            }
+        });
+        Attempts { log, base, task }
+    }
+
+    pub fn log(&self) -> Vec<(Instant, HeartbeatStatus)> {
+        self.log.lock().clone()
+    }
+
+    /// Waits for `n` attempts (bounded by `within`, then panics); checks that none was missed.
+    pub async fn wait(&self, n: usize, within: Duration) -> Vec<(Instant, HeartbeatStatus)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let log = self.log();
+            if log.len() >= n {
+                for (i, (_, s)) in log.iter().enumerate() {
+                    assert_eq!(
+                        s.reports_sent + s.reports_failed,
+                        self.base + i as u64 + 1,
+                        "an attempt was not observed"
+                    );
+                }
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} attempts within {within:?}: {:?}",
+                log.len(),
+                log.last()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until a new attempt succeeds; returns the log up to and including it.
+    pub async fn wait_success(&self, within: Duration) -> Vec<(Instant, HeartbeatStatus)> {
+        let deadline = Instant::now() + within;
+        let start = self.log().len();
+        let mut n = start + 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let log = self.wait(n, left).await;
+            if let Some(pos) = log[start..]
+                .iter()
+                .position(|(_, s)| s.consecutive_failures == 0)
+            {
+                return log[..=start + pos].to_vec();
+            }
+            n = log.len() + 1;
+        }
+    }
 }
