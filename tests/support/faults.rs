@@ -2,11 +2,12 @@
 //! of a response, a server that accepts and never answers, a body that drips one byte a second,
 //! a 50 MB body. `axum` answers too politely for these, so this speaks HTTP/1.1 by hand.
 //!
-//! Include it next to `mod support;` with `#[path = "support/faults.rs"] mod faults;`.
+//! Include it next to `mod support;` with `#[path = "support/faults.rs"] mod faults;`
+//! (`examples/soak.rs` includes it too).
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ pub enum Fault {
     /// Reads the request, sends the status line and part of the headers, then resets the
     /// connection (RST, not a clean close).
     ResetMidResponse,
-    /// Reads the request and never answers; the connection stays open.
+    /// Reads the request and never answers; the connection stays open until the client
+    /// gives up.
     Hang,
     /// `200` with a body of this many bytes (announced in `Content-Length`) sent one byte per
     /// second.
@@ -34,7 +36,16 @@ pub enum Fault {
     Huge(usize),
     /// `200` with a body of this many bytes, chunked, with no length announced.
     HugeChunked(usize),
+    /// This status with an empty body.
+    Status(u16),
+    /// This status with a `Retry-After` header.
+    RetryAfter(u16, String),
+    /// `200` with a body that is not JSON.
+    Garbage,
 }
+
+/// Chooses the fault for each request (given its index), e.g. at random for a soak.
+pub type Picker = Box<dyn FnMut(u64) -> Fault + Send>;
 
 /// One request the server read.
 #[derive(Debug, Clone)]
@@ -49,6 +60,10 @@ pub struct Seen {
 #[derive(Default)]
 struct Shared {
     fault: Mutex<Option<Fault>>,
+    picker: Mutex<Option<Picker>>,
+    /// Keep no per-request log (a long soak must not grow the server's memory).
+    forget: AtomicBool,
+    requests: AtomicU64,
     script: Mutex<Vec<Fault>>,
     seen: Mutex<Vec<Seen>>,
     connections: AtomicUsize,
@@ -88,6 +103,20 @@ impl FaultServer {
             }
         });
         FaultServer { addr, shared, task }
+    }
+
+    /// Starts a server that asks `picker` how to answer each request, and keeps no log of
+    /// them (only counters).
+    pub async fn start_with(picker: impl FnMut(u64) -> Fault + Send + 'static) -> FaultServer {
+        let server = Self::start(Fault::Ok).await;
+        *server.shared.picker.lock() = Some(Box::new(picker));
+        server.shared.forget.store(true, Ordering::SeqCst);
+        server
+    }
+
+    /// Requests read, including those answered with a fault.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -170,17 +199,22 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         .ok()
         .and_then(|v| v["config_version"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    let index = shared.requests.fetch_add(1, Ordering::SeqCst);
     let fault = {
         let scripted = shared.script.lock().pop();
+        let picked = || shared.picker.lock().as_mut().map(|pick| pick(index));
         scripted
+            .or_else(picked)
             .or_else(|| shared.fault.lock().clone())
             .unwrap_or(Fault::Ok)
     };
-    shared.seen.lock().push(Seen {
-        at: Instant::now(),
-        version,
-        fault: fault.clone(),
-    });
+    if !shared.forget.load(Ordering::SeqCst) {
+        shared.seen.lock().push(Seen {
+            at: Instant::now(),
+            version,
+            fault: fault.clone(),
+        });
+    }
     shared.arrived.notify_waiters();
     let _ = answer(&mut stream, &shared, fault).await;
 }
@@ -255,8 +289,33 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
             Ok(())
         }
         Fault::Hang => {
-            std::future::pending::<()>().await;
+            // Never answer; notice when the client hangs up.
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
             Ok(())
+        }
+        Fault::Status(code) => {
+            let head =
+                format!("HTTP/1.1 {code} Fault\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await?;
+            stream.shutdown().await
+        }
+        Fault::RetryAfter(code, value) => {
+            let head = format!(
+                "HTTP/1.1 {code} Fault\r\nretry-after: {value}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.shutdown().await
+        }
+        Fault::Garbage => {
+            let body = b"<html>\x00 not json {{{";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(body).await?;
+            stream.shutdown().await
         }
         Fault::Drip(len) => {
             let head = format!(
@@ -429,6 +488,33 @@ impl Attempts {
                 return log[..=start + pos].to_vec();
             }
             n = log.len() + 1;
+        }
+    }
+}
+
+/// A random mix of every fault, for soaks: about half the requests succeed. While `healthy`
+/// is set every request succeeds.
+pub fn random_faults(seed: u64, healthy: Arc<AtomicBool>) -> impl FnMut(u64) -> Fault + Send {
+    use rand::rngs::SmallRng;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = SmallRng::seed_from_u64(seed);
+    move |_| {
+        if healthy.load(Ordering::SeqCst) {
+            return Fault::Ok;
+        }
+        match rng.random_range(0..100) {
+            0..50 => Fault::Ok,
+            50..58 => Fault::Status([500, 502, 503, 504][rng.random_range(0..4)]),
+            58..62 => Fault::Status([400, 404][rng.random_range(0..2)]),
+            // Retry-After in both forms, already due: the path is exercised without a wait.
+            62..64 => Fault::RetryAfter([429, 503][rng.random_range(0..2)], "0".into()),
+            64..66 => Fault::RetryAfter(503, "Thu, 01 Jan 1970 00:00:00 GMT".into()),
+            66..74 => Fault::ResetMidResponse,
+            74..78 => Fault::Hang,
+            78..81 => Fault::Drip(100),
+            81..86 => Fault::Huge(50 << 20),
+            86..91 => Fault::HugeChunked(50 << 20),
+            _ => Fault::Garbage,
         }
     }
 }

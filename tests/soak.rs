@@ -1,0 +1,81 @@
+//! A short soak: a few hundred reports against a server that answers with a random fault about
+//! half the time. The loop must keep going, memory must stay flat, and once the server heals
+//! the latest version must arrive. (`examples/soak.rs` is the long version.)
+//!
+//! Runs on tokio's paused clock, so timeouts and backoff cost virtual time only.
+
+#[path = "support/faults.rs"]
+mod faults;
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faults::{Attempts, FaultServer};
+use vortex_client::{Environment, HeartbeatClient};
+
+const ATTEMPTS: usize = 400;
+const WARM_UP: usize = 100;
+const MIB: u64 = 1 << 20;
+
+#[tokio::test(start_paused = true)]
+async fn a_few_hundred_reports_through_random_faults_keep_memory_flat() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let server = FaultServer::start_with(faults::random_faults(7, healthy.clone())).await;
+    let c = HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(server.url())
+        .app("payment-service")
+        .profile("production")
+        .instance_id("soak-1")
+        .config_version("v0")
+        .interval(Duration::from_secs(1))
+        .timeout(Duration::from_millis(500))
+        .initial_retry_delay(Duration::from_millis(100))
+        .max_retry_delay(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let attempts = Attempts::watch(&c);
+    c.start().await;
+
+    let within = Duration::from_secs(24 * 3600);
+    let mut rss_after_warm_up = None;
+    let mut version = 0;
+    for n in (10..=ATTEMPTS).step_by(10) {
+        attempts.wait(n, within).await;
+        // Changes keep coming, so bodies are rebuilt and on-demand reports mix in.
+        version += 1;
+        c.set_config_version(format!("v{version}"));
+        if n == WARM_UP {
+            rss_after_warm_up = faults::rss_bytes();
+        }
+    }
+    assert!(c.is_running(), "the loop stopped");
+    let log = attempts.log();
+    let last = &log.last().unwrap().1;
+    assert!(last.reports_sent > 50, "{last:?}");
+    assert!(last.reports_failed > 50, "{last:?}");
+    assert!(server.requests() >= ATTEMPTS as u64);
+
+    if let (Some(before), Some(after)) = (rss_after_warm_up, faults::rss_bytes()) {
+        let growth = after.saturating_sub(before);
+        assert!(
+            growth < 8 * MIB,
+            "RSS grew by {:.1} MiB over {} attempts after warm-up",
+            growth as f64 / MIB as f64,
+            ATTEMPTS - WARM_UP
+        );
+    }
+
+    // The server heals: the latest version arrives and stays.
+    healthy.store(true, Ordering::SeqCst);
+    let latest = format!("v{version}");
+    let log = attempts.wait_success(within).await;
+    let log = attempts.wait(log.len() + 2, within).await;
+    for (_, s) in &log[log.len() - 3..] {
+        assert_eq!(s.consecutive_failures, 0);
+        assert_eq!(s.reported_version.as_deref(), Some(latest.as_str()));
+    }
+    c.stop().await;
+}
