@@ -43,8 +43,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 ///   90 % of an interval. Because that width equals the shortest interval (`interval.0`), the
 ///   third report of an instance can never land before the latest second report of the fleet,
 ///   so from then on no second carries more than `N / (0.9 x interval)` reports (1.11 x the
-///   mean) apart from sampling noise. A wider phase (e.g. `(0.05, 1.0)`) overlaps the next round
-///   and makes a peak; a narrower one (e.g. `(0.2, 1.0)`) packs the fleet tighter.
+///   mean) apart from sampling noise. A wider phase loses that guarantee (its rounds can
+///   overlap); a narrower one packs the fleet tighter (`(0.2, 1.0)` measures 1.3 x).
 /// - `interval: (0.9, 1.1)`: keeps phases drifting apart; its exact width barely matters once
 ///   the first phase is spread.
 /// - `retry: (0.5, 1.5)`: a fleet whose backoff starts in lockstep (cold start against a down
