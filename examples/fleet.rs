@@ -15,8 +15,9 @@
 //!   later. Measured: the peak second in the minute after recovery. Goal: at most 2.
 //! - **(c) fleet-wide config push**: a fleet in steady state (phases spread) calls
 //!   `set_config_version` within the same second. The on-demand report goes out at once through
-//!   the `RateLimiter`; the worker then restarts its countdown. Measured: the push second, and
-//!   the peak second afterwards (is the fleet left in lockstep?).
+//!   the `RateLimiter`; the worker then restarts its countdown with a fresh phase
+//!   (`first_delay()`), compared with a plain interval (`after_success()`). Measured: the push
+//!   second, and the peak second afterwards (is the fleet left in lockstep?).
 //! - **(d) throttled**: N start together against a server that answers `429` with
 //!   `Retry-After: 60` for 5 minutes, then recovers. Measured: the peak second while throttled
 //!   (after the first minute) and in the minute after recovery.
@@ -368,12 +369,12 @@ fn main() {
         let mut csv_c = Vec::new();
         for (name, policy, restart) in [
             (
-                "default jitter; countdown restarts with `first_delay()`",
+                "SDK: countdown restarts with `first_delay()`",
                 Policy::Sdk(Jitter::DEFAULT),
                 Restart::Phase,
             ),
             (
-                "default jitter; countdown restarts with `after_success()`",
+                "before: countdown restarts with `after_success()`",
                 Policy::Sdk(Jitter::DEFAULT),
                 Restart::Interval,
             ),
