@@ -85,6 +85,8 @@ impl Environment {
     }
 
     /// An environment with no variables and a file system root that holds nothing the SDK reads.
+    /// The host name is still the operating system's; inject one with
+    /// [`Environment::with_hostname`].
     #[must_use]
     pub fn empty() -> Self {
         Self::from_vars(std::iter::empty::<(String, String)>())
