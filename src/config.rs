@@ -624,33 +624,40 @@ impl<T> HeartbeatBuilder<T> {
     fn finish(mut self) -> Result<HeartbeatConfig, ConfigError> {
         let env = self.config.environment.clone();
         let c = &mut self.config;
+        // (field, variable, value as shown) for settings taken from the environment, so that a
+        // value validation rejects is reported under the variable's name.
+        let mut from_env: Vec<(&'static str, &'static str, String)> = Vec::new();
+        let first = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|&name| env.var(name).map(|v| (name, v)))
+        };
         if c.server_url.is_empty() {
-            if let Some(v) = env.var("VORTEX_URL") {
+            if let Some((var, v)) = first(&["VORTEX_URL"]) {
+                from_env.push(("server_url", var, redact_url(&v)));
                 c.server_url = v;
             }
         }
         if c.app.is_empty() {
-            if let Some(v) = env
-                .var("VORTEX_APP")
-                .or_else(|| env.var("OTEL_SERVICE_NAME"))
-            {
+            if let Some((var, v)) = first(&["VORTEX_APP", "OTEL_SERVICE_NAME"]) {
+                from_env.push(("app", var, v.clone()));
                 c.app = v;
             }
         }
         if c.profile.is_empty() {
-            if let Some(v) = env.var("VORTEX_PROFILE").or_else(|| {
-                env.var("SPRING_PROFILES_ACTIVE").and_then(|all| {
-                    all.split(',')
-                        .map(str::trim)
-                        .find(|p| !p.is_empty())
-                        .map(str::to_owned)
-                })
-            }) {
+            let profile = first(&["VORTEX_PROFILE"]).or_else(|| {
+                let (var, all) = first(&["SPRING_PROFILES_ACTIVE"])?;
+                let first_profile = all.split(',').map(str::trim).find(|p| !p.is_empty())?;
+                Some((var, first_profile.to_owned()))
+            });
+            if let Some((var, v)) = profile {
+                from_env.push(("profile", var, v.clone()));
                 c.profile = v;
             }
         }
         if c.instance_id.is_empty() {
-            if let Some(v) = env.var("VORTEX_INSTANCE_ID") {
+            if let Some((var, v)) = first(&["VORTEX_INSTANCE_ID"]) {
+                from_env.push(("instance_id", var, v.clone()));
                 c.instance_id = v;
             }
         }
@@ -664,7 +671,15 @@ impl<T> HeartbeatBuilder<T> {
                 c.timeout = d;
             }
         }
-        c.validate()?;
+        c.validate().map_err(|error| match error {
+            ConfigError::InvalidValue { field, reason } => {
+                match from_env.into_iter().find(|(f, _, _)| *f == field) {
+                    Some((_, var, value)) => ConfigError::InvalidEnv { var, value, reason },
+                    None => ConfigError::InvalidValue { field, reason },
+                }
+            }
+            other => other,
+        })?;
         Ok(self.config)
     }
 }
