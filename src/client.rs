@@ -438,8 +438,12 @@ impl Inner {
             .get_or_init(|| async {
                 let mut meta = self.config.metadata.clone();
                 if self.config.auto_detect_metadata {
-                    let detected =
-                        metadata::detect(&self.config.environment, self.reporter.url()).await;
+                    let detected = metadata::detect(
+                        &self.config.environment,
+                        // An explicit IP makes the route lookup (and its DNS query) moot.
+                        meta.ip_address.is_none().then(|| self.reporter.url()),
+                    )
+                    .await;
                     meta.fill_from(detected);
                 }
                 tracing::debug!(metadata = ?meta, "instance metadata");

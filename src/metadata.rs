@@ -124,8 +124,8 @@ const MAX_ROUTE_CANDIDATES: usize = 8;
 const DETECTED_JSON_BUDGET: usize = 7 * 1024;
 
 /// Detects what the environment tells about this instance. Explicit values are merged on top
-/// by the caller.
-pub(crate) async fn detect(env: &Environment, server: &reqwest::Url) -> InstanceMetadata {
+/// by the caller. Without `server` (the caller knows the IP already) no route is looked up.
+pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> InstanceMetadata {
     let otel = match parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or("")) {
         Ok(attributes) => OtelFields::from_attributes(attributes),
         Err(error) => {
@@ -137,7 +137,7 @@ pub(crate) async fn detect(env: &Environment, server: &reqwest::Url) -> Instance
         }
     };
     let mut meta = detect_local(env, otel);
-    if meta.ip_address.is_none() {
+    if let (None, Some(server)) = (&meta.ip_address, server) {
         meta.ip_address = route_source(server)
             .await
             .and_then(|ip| clean("route to the server", ip.to_string()));
