@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::config::{check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::drift::DriftState;
 use crate::metadata::{self, InstanceMetadata};
 use crate::reporter::{
     Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError, MAX_REQUEST_BYTES,
@@ -97,6 +98,8 @@ struct Inner {
     /// Counts accepted reports, so the worker restarts its countdown after a `report_now()`.
     successes: watch::Sender<u64>,
     status: watch::Sender<HeartbeatStatus>,
+    /// The drift view of `status`; changes only when one of its facts changes.
+    drift: watch::Sender<DriftState>,
     metadata: OnceCell<Arc<InstanceMetadata>>,
     tracker: Mutex<Tracker>,
     run: Mutex<Option<Run>>,
@@ -168,6 +171,7 @@ impl HeartbeatClient {
             wake: Notify::new(),
             successes: watch::Sender::new(0),
             status: watch::Sender::new(HeartbeatStatus::default()),
+            drift: watch::Sender::new(DriftState::default()),
             metadata: OnceCell::new(),
             tracker: Mutex::new(Tracker::default()),
             run: Mutex::new(None),
@@ -359,6 +363,37 @@ impl HeartbeatClient {
         self.inner.status.subscribe()
     }
 
+    /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
+    /// its `drift_detected` verdict, or the version the last accepted report carried. A
+    /// heartbeat that confirms the same facts, and a failed attempt, do not wake it.
+    ///
+    /// Like every `watch` receiver it holds the latest value: a subscriber that falls behind
+    /// skips intermediate states but never misses the last one, and a change made between
+    /// `borrow_and_update()` and the next `changed().await` wakes it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vortex_client::HeartbeatClient) {
+    /// let mut drift = client.subscribe_drift();
+    /// while drift.changed().await.is_ok() {
+    ///     let state = drift.borrow_and_update().clone();
+    ///     if let Some(version) = state.refresh_to() {
+    ///         // load configuration `version`, then report it:
+    ///         client.set_config_version(version);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
+        self.inner.drift.subscribe()
+    }
+
+    /// The drift facts of the last accepted report.
+    #[must_use]
+    pub fn drift_state(&self) -> DriftState {
+        self.inner.drift.borrow().clone()
+    }
+
     /// The configuration in use (with the generated `instance_id` filled in).
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
@@ -488,12 +523,16 @@ impl Inner {
     }
 
     fn record_success(&self, generation: u64, version: &Arc<str>, response: &HeartbeatResponse) {
-        {
+        // An answer to an older body that arrives after a newer one's (report_now() racing the
+        // worker) must not roll the drift view back.
+        let fresh = {
             let mut state = self.state.lock();
+            let fresh = state.delivered.is_none_or(|d| d <= generation);
             if state.delivered.is_none_or(|d| d < generation) {
                 state.delivered = Some(generation);
             }
-        }
+            fresh
+        };
         {
             let mut tracker = self.tracker.lock();
             if tracker.failed_attempts > 0 {
@@ -522,6 +561,21 @@ impl Inner {
             s.reported_version = Some(version.to_string());
             s.reports_sent += 1;
         });
+        if fresh {
+            self.drift.send_if_modified(|d| {
+                let changed = d.expected_version != response.expected_version
+                    || d.drift_detected != response.drift_detected
+                    || d.reported_version.as_deref() != Some(&**version);
+                if changed {
+                    *d = DriftState {
+                        expected_version: response.expected_version.clone(),
+                        drift_detected: response.drift_detected,
+                        reported_version: Some(version.to_string()),
+                    };
+                }
+                changed
+            });
+        }
         self.successes.send_modify(|n| *n += 1);
         tracing::debug!(
             version = %version,

@@ -50,6 +50,7 @@
 
 mod client;
 mod config;
+mod drift;
 mod env;
 mod metadata;
 pub mod reporter;
@@ -60,6 +61,7 @@ pub use config::{
     ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_LABELS, MAX_LABEL_KEY_LEN,
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_VERSION_LEN,
 };
+pub use drift::DriftState;
 pub use env::Environment;
 pub use metadata::InstanceMetadata;
 pub use reporter::{Disposition, Health, HeartbeatResponse, ReporterError};
