@@ -48,6 +48,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+pub mod blocking;
 mod client;
 mod config;
 mod drift;
