@@ -514,7 +514,11 @@ impl Inner {
     /// One attempt with the current body; records the outcome.
     async fn attempt(&self) -> Result<HeartbeatResponse, ReporterError> {
         let body = self.body().await?;
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         let result = self.reporter.send(body.bytes).await;
+        #[cfg(feature = "metrics")]
+        crate::telemetry::attempt_finished(started.elapsed());
         match &result {
             Ok(response) => self.record_success(body.generation, &body.version, response),
             Err(error) => self.record_failure(error),
@@ -561,6 +565,8 @@ impl Inner {
             s.reported_version = Some(version.to_string());
             s.reports_sent += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::success(response.drift_detected);
         if fresh {
             self.drift.send_if_modified(|d| {
                 let changed = d.expected_version != response.expected_version
@@ -624,6 +630,8 @@ impl Inner {
             s.last_error = Some(text);
             s.reports_failed += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::failure(failures);
     }
 }
 

@@ -56,6 +56,8 @@ mod env;
 mod metadata;
 pub mod reporter;
 pub mod schedule;
+#[cfg(feature = "metrics")]
+mod telemetry;
 
 pub use client::{HeartbeatClient, HeartbeatStatus};
 pub use config::{
