@@ -204,7 +204,10 @@ impl HeartbeatClient {
             return true;
         }
         let (cancel, cancelled) = watch::channel(false);
-        let handle = runtime.spawn(worker(self.inner.clone(), cancelled));
+        let handle = runtime.spawn(tracing::Instrument::instrument(
+            worker(self.inner.clone(), cancelled),
+            self.inner.span(),
+        ));
         *run = Some(Run { cancel, handle });
         let c = &self.inner.config;
         tracing::info!(
@@ -324,18 +327,28 @@ impl HeartbeatClient {
         }
         let c = &self.inner.config;
         let mut schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.inner.attempt().await {
-                Ok(response) => return Ok(response),
-                Err(e) => e,
-            };
-            if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
-                return Err(error);
+        let attempts = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let error = match self.inner.attempt().await {
+                    Ok(response) => return Ok(response),
+                    Err(e) => e,
+                };
+                if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
+                    return Err(error);
+                }
+                let delay = schedule.after_failure(attempt);
+                tracing::debug!(
+                    attempt,
+                    max_attempts = c.max_retries,
+                    delay_ms = delay_ms(delay),
+                    "report_now() retrying"
+                );
+                tokio::time::sleep(delay).await;
             }
-            tokio::time::sleep(schedule.after_failure(attempt)).await;
-        }
+        };
+        tracing::Instrument::instrument(attempts, self.inner.span()).await
     }
 
     /// A snapshot of the client's status.
@@ -442,7 +455,24 @@ fn check_body_fits(config: &HeartbeatConfig) -> Result<(), ConfigError> {
     }
 }
 
+/// Milliseconds, for log fields.
+fn delay_ms(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Inner {
+    /// The span around the worker and `report_now()`: which client is speaking. Names only,
+    /// never the URL or credentials.
+    fn span(&self) -> tracing::Span {
+        let c = &self.config;
+        tracing::info_span!(
+            "heartbeat",
+            app = %c.app,
+            profile = %c.profile,
+            instance = %c.instance_id
+        )
+    }
+
     /// Applies a change; when it changed something, invalidates the body and wakes the worker.
     fn change(&self, apply: impl FnOnce(&mut State) -> bool) {
         let changed = {
@@ -681,6 +711,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             }
         };
         successes.mark_unchanged();
+        let failed = result.is_err();
         let delay = match result {
             Ok(_) if !reported_once => schedule.first_delay(),
             Ok(_) => schedule.after_success(),
@@ -692,6 +723,13 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 _ => schedule.after_success(),
             },
         };
+        if failed {
+            tracing::debug!(
+                attempt = inner.consecutive_failures(),
+                delay_ms = delay_ms(delay),
+                "next heartbeat attempt scheduled"
+            );
+        }
         reported_once = true;
         next = Instant::now() + delay;
     }
