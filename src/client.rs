@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
 use crate::config::{check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::drift::DriftState;
 use crate::metadata::{self, InstanceMetadata};
 use crate::reporter::{
     Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError, MAX_REQUEST_BYTES,
@@ -97,6 +98,8 @@ struct Inner {
     /// Counts accepted reports, so the worker restarts its countdown after a `report_now()`.
     successes: watch::Sender<u64>,
     status: watch::Sender<HeartbeatStatus>,
+    /// The drift view of `status`; changes only when one of its facts changes.
+    drift: watch::Sender<DriftState>,
     metadata: OnceCell<Arc<InstanceMetadata>>,
     tracker: Mutex<Tracker>,
     run: Mutex<Option<Run>>,
@@ -168,6 +171,7 @@ impl HeartbeatClient {
             wake: Notify::new(),
             successes: watch::Sender::new(0),
             status: watch::Sender::new(HeartbeatStatus::default()),
+            drift: watch::Sender::new(DriftState::default()),
             metadata: OnceCell::new(),
             tracker: Mutex::new(Tracker::default()),
             run: Mutex::new(None),
@@ -200,7 +204,10 @@ impl HeartbeatClient {
             return true;
         }
         let (cancel, cancelled) = watch::channel(false);
-        let handle = runtime.spawn(worker(self.inner.clone(), cancelled));
+        let handle = runtime.spawn(tracing::Instrument::instrument(
+            worker(self.inner.clone(), cancelled),
+            self.inner.span(),
+        ));
         *run = Some(Run { cancel, handle });
         let c = &self.inner.config;
         tracing::info!(
@@ -320,18 +327,28 @@ impl HeartbeatClient {
         }
         let c = &self.inner.config;
         let mut schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.inner.attempt().await {
-                Ok(response) => return Ok(response),
-                Err(e) => e,
-            };
-            if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
-                return Err(error);
+        let attempts = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let error = match self.inner.attempt().await {
+                    Ok(response) => return Ok(response),
+                    Err(e) => e,
+                };
+                if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
+                    return Err(error);
+                }
+                let delay = schedule.after_failure(attempt);
+                tracing::debug!(
+                    attempt,
+                    max_attempts = c.max_retries,
+                    delay_ms = delay_ms(delay),
+                    "report_now() retrying"
+                );
+                tokio::time::sleep(delay).await;
             }
-            tokio::time::sleep(schedule.after_failure(attempt)).await;
-        }
+        };
+        tracing::Instrument::instrument(attempts, self.inner.span()).await
     }
 
     /// A snapshot of the client's status.
@@ -357,6 +374,37 @@ impl HeartbeatClient {
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
         self.inner.status.subscribe()
+    }
+
+    /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
+    /// its `drift_detected` verdict, or the version the last accepted report carried. A
+    /// heartbeat that confirms the same facts, and a failed attempt, do not wake it.
+    ///
+    /// Like every `watch` receiver it holds the latest value: a subscriber that falls behind
+    /// skips intermediate states but never misses the last one, and a change made between
+    /// `borrow_and_update()` and the next `changed().await` wakes it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vortex_client::HeartbeatClient) {
+    /// let mut drift = client.subscribe_drift();
+    /// while drift.changed().await.is_ok() {
+    ///     let state = drift.borrow_and_update().clone();
+    ///     if let Some(version) = state.refresh_to() {
+    ///         // load configuration `version`, then report it:
+    ///         client.set_config_version(version);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
+        self.inner.drift.subscribe()
+    }
+
+    /// The drift facts of the last accepted report.
+    #[must_use]
+    pub fn drift_state(&self) -> DriftState {
+        self.inner.drift.borrow().clone()
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
@@ -407,7 +455,24 @@ fn check_body_fits(config: &HeartbeatConfig) -> Result<(), ConfigError> {
     }
 }
 
+/// Milliseconds, for log fields.
+fn delay_ms(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Inner {
+    /// The span around the worker and `report_now()`: which client is speaking. Names only,
+    /// never the URL or credentials.
+    fn span(&self) -> tracing::Span {
+        let c = &self.config;
+        tracing::info_span!(
+            "heartbeat",
+            app = %c.app,
+            profile = %c.profile,
+            instance = %c.instance_id
+        )
+    }
+
     /// Applies a change; when it changed something, invalidates the body and wakes the worker.
     fn change(&self, apply: impl FnOnce(&mut State) -> bool) {
         let changed = {
@@ -483,7 +548,11 @@ impl Inner {
     /// One attempt with the current body; records the outcome.
     async fn attempt(&self) -> Result<HeartbeatResponse, ReporterError> {
         let body = self.body().await?;
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         let result = self.reporter.send(body.bytes).await;
+        #[cfg(feature = "metrics")]
+        crate::telemetry::attempt_finished(started.elapsed());
         match &result {
             Ok(response) => self.record_success(body.generation, &body.version, response),
             Err(error) => self.record_failure(error),
@@ -492,12 +561,16 @@ impl Inner {
     }
 
     fn record_success(&self, generation: u64, version: &Arc<str>, response: &HeartbeatResponse) {
-        {
+        // An answer to an older body that arrives after a newer one's (report_now() racing the
+        // worker) must not roll the drift view back.
+        let fresh = {
             let mut state = self.state.lock();
+            let fresh = state.delivered.is_none_or(|d| d <= generation);
             if state.delivered.is_none_or(|d| d < generation) {
                 state.delivered = Some(generation);
             }
-        }
+            fresh
+        };
         {
             let mut tracker = self.tracker.lock();
             if tracker.failed_attempts > 0 {
@@ -526,6 +599,23 @@ impl Inner {
             s.reported_version = Some(version.to_string());
             s.reports_sent += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::success(response.drift_detected);
+        if fresh {
+            self.drift.send_if_modified(|d| {
+                let changed = d.expected_version != response.expected_version
+                    || d.drift_detected != response.drift_detected
+                    || d.reported_version.as_deref() != Some(&**version);
+                if changed {
+                    *d = DriftState {
+                        expected_version: response.expected_version.clone(),
+                        drift_detected: response.drift_detected,
+                        reported_version: Some(version.to_string()),
+                    };
+                }
+                changed
+            });
+        }
         self.successes.send_modify(|n| *n += 1);
         tracing::debug!(
             version = %version,
@@ -574,6 +664,8 @@ impl Inner {
             s.last_error = Some(text);
             s.reports_failed += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::failure(failures);
     }
 }
 
@@ -638,6 +730,13 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 _ => schedule.after_success(),
             },
         };
+        if failing {
+            tracing::debug!(
+                attempt = inner.consecutive_failures(),
+                delay_ms = delay_ms(delay),
+                "next heartbeat attempt scheduled"
+            );
+        }
         reported_once = true;
         next = Instant::now() + delay;
     }

@@ -199,6 +199,10 @@ pub enum ConfigError {
     /// The HTTP client could not be built (e.g. an unusable root certificate).
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// The blocking client could not start its thread or that thread's runtime (e.g. the
+    /// process is out of threads or file descriptors).
+    #[error("cannot start the heartbeat thread: {0}")]
+    Runtime(String),
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
