@@ -547,7 +547,14 @@ impl Inner {
 
     /// One attempt with the current body; records the outcome.
     async fn attempt(&self) -> Result<HeartbeatResponse, ReporterError> {
-        let body = self.body().await?;
+        let body = match self.body().await {
+            Ok(body) => body,
+            Err(error) => {
+                // Nothing was sent, but the report failed all the same: count it and log it.
+                self.record_failure(&error);
+                return Err(error);
+            }
+        };
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
         let result = self.reporter.send(body.bytes).await;
