@@ -119,13 +119,22 @@ impl HeartbeatResponse {
     /// Parses a 2xx body leniently (see the type's docs). Never fails, never panics.
     #[must_use]
     pub fn parse_lenient(body: &[u8]) -> HeartbeatResponse {
-        match serde_json::from_slice::<WireResponse>(body) {
-            Ok(wire) => HeartbeatResponse {
+        // Only an object is the contract's shape (serde would also read a struct from an
+        // array such as `[false]`).
+        let is_object = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{');
+        let wire = is_object
+            .then(|| serde_json::from_slice::<WireResponse>(body).ok())
+            .flatten();
+        match wire {
+            Some(wire) => HeartbeatResponse {
                 registered: wire.registered.unwrap_or(true),
                 expected_version: wire.expected_version,
                 drift_detected: wire.drift_detected.unwrap_or(false),
             },
-            Err(_) => HeartbeatResponse {
+            None => HeartbeatResponse {
                 registered: true,
                 expected_version: None,
                 drift_detected: false,
@@ -1020,6 +1029,7 @@ mod tests {
             b"{}",
             br#"{"expected_version":null}"#,
             b"[1,2]",
+            br#"[false, "v9", true]"#,
             b"\xff\xfe",
         ] {
             assert_eq!(HeartbeatResponse::parse_lenient(body), delivered);
