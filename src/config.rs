@@ -342,11 +342,12 @@ pub(crate) fn parse_server_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
                 format!("{shown} uses https, but the crate was built without a TLS feature; enable the `rustls` feature"),
             ))
         }
-        other => {
+        _ => {
+            // The scheme is not echoed: in `user:password@host` the parser takes `user` for it.
             return Err(invalid(
                 "server_url",
-                format!("{shown} has scheme {:?}; only http and https are supported", excerpt(other)),
-            ))
+                format!("{shown} does not start with http:// or https://; only http and https are supported"),
+            ));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
