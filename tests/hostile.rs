@@ -290,7 +290,7 @@ fn headers_tokens_and_certificates_are_checked_at_build() {
     // PEM armour around bytes that are no certificate: caught at the latest when the client
     // is built, as a ConfigError.
     let armoured = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
-    let err = client_builder("https://127.0.0.1:1")
+    let err = client_builder("http://127.0.0.1:1")
         .add_root_certificate(armoured)
         .build()
         .unwrap_err();
@@ -321,8 +321,8 @@ fn server_url_rules_and_limits() {
     for ok in [
         "http://127.0.0.1:8080",
         "http://127.0.0.1:8080/",
-        "https://gw.example/config",
-        "https://gw.example/config/",
+        "http://gw.example/config",
+        "http://gw.example/config/",
         "http://[::1]:8080/a/b",
         "http://user:p%40ss%2Fw@127.0.0.1:1",
         " http://127.0.0.1:1 \n",

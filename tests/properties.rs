@@ -64,7 +64,11 @@ fn server_url() -> impl Strategy<Value = (String, Vec<String>)> {
     (
         prop::collection::vec("[a-zA-Z0-9_~-]{1,6}", 0..4),
         any::<bool>(),
-        prop::sample::select(vec!["http", "https"]),
+        prop::sample::select(if cfg!(feature = "rustls") {
+            vec!["http", "https"]
+        } else {
+            vec!["http"]
+        }),
     )
         .prop_map(|(prefix, slash, scheme)| {
             let mut url = format!("{scheme}://127.0.0.1:8080");
