@@ -610,6 +610,20 @@ impl HeartbeatConfig {
                 "the backoff cap is close to or above the server's 5-minute instance TTL: after an outage instances may vanish from the drift report until their next attempt"
             );
         }
+        if let Ok(url) = parse_server_url(&self.server_url) {
+            let userinfo = !url.username().is_empty() || url.password().is_some();
+            let authorization = self
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+            if url.scheme() == "http" && (userinfo || authorization || self.bearer_token.is_some())
+            {
+                tracing::warn!(
+                    url = %redact_url(&self.server_url),
+                    "credentials are sent in clear text over http: use an https server_url"
+                );
+            }
+        }
     }
 }
 
