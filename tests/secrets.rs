@@ -516,3 +516,32 @@ fn the_base64_helper_is_right() {
     assert_eq!(base64(b"ab"), "YWI=");
     assert_eq!(base64(b"abc"), "YWJj");
 }
+
+/// Credentials over plain http are allowed (in-cluster traffic often is), with a warning.
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_over_plain_http_warn() {
+    let (logs, _guard) = capture_logs();
+    let warnings = || logs.lines("WARN", "clear text").len();
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url("http://127.0.0.1:1")
+        .app("a")
+        .profile("p")
+        .header("X-Tenant", "t")
+        .build()
+        .unwrap();
+    assert_eq!(warnings(), 0, "{}", logs.text());
+    TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
+    assert_eq!(warnings(), 1, "{}", logs.text());
+    USERINFO.client("127.0.0.1:1").build().unwrap();
+    assert_eq!(warnings(), 2, "{}", logs.text());
+    if cfg!(feature = "rustls") {
+        TOKEN_AUTH
+            .client("127.0.0.1:1")
+            .server_url("https://127.0.0.1:1")
+            .build()
+            .unwrap();
+        assert_eq!(warnings(), 2, "{}", logs.text());
+    }
+    assert_clean("the log", &logs.text());
+}
