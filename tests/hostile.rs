@@ -4,6 +4,10 @@
 
 mod support;
 
+// Every test in this file installs a log capturer, also those that assert nothing about logs:
+// tracing caches per call site whether any subscriber listens, and a test without one that
+// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -149,6 +153,7 @@ type Setter = (
 
 #[test]
 fn every_string_setter_survives_hostile_strings() {
+    let _logs = capture_logs();
     let setters: Vec<Setter> = vec![
         ("server_url", &["server_url"], |b, s| b.server_url(s)),
         ("server_url path", &["server_url"], |b, s| {
@@ -225,6 +230,7 @@ fn every_string_setter_survives_hostile_strings() {
 
 #[test]
 fn headers_tokens_and_certificates_are_checked_at_build() {
+    let _logs = capture_logs();
     let cases: Vec<(&str, HeartbeatConfigBuilder, &str)> = vec![
         ("space in name", config_builder().header("X Bad", "v"), "headers"),
         ("colon in name", config_builder().header("X-Bad:", "v"), "headers"),
@@ -318,6 +324,7 @@ fn headers_tokens_and_certificates_are_checked_at_build() {
 
 #[test]
 fn server_url_rules_and_limits() {
+    let _logs = capture_logs();
     for ok in [
         "http://127.0.0.1:8080",
         "http://127.0.0.1:8080/",
@@ -366,6 +373,7 @@ type DurationSetter = (
 
 #[test]
 fn durations_are_bounded_and_never_overflow() {
+    let _logs = capture_logs();
     let setters: [DurationSetter; 7] = [
         ("interval", |b, d| b.interval(d), false),
         ("timeout", |b, d| b.timeout(d), false),
@@ -444,6 +452,7 @@ fn durations_are_bounded_and_never_overflow() {
 
 #[test]
 fn labels_and_the_request_body_are_bounded() {
+    let _logs = capture_logs();
     let mut many = config_builder();
     for i in 0..=MAX_LABELS {
         many = many.metadata(format!("k{i}"), "v");
@@ -467,6 +476,7 @@ fn labels_and_the_request_body_are_bounded() {
 
 #[test]
 fn environment_methods_survive_hostile_input() {
+    let _logs = capture_logs();
     let strings = hostile_strings();
     let mut failures = Vec::new();
     let pairs: Vec<(String, String)> = strings.iter().map(|s| (s.clone(), s.clone())).collect();
@@ -503,6 +513,7 @@ fn environment_methods_survive_hostile_input() {
 
 #[test]
 fn hostile_environment_variables_give_named_errors() {
+    let _logs = capture_logs();
     let mut failures = Vec::new();
     let vars = [
         "VORTEX_URL",
@@ -582,6 +593,7 @@ fn hostile_environment_variables_give_named_errors() {
 
 #[test]
 fn a_hostile_pod_name_cannot_become_the_instance_id() {
+    let _logs = capture_logs();
     for pod in ["pod\n1".to_owned(), "p".repeat(10_000)] {
         let env = Environment::from_vars([("POD_NAME", pod.as_str())]).with_root("/nonexistent");
         let err = HeartbeatClient::builder()
@@ -604,6 +616,7 @@ fn poll_once<F: Future>(f: F) -> Poll<F::Output> {
 
 #[test]
 fn async_methods_outside_a_runtime_do_not_panic() {
+    let _logs = capture_logs();
     let client = client_builder("http://127.0.0.1:1").build().unwrap();
     assert!(poll_once(client.start()).is_ready());
     assert!(!client.is_running());
@@ -642,14 +655,22 @@ async fn extremes_are_survived() {
         client.set_config_version(s.as_str());
         let _ = client.try_set_config_version(s);
     }
-    client.set_config_version("v2");
-    rx.wait_for_version("v2", WITHIN).await;
     for h in [Health::Degraded, Health::Unhealthy, Health::Healthy] {
         client.set_health(h);
     }
+    client.set_config_version("v2");
+    // Wait until the server's answer to v2 is processed: every change is delivered and no
+    // report is in flight that could take the scripted reply below.
+    let mut status = client.subscribe();
+    tokio::time::timeout(
+        WITHIN,
+        status.wait_for(|s| s.reported_version.as_deref() == Some("v2")),
+    )
+    .await
+    .expect("v2 is delivered")
+    .unwrap();
     // A Retry-After of "forever": the worker backs off (capped) and carries on.
     rx.script([Reply::RetryAfter(503, "99999999999999999999999".into())]);
-    let mut status = client.subscribe();
     client.set_config_version("v3");
     rx.wait_for_version("v3", WITHIN).await;
     tokio::time::timeout(WITHIN, status.wait_for(|s| s.consecutive_failures >= 1))
@@ -711,11 +732,13 @@ async fn extremes_are_survived() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn extremes_are_survived_current_thread() {
+    let _logs = capture_logs();
     extremes_are_survived().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extremes_are_survived_multi_thread() {
+    let _logs = capture_logs();
     extremes_are_survived().await;
 }
 
@@ -879,6 +902,7 @@ fn head(text: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn bodies_over_the_cap_are_refused_and_the_connection_dropped() {
+    let _logs = capture_logs();
     let total = 32 * MIB;
     let cases = [
         (
@@ -931,6 +955,7 @@ async fn bodies_over_the_cap_are_refused_and_the_connection_dropped() {
 
 #[tokio::test]
 async fn a_body_of_exactly_the_cap_is_read() {
+    let _logs = capture_logs();
     for chunked in [false, true] {
         let json = br#"{"registered":true,"expected_version":"v9","drift_detected":true}"#;
         let pad = MAX_RESPONSE_BYTES - json.len();
@@ -970,6 +995,7 @@ async fn a_body_of_exactly_the_cap_is_read() {
 
 #[tokio::test]
 async fn malformed_heads_are_transport_errors() {
+    let _logs = capture_logs();
     let mut huge_header = head("HTTP/1.1 200 OK\r\nX-Big: ");
     huge_header.extend(std::iter::repeat_n(b'a', 4 * MIB));
     huge_header.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
@@ -1028,6 +1054,7 @@ async fn malformed_heads_are_transport_errors() {
 
 #[tokio::test]
 async fn hostile_retry_after_values_are_survived() {
+    let _logs = capture_logs();
     let cases: [(&[u8], Option<Duration>); 10] = [
         (b"soon", None),
         (b"-1", None),
@@ -1075,6 +1102,7 @@ async fn hostile_retry_after_values_are_survived() {
 
 #[tokio::test]
 async fn error_bodies_cannot_inject_into_messages_or_logs() {
+    let _logs = capture_logs();
     let start = b"\x1b[31mFAKE LOG LINE\r\nERROR injected\0";
     let filler = 32 * MIB;
     let mut bytes = format!(
@@ -1106,6 +1134,7 @@ async fn error_bodies_cannot_inject_into_messages_or_logs() {
 
 #[tokio::test]
 async fn redirects_stay_on_their_origin() {
+    let _logs = capture_logs();
     // Cross-origin, even 307: not followed; the other origin never sees the request.
     let rx = Receiver::start().await;
     let other = Receiver::start().await;

@@ -4,6 +4,10 @@
 
 mod support;
 
+// Every test in this file installs a log capturer, also those that assert nothing about logs:
+// tracing caches per call site whether any subscriber listens, and a test without one that
+// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+
 use std::time::Duration;
 
 use support::{capture_logs, dead_port, Receiver, Reply};
@@ -154,6 +158,7 @@ impl Kind {
 
 #[test]
 fn builders_configs_and_config_errors_hide_secrets() {
+    let _logs = capture_logs();
     let builders = [
         format!("{:?}", USERINFO.client("127.0.0.1:1")),
         format!("{:#?}", TOKEN_AUTH.client("127.0.0.1:1")),
@@ -357,11 +362,13 @@ async fn real_failures_hide_secrets(kind: Kind) {
 
 #[tokio::test]
 async fn real_failures_hide_the_userinfo_and_header() {
+    let _logs = capture_logs();
     real_failures_hide_secrets(USERINFO).await;
 }
 
 #[tokio::test]
 async fn real_failures_hide_the_token_and_header() {
+    let _logs = capture_logs();
     real_failures_hide_secrets(TOKEN_AUTH).await;
 }
 
@@ -425,11 +432,13 @@ async fn logs_hide_secrets(kind: Kind) {
 
 #[tokio::test(flavor = "current_thread")]
 async fn logs_hide_the_userinfo_and_header() {
+    let _logs = capture_logs();
     logs_hide_secrets(USERINFO).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn logs_hide_the_token_and_header() {
+    let _logs = capture_logs();
     logs_hide_secrets(TOKEN_AUTH).await;
 }
 
@@ -474,16 +483,19 @@ async fn credentials_go_out_on_every_request(kind: Kind) {
 
 #[tokio::test]
 async fn the_token_and_header_go_out_on_every_request() {
+    let _logs = capture_logs();
     credentials_go_out_on_every_request(TOKEN_AUTH).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_goes_out_as_basic_auth_on_every_request() {
+    let _logs = capture_logs();
     credentials_go_out_on_every_request(USERINFO).await;
 }
 
 #[tokio::test]
 async fn percent_encoded_userinfo_is_decoded_for_basic_auth() {
+    let _logs = capture_logs();
     let rx = Receiver::start().await;
     let client = HeartbeatClient::builder()
         .environment(Environment::empty())
@@ -509,6 +521,7 @@ async fn percent_encoded_userinfo_is_decoded_for_basic_auth() {
 
 #[test]
 fn the_base64_helper_is_right() {
+    let _logs = capture_logs();
     assert_eq!(
         base64(b"Aladdin:open sesame"),
         "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="

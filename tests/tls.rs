@@ -4,6 +4,10 @@
 
 mod support;
 
+// Every test in this file installs a log capturer, also those that assert nothing about logs:
+// tracing caches per call site whether any subscriber listens, and a test without one that
+// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -151,6 +155,7 @@ fn builder(url: &str) -> HeartbeatClientBuilder {
 
 #[tokio::test]
 async fn a_private_ca_is_trusted_once_added() {
+    let _logs = capture_logs();
     let pki = pki(&["localhost", "127.0.0.1"]);
     let rx = TlsReceiver::start(&pki);
     let client = builder(&rx.url())
@@ -190,6 +195,7 @@ async fn assert_permanent_tls_error(client: &HeartbeatClient, rx: &TlsReceiver) 
 
 #[tokio::test]
 async fn without_the_ca_the_error_is_permanent_and_says_what_to_do() {
+    let _logs = capture_logs();
     let pki = pki(&["localhost", "127.0.0.1"]);
     let rx = TlsReceiver::start(&pki);
     let client = builder(&rx.url()).build().unwrap();
@@ -204,6 +210,7 @@ async fn without_the_ca_the_error_is_permanent_and_says_what_to_do() {
 
 #[tokio::test]
 async fn a_certificate_for_another_name_is_refused() {
+    let _logs = capture_logs();
     let pki = pki(&["vortex.example"]);
     let rx = TlsReceiver::start(&pki);
     let client = builder(&rx.url())
@@ -220,6 +227,7 @@ async fn a_certificate_for_another_name_is_refused() {
 
 #[tokio::test]
 async fn https_to_a_plain_http_server_is_a_tls_error() {
+    let _logs = capture_logs();
     let rx = support::Receiver::start().await;
     let client = builder(&format!("https://{}", rx.addr)).build().unwrap();
     let err = client.report_now().await.unwrap_err();
@@ -255,6 +263,7 @@ async fn the_worker_logs_the_tls_error_once() {
 /// verifier finds no system roots (as in a minimal container); does nothing otherwise.
 #[tokio::test]
 async fn child_without_system_roots() {
+    let _logs = capture_logs();
     if std::env::var_os("VORTEX_TEST_NO_SYSTEM_ROOTS").is_none() {
         return;
     }
@@ -290,6 +299,7 @@ async fn child_without_system_roots() {
 #[cfg(target_os = "linux")]
 #[test]
 fn works_without_system_ca_certificates() {
+    let _logs = capture_logs();
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
