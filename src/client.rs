@@ -10,12 +10,10 @@ use tokio::sync::{watch, Notify, OnceCell};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
-use crate::config::{check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::config::{check_name, check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
 use crate::drift::DriftState;
 use crate::metadata::{self, InstanceMetadata};
-use crate::reporter::{
-    Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError, MAX_REQUEST_BYTES,
-};
+use crate::reporter::{Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError};
 use crate::schedule::{RateLimiter, Schedule};
 use crate::Health;
 
@@ -153,8 +151,14 @@ impl HeartbeatClient {
         if config.instance_id.is_empty() {
             config.instance_id =
                 metadata::default_instance_id(&config.environment, &config.metadata);
+            // The pod name or host name comes from the environment: check it like a user value.
+            check_name("instance_id", &config.instance_id, false).map_err(|e| {
+                ConfigError::InvalidValue {
+                    field: "instance_id",
+                    reason: format!("the generated id (from the pod name or host name) is unusable ({e}); set instance_id explicitly"),
+                }
+            })?;
         }
-        check_body_fits(&config)?;
         config.warn_if_questionable();
         let reporter = Reporter::new(&config)?;
         let version: Arc<str> = Arc::from(config.config_version.as_str());
@@ -233,7 +237,7 @@ impl HeartbeatClient {
         let _ = run.cancel.send(true);
         let mut handle = run.handle;
         if tokio::runtime::Handle::try_current().is_ok() {
-            let bound = self.inner.config.stop_grace + STOP_SLACK;
+            let bound = self.inner.config.stop_grace.saturating_add(STOP_SLACK);
             if tokio::time::timeout(bound, &mut handle).await.is_ok() {
                 tracing::info!("heartbeat client stopped");
                 return;
@@ -258,7 +262,8 @@ impl HeartbeatClient {
     /// the background (coalesced with other changes and rate-limited; see the README).
     ///
     /// An invalid version (empty, blank, longer than 256 bytes, or with control characters) is
-    /// not sent: the previous one stays and a warning is logged. Use
+    /// not sent: the previous one stays and a warning is logged. It is never truncated or
+    /// otherwise altered, and it never panics. Use
     /// [`try_set_config_version`](Self::try_set_config_version) to get the error instead.
     pub fn set_config_version(&self, version: impl Into<String>) {
         if let Err(e) = self.try_set_config_version(version) {
@@ -430,28 +435,6 @@ impl fmt::Debug for HeartbeatClient {
             .field("config_version", &self.config_version())
             .field("running", &self.is_running())
             .finish_non_exhaustive()
-    }
-}
-
-/// Rejects metadata so large that a report with the longest allowed version would not fit.
-fn check_body_fits(config: &HeartbeatConfig) -> Result<(), ConfigError> {
-    let longest_version = "v".repeat(crate::config::MAX_VERSION_LEN);
-    let estimate = HeartbeatRequest {
-        instance_id: &config.instance_id,
-        config_version: &longest_version,
-        metadata: &config.metadata,
-        health: Health::Unhealthy,
-    }
-    .to_bytes();
-    // Leave room for detected metadata.
-    match estimate {
-        Ok(bytes) if bytes.len() <= MAX_REQUEST_BYTES - 8 * 1024 => Ok(()),
-        _ => Err(ConfigError::InvalidValue {
-            field: "metadata",
-            reason: format!(
-                "custom metadata is too large: a report must stay under {MAX_REQUEST_BYTES} bytes"
-            ),
-        }),
     }
 }
 
@@ -636,7 +619,7 @@ impl Inner {
         let text = error.to_string();
         let failures = {
             let mut tracker = self.tracker.lock();
-            tracker.failed_attempts += 1;
+            tracker.failed_attempts = tracker.failed_attempts.saturating_add(1);
             let first = tracker.outage_since.is_none();
             if first {
                 tracker.outage_since = Some(Instant::now());
@@ -698,7 +681,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 // on-demand send is already booked, it rides on the next attempt.
                 if !on_demand_booked && !failing && inner.has_undelivered_change() {
                     let now = Instant::now();
-                    next = next.min(now + limiter.reserve(now));
+                    next = next.min(deadline(now, limiter.reserve(now)));
                     on_demand_booked = true;
                 }
                 continue;
@@ -706,7 +689,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             Ok(()) = successes.changed() => {
                 // report_now() succeeded: restart the countdown.
                 successes.mark_unchanged();
-                next = Instant::now() + schedule.after_success();
+                next = deadline(Instant::now(), schedule.after_success());
                 continue;
             }
             () = sleep_until(next) => {}
@@ -745,6 +728,17 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             );
         }
         reported_once = true;
-        next = Instant::now() + delay;
+        next = deadline(Instant::now(), delay);
     }
 }
+
+/// `now + delay`, saturating far in the future instead of panicking on overflow (validation
+/// bounds every delay, so this is a second line of defence).
+fn deadline(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// About 30 years: later than any deadline the client computes.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);

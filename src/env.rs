@@ -144,6 +144,10 @@ impl Environment {
     /// The value of a variable, if it is set, is valid UTF-8 and is not blank.
     #[must_use]
     pub fn var(&self, name: &str) -> Option<String> {
+        // No variable has such a name, and the standard library may panic on one.
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return None;
+        }
         let value = match &self.vars {
             Vars::Process => std::env::var(name).ok()?,
             Vars::Map(map) => map.get(name)?.clone(),

@@ -61,8 +61,9 @@ mod telemetry;
 
 pub use client::{HeartbeatClient, HeartbeatStatus};
 pub use config::{
-    ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_VERSION_LEN,
+    ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_DURATION, MAX_HEADERS,
+    MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN,
+    MAX_URL_LEN, MAX_VERSION_LEN,
 };
 pub use drift::DriftState;
 pub use env::Environment;
