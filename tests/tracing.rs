@@ -26,7 +26,6 @@ async fn spans_name_the_client_and_no_secret_is_logged() {
         .profile("obs-profile")
         .instance_id("obs-instance")
         .config_version("v1")
-        .bearer_token(TOKEN)
         .header("x-api-key", HEADER_VALUE)
         .initial_retry_delay(Duration::from_millis(20))
         .max_retry_delay(Duration::from_millis(50))
@@ -42,7 +41,8 @@ async fn spans_name_the_client_and_no_secret_is_logged() {
     }
     client.report_now().await.unwrap();
     client.stop().await;
-    // The receiver got the secrets (they are credentials after all)...
+    // The receiver got the secrets (they are credentials after all; userinfo and a bearer
+    // token cannot be combined, so this client sends userinfo and a header)...
     let first = &receiver.reports()[0];
     assert_eq!(first.headers["x-api-key"].to_str().unwrap(), HEADER_VALUE);
 
