@@ -32,6 +32,9 @@ pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
 /// Anything longer is a mistake (the server forgets an instance after 5 minutes of silence),
 /// and a bound keeps every deadline the client computes far from overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Shortest accepted `interval` and `initial_retry_delay`: anything shorter would turn the
+/// worker into a busy loop against the server.
+pub const MIN_PERIOD: Duration = Duration::from_millis(10);
 /// Room left in the request body for detected metadata (host name, pod, region, ...) when
 /// explicit metadata is checked against [`MAX_REQUEST_BYTES`](crate::reporter::MAX_REQUEST_BYTES).
 const DETECTED_METADATA_ALLOWANCE: usize = 8 * 1024;
@@ -515,6 +518,17 @@ impl HeartbeatConfig {
                 return Err(invalid(
                     field,
                     format!("{d:?} is longer than the limit of 24 hours"),
+                ));
+            }
+        }
+        for (field, d) in [
+            ("interval", self.interval),
+            ("initial_retry_delay", self.initial_retry_delay),
+        ] {
+            if d < MIN_PERIOD {
+                return Err(invalid(
+                    field,
+                    format!("{d:?} is shorter than the minimum of {MIN_PERIOD:?}"),
                 ));
             }
         }
@@ -1155,6 +1169,17 @@ mod tests {
         assert!(ok().profile(".").build().is_err());
         assert!(ok().config_version("").build().is_err());
         assert!(ok().interval(Duration::ZERO).build().is_err());
+        // A busy loop is not a heartbeat.
+        assert!(ok().interval(Duration::from_nanos(1)).build().is_err());
+        assert!(ok()
+            .initial_retry_delay(Duration::from_micros(1))
+            .build()
+            .is_err());
+        assert!(ok()
+            .interval(MIN_PERIOD)
+            .initial_retry_delay(MIN_PERIOD)
+            .build()
+            .is_ok());
         assert!(ok().timeout(Duration::ZERO).build().is_err());
         assert!(ok().max_retries(0).build().is_err());
         assert!(ok()

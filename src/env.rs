@@ -160,9 +160,17 @@ impl Environment {
     }
 
     /// Reads a small text file at an absolute `path`, resolved below this environment's root.
-    /// Returns `None` when it is missing, unreadable, not UTF-8, blank, or larger than 4 KiB.
+    /// Returns `None` when it is missing, unreadable, not UTF-8, blank, larger than 4 KiB, or
+    /// when the path holds a `..` component.
     #[must_use]
     pub fn read_small_file(&self, path: &str) -> Option<String> {
+        // `..` could leave the root an injected environment is confined to.
+        if Path::new(path)
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return None;
+        }
         let full = self.resolve(path);
         let file = std::fs::File::open(full).ok()?;
         let mut text = String::new();
@@ -236,6 +244,8 @@ mod tests {
         );
         assert_eq!(env.read_small_file("/var/run/big"), None);
         assert_eq!(env.read_small_file("/var/run/missing"), None);
+        // No way out of the root.
+        assert_eq!(env.read_small_file("/var/../var/run/ns"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -63,7 +63,7 @@ pub use client::{HeartbeatClient, HeartbeatStatus};
 pub use config::{
     ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_DURATION, MAX_HEADERS,
     MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN,
-    MAX_URL_LEN, MAX_VERSION_LEN,
+    MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 pub use drift::DriftState;
 pub use env::Environment;

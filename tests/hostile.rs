@@ -22,7 +22,7 @@ use vortex_client::schedule::{Schedule, MAX_RETRY_AFTER};
 use vortex_client::{
     ConfigError, Disposition, Environment, Health, HeartbeatClient, HeartbeatClientBuilder,
     HeartbeatConfig, HeartbeatConfigBuilder, InstanceMetadata, ReporterError, MAX_DURATION,
-    MAX_HEADERS, MAX_LABELS, MAX_NAME_LEN, MAX_URL_LEN,
+    MAX_HEADERS, MAX_LABELS, MAX_NAME_LEN, MAX_URL_LEN, MIN_PERIOD,
 };
 
 const WITHIN: Duration = Duration::from_secs(5);
@@ -385,10 +385,7 @@ fn durations_are_bounded_and_never_overflow() {
         ),
         (
             "max_retry_delay",
-            |b, d| {
-                b.max_retry_delay(d)
-                    .initial_retry_delay(Duration::from_nanos(1))
-            },
+            |b, d| b.max_retry_delay(d).initial_retry_delay(MIN_PERIOD),
             false,
         ),
         ("min_report_gap", |b, d| b.min_report_gap(d), true),
@@ -400,11 +397,7 @@ fn durations_are_bounded_and_never_overflow() {
         Duration::MAX,
     ];
     for (field, set, zero_ok) in setters {
-        for d in [
-            Duration::from_nanos(1),
-            Duration::from_millis(1),
-            MAX_DURATION,
-        ] {
+        for d in [MIN_PERIOD, MAX_DURATION] {
             let config = set(config_builder(), d)
                 .build()
                 .unwrap_or_else(|e| panic!("{field} = {d:?}: {e}"));
@@ -420,6 +413,13 @@ fn durations_are_bounded_and_never_overflow() {
             assert_eq!(field_of(&err), field, "{field} = {d:?}: {err}");
             assert!(err.to_string().contains("24 hours"), "{err}");
         }
+    }
+    // A busy loop is refused.
+    for d in [Duration::from_nanos(1), Duration::from_millis(1)] {
+        let err = config_builder().interval(d).build().unwrap_err();
+        assert_eq!(field_of(&err), "interval", "{err}");
+        let err = config_builder().initial_retry_delay(d).build().unwrap_err();
+        assert_eq!(field_of(&err), "initial_retry_delay", "{err}");
     }
     // The initial delay may not exceed the cap.
     let err = config_builder()
