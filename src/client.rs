@@ -10,11 +10,10 @@ use tokio::sync::{watch, Notify, OnceCell};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
-use crate::config::{check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::config::{check_name, check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::drift::DriftState;
 use crate::metadata::{self, InstanceMetadata};
-use crate::reporter::{
-    Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError, MAX_REQUEST_BYTES,
-};
+use crate::reporter::{Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError};
 use crate::schedule::{RateLimiter, Schedule};
 use crate::Health;
 
@@ -97,6 +96,8 @@ struct Inner {
     /// Counts accepted reports, so the worker restarts its countdown after a `report_now()`.
     successes: watch::Sender<u64>,
     status: watch::Sender<HeartbeatStatus>,
+    /// The drift view of `status`; changes only when one of its facts changes.
+    drift: watch::Sender<DriftState>,
     metadata: OnceCell<Arc<InstanceMetadata>>,
     tracker: Mutex<Tracker>,
     run: Mutex<Option<Run>>,
@@ -150,8 +151,14 @@ impl HeartbeatClient {
         if config.instance_id.is_empty() {
             config.instance_id =
                 metadata::default_instance_id(&config.environment, &config.metadata);
+            // The pod name or host name comes from the environment: check it like a user value.
+            check_name("instance_id", &config.instance_id, false).map_err(|e| {
+                ConfigError::InvalidValue {
+                    field: "instance_id",
+                    reason: format!("the generated id (from the pod name or host name) is unusable ({e}); set instance_id explicitly"),
+                }
+            })?;
         }
-        check_body_fits(&config)?;
         config.warn_if_questionable();
         let reporter = Reporter::new(&config)?;
         let version: Arc<str> = Arc::from(config.config_version.as_str());
@@ -168,6 +175,7 @@ impl HeartbeatClient {
             wake: Notify::new(),
             successes: watch::Sender::new(0),
             status: watch::Sender::new(HeartbeatStatus::default()),
+            drift: watch::Sender::new(DriftState::default()),
             metadata: OnceCell::new(),
             tracker: Mutex::new(Tracker::default()),
             run: Mutex::new(None),
@@ -200,7 +208,10 @@ impl HeartbeatClient {
             return true;
         }
         let (cancel, cancelled) = watch::channel(false);
-        let handle = runtime.spawn(worker(self.inner.clone(), cancelled));
+        let handle = runtime.spawn(tracing::Instrument::instrument(
+            worker(self.inner.clone(), cancelled),
+            self.inner.span(),
+        ));
         *run = Some(Run { cancel, handle });
         let c = &self.inner.config;
         tracing::info!(
@@ -226,7 +237,7 @@ impl HeartbeatClient {
         let _ = run.cancel.send(true);
         let mut handle = run.handle;
         if tokio::runtime::Handle::try_current().is_ok() {
-            let bound = self.inner.config.stop_grace + STOP_SLACK;
+            let bound = self.inner.config.stop_grace.saturating_add(STOP_SLACK);
             if tokio::time::timeout(bound, &mut handle).await.is_ok() {
                 tracing::info!("heartbeat client stopped");
                 return;
@@ -251,7 +262,8 @@ impl HeartbeatClient {
     /// the background (coalesced with other changes and rate-limited; see the README).
     ///
     /// An invalid version (empty, blank, longer than 256 bytes, or with control characters) is
-    /// not sent: the previous one stays and a warning is logged. Use
+    /// not sent: the previous one stays and a warning is logged. It is never truncated or
+    /// otherwise altered, and it never panics. Use
     /// [`try_set_config_version`](Self::try_set_config_version) to get the error instead.
     pub fn set_config_version(&self, version: impl Into<String>) {
         if let Err(e) = self.try_set_config_version(version) {
@@ -320,18 +332,28 @@ impl HeartbeatClient {
         }
         let c = &self.inner.config;
         let mut schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.inner.attempt().await {
-                Ok(response) => return Ok(response),
-                Err(e) => e,
-            };
-            if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
-                return Err(error);
+        let attempts = async {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let error = match self.inner.attempt().await {
+                    Ok(response) => return Ok(response),
+                    Err(e) => e,
+                };
+                if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
+                    return Err(error);
+                }
+                let delay = schedule.after_failure(attempt);
+                tracing::debug!(
+                    attempt,
+                    max_attempts = c.max_retries,
+                    delay_ms = delay_ms(delay),
+                    "report_now() retrying"
+                );
+                tokio::time::sleep(delay).await;
             }
-            tokio::time::sleep(schedule.after_failure(attempt)).await;
-        }
+        };
+        tracing::Instrument::instrument(attempts, self.inner.span()).await
     }
 
     /// A snapshot of the client's status.
@@ -357,6 +379,37 @@ impl HeartbeatClient {
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
         self.inner.status.subscribe()
+    }
+
+    /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
+    /// its `drift_detected` verdict, or the version the last accepted report carried. A
+    /// heartbeat that confirms the same facts, and a failed attempt, do not wake it.
+    ///
+    /// Like every `watch` receiver it holds the latest value: a subscriber that falls behind
+    /// skips intermediate states but never misses the last one, and a change made between
+    /// `borrow_and_update()` and the next `changed().await` wakes it.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vortex_client::HeartbeatClient) {
+    /// let mut drift = client.subscribe_drift();
+    /// while drift.changed().await.is_ok() {
+    ///     let state = drift.borrow_and_update().clone();
+    ///     if let Some(version) = state.refresh_to() {
+    ///         // load configuration `version`, then report it:
+    ///         client.set_config_version(version);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
+        self.inner.drift.subscribe()
+    }
+
+    /// The drift facts of the last accepted report.
+    #[must_use]
+    pub fn drift_state(&self) -> DriftState {
+        self.inner.drift.borrow().clone()
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
@@ -385,29 +438,24 @@ impl fmt::Debug for HeartbeatClient {
     }
 }
 
-/// Rejects metadata so large that a report with the longest allowed version would not fit.
-fn check_body_fits(config: &HeartbeatConfig) -> Result<(), ConfigError> {
-    let longest_version = "v".repeat(crate::config::MAX_VERSION_LEN);
-    let estimate = HeartbeatRequest {
-        instance_id: &config.instance_id,
-        config_version: &longest_version,
-        metadata: &config.metadata,
-        health: Health::Unhealthy,
-    }
-    .to_bytes();
-    // Leave room for detected metadata.
-    match estimate {
-        Ok(bytes) if bytes.len() <= MAX_REQUEST_BYTES - 8 * 1024 => Ok(()),
-        _ => Err(ConfigError::InvalidValue {
-            field: "metadata",
-            reason: format!(
-                "custom metadata is too large: a report must stay under {MAX_REQUEST_BYTES} bytes"
-            ),
-        }),
-    }
+/// Milliseconds, for log fields.
+fn delay_ms(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Inner {
+    /// The span around the worker and `report_now()`: which client is speaking. Names only,
+    /// never the URL or credentials.
+    fn span(&self) -> tracing::Span {
+        let c = &self.config;
+        tracing::info_span!(
+            "heartbeat",
+            app = %c.app,
+            profile = %c.profile,
+            instance = %c.instance_id
+        )
+    }
+
     /// Applies a change; when it changed something, invalidates the body and wakes the worker.
     fn change(&self, apply: impl FnOnce(&mut State) -> bool) {
         let changed = {
@@ -438,8 +486,12 @@ impl Inner {
             .get_or_init(|| async {
                 let mut meta = self.config.metadata.clone();
                 if self.config.auto_detect_metadata {
-                    let detected =
-                        metadata::detect(&self.config.environment, self.reporter.url()).await;
+                    let detected = metadata::detect(
+                        &self.config.environment,
+                        // An explicit IP makes the route lookup (and its DNS query) moot.
+                        meta.ip_address.is_none().then(|| self.reporter.url()),
+                    )
+                    .await;
                     meta.fill_from(detected);
                 }
                 tracing::debug!(metadata = ?meta, "instance metadata");
@@ -478,8 +530,19 @@ impl Inner {
 
     /// One attempt with the current body; records the outcome.
     async fn attempt(&self) -> Result<HeartbeatResponse, ReporterError> {
-        let body = self.body().await?;
+        let body = match self.body().await {
+            Ok(body) => body,
+            Err(error) => {
+                // Nothing was sent, but the report failed all the same: count it and log it.
+                self.record_failure(&error);
+                return Err(error);
+            }
+        };
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
         let result = self.reporter.send(body.bytes).await;
+        #[cfg(feature = "metrics")]
+        crate::telemetry::attempt_finished(started.elapsed());
         match &result {
             Ok(response) => self.record_success(body.generation, &body.version, response),
             Err(error) => self.record_failure(error),
@@ -488,12 +551,16 @@ impl Inner {
     }
 
     fn record_success(&self, generation: u64, version: &Arc<str>, response: &HeartbeatResponse) {
-        {
+        // An answer to an older body that arrives after a newer one's (report_now() racing the
+        // worker) must not roll the drift view back.
+        let fresh = {
             let mut state = self.state.lock();
+            let fresh = state.delivered.is_none_or(|d| d <= generation);
             if state.delivered.is_none_or(|d| d < generation) {
                 state.delivered = Some(generation);
             }
-        }
+            fresh
+        };
         {
             let mut tracker = self.tracker.lock();
             if tracker.failed_attempts > 0 {
@@ -522,6 +589,23 @@ impl Inner {
             s.reported_version = Some(version.to_string());
             s.reports_sent += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::success(response.drift_detected);
+        if fresh {
+            self.drift.send_if_modified(|d| {
+                let changed = d.expected_version != response.expected_version
+                    || d.drift_detected != response.drift_detected
+                    || d.reported_version.as_deref() != Some(&**version);
+                if changed {
+                    *d = DriftState {
+                        expected_version: response.expected_version.clone(),
+                        drift_detected: response.drift_detected,
+                        reported_version: Some(version.to_string()),
+                    };
+                }
+                changed
+            });
+        }
         self.successes.send_modify(|n| *n += 1);
         tracing::debug!(
             version = %version,
@@ -535,7 +619,7 @@ impl Inner {
         let text = error.to_string();
         let failures = {
             let mut tracker = self.tracker.lock();
-            tracker.failed_attempts += 1;
+            tracker.failed_attempts = tracker.failed_attempts.saturating_add(1);
             let first = tracker.outage_since.is_none();
             if first {
                 tracker.outage_since = Some(Instant::now());
@@ -570,6 +654,8 @@ impl Inner {
             s.last_error = Some(text);
             s.reports_failed += 1;
         });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::failure(failures);
     }
 }
 
@@ -595,7 +681,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 // on-demand send is already booked, it rides on the next attempt.
                 if !on_demand_booked && !failing && inner.has_undelivered_change() {
                     let now = Instant::now();
-                    next = next.min(now + limiter.reserve(now));
+                    next = next.min(deadline(now, limiter.reserve(now)));
                     on_demand_booked = true;
                 }
                 continue;
@@ -603,7 +689,7 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
             Ok(()) = successes.changed() => {
                 // report_now() succeeded: restart the countdown, with a fresh phase (below).
                 successes.mark_unchanged();
-                next = Instant::now() + schedule.first_delay();
+                next = deadline(Instant::now(), schedule.first_delay());
                 continue;
             }
             () = sleep_until(next) => {}
@@ -638,7 +724,25 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                 _ => schedule.after_success(),
             },
         };
+        if failing {
+            tracing::debug!(
+                attempt = inner.consecutive_failures(),
+                delay_ms = delay_ms(delay),
+                "next heartbeat attempt scheduled"
+            );
+        }
         reported_once = true;
-        next = Instant::now() + delay;
+        next = deadline(Instant::now(), delay);
     }
 }
+
+/// `now + delay`, saturating far in the future instead of panicking on overflow (validation
+/// bounds every delay, so this is a second line of defence).
+fn deadline(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
+/// About 30 years: later than any deadline the client computes.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);

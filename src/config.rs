@@ -20,6 +20,40 @@ pub const MAX_LABELS: usize = 64;
 pub const MAX_LABEL_KEY_LEN: usize = 128;
 /// Longest accepted custom label value (and detected metadata value), in bytes.
 pub const MAX_LABEL_VALUE_LEN: usize = 1024;
+/// Longest accepted `server_url`, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Most extra headers accepted (see [`HeartbeatBuilder::header`]).
+pub const MAX_HEADERS: usize = 32;
+/// Longest accepted extra header value or bearer token, in bytes.
+pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
+/// Longest accepted duration setting: `interval`, `timeout`, `connect_timeout`,
+/// `initial_retry_delay`, `max_retry_delay`, `min_report_gap` and `stop_grace` (24 hours).
+///
+/// Anything longer is a mistake (the server forgets an instance after 5 minutes of silence),
+/// and a bound keeps every deadline the client computes far from overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+/// Shortest accepted `interval` and `initial_retry_delay`: anything shorter would turn the
+/// worker into a busy loop against the server.
+pub const MIN_PERIOD: Duration = Duration::from_millis(10);
+/// Room left in the request body for detected metadata (host name, pod, region, ...) when
+/// explicit metadata is checked against [`MAX_REQUEST_BYTES`](crate::reporter::MAX_REQUEST_BYTES).
+const DETECTED_METADATA_ALLOWANCE: usize = 8 * 1024;
+/// Headers the client sets itself or that control the HTTP framing: `header()` cannot override
+/// them.
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "connection",
+    "content-length",
+    "content-type",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "user-agent",
+];
 
 /// Everything a [`HeartbeatClient`](crate::HeartbeatClient) needs to know.
 ///
@@ -157,17 +191,28 @@ impl fmt::Debug for HeartbeatConfig {
     }
 }
 
-/// Replaces the userinfo of a URL (`user:password@`) with `***@`, also for unparsable input.
+/// Replaces what may be the userinfo of a URL (`user:password@`) with `***@`.
+///
+/// Conservative, so that it also protects malformed input: everything between `://` and the
+/// *last* `@` is hidden (everything before the last `@` when there is no `://` before it). A
+/// well-formed URL loses exactly its userinfo, since validation rejects `@` anywhere else.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
+    let Some(at) = url.rfind('@') else {
         return url.to_owned();
     };
-    let rest_start = scheme_end + 3;
-    let rest = &url[rest_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &url[..rest_start], &rest[at + 1..]),
-        None => url.to_owned(),
+    let start = url[..at].find("://").map_or(0, |i| i + 3);
+    format!("{}***@{}", &url[..start], &url[at + 1..])
+}
+
+/// At most 64 characters of `value`, quoted, for an error message that must stay short.
+pub(crate) fn excerpt(value: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(MAX_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}... ({} bytes)", value.len())
+    } else {
+        format!("{head:?}")
     }
 }
 
@@ -187,11 +232,11 @@ pub enum ConfigError {
         reason: String,
     },
     /// An environment variable holds a value the SDK cannot use.
-    #[error("invalid environment variable {var}={value:?}: {reason}")]
+    #[error("invalid environment variable {var}={}: {reason}", excerpt(.value))]
     InvalidEnv {
         /// The variable's name.
         var: &'static str,
-        /// Its value.
+        /// Its value (shortened in the message).
         value: String,
         /// What is wrong and how to fix it.
         reason: String,
@@ -199,6 +244,10 @@ pub enum ConfigError {
     /// The HTTP client could not be built (e.g. an unusable root certificate).
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    /// The blocking client could not start its thread or that thread's runtime (e.g. the
+    /// process is out of threads or file descriptors).
+    #[error("cannot start the heartbeat thread: {0}")]
+    Runtime(String),
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -209,7 +258,11 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
 }
 
 /// Checks a name that becomes a path segment or an id.
-fn check_name(field: &'static str, value: &str, allow_empty: bool) -> Result<(), ConfigError> {
+pub(crate) fn check_name(
+    field: &'static str,
+    value: &str,
+    allow_empty: bool,
+) -> Result<(), ConfigError> {
     if value.trim().is_empty() {
         return if allow_empty && value.is_empty() {
             Ok(())
@@ -220,6 +273,20 @@ fn check_name(field: &'static str, value: &str, allow_empty: bool) -> Result<(),
         };
     }
     check_text(field, value, MAX_NAME_LEN)
+}
+
+/// Checks `app` or `profile`, which travel as one percent-encoded path segment.
+pub(crate) fn check_segment(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    check_name(field, value, false)?;
+    // URL parsers resolve these as relative path segments (the `%2E` forms are safe: `%` is
+    // encoded as `%25`), so they cannot travel as a segment without changing the path's shape.
+    if value == "." || value == ".." {
+        return Err(invalid(
+            field,
+            format!("{value:?} cannot be used as a path segment"),
+        ));
+    }
+    Ok(())
 }
 
 /// Bounded length and no control characters.
@@ -244,16 +311,33 @@ pub(crate) fn check_version(value: &str) -> Result<(), ConfigError> {
     check_text("config_version", value, MAX_VERSION_LEN)
 }
 
-/// Parses and checks `server_url`: http(s), a host, no query or fragment.
+/// Parses and checks `server_url`: bounded, http(s), a host, no query or fragment, and no `@`
+/// outside the userinfo (an unencoded `/` in a password would otherwise leak it into the path).
 pub(crate) fn parse_server_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
-    if raw.trim().is_empty() {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
         return Err(ConfigError::MissingField("server_url"));
     }
-    let shown = redact_url(raw);
-    let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+    if trimmed.len() > MAX_URL_LEN {
+        return Err(invalid(
+            "server_url",
+            format!(
+                "is {} bytes long; at most {MAX_URL_LEN} are allowed",
+                trimmed.len()
+            ),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(invalid(
+            "server_url",
+            "must not contain control characters (a stray newline or tab?)",
+        ));
+    }
+    let shown = excerpt(&redact_url(trimmed));
+    let url = reqwest::Url::parse(trimmed).map_err(|e| {
         invalid(
             "server_url",
-            format!("{shown:?} is not a URL ({e}); expected e.g. http://vortex-config:8080"),
+            format!("{shown} is not a URL ({e}); expected e.g. http://vortex-config:8080"),
         )
     })?;
     match url.scheme() {
@@ -262,26 +346,118 @@ pub(crate) fn parse_server_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
         "https" => {
             return Err(invalid(
                 "server_url",
-                format!("{shown:?} uses https, but the crate was built without a TLS feature; enable the `rustls` feature"),
+                format!("{shown} uses https, but the crate was built without a TLS feature; enable the `rustls` feature"),
             ))
         }
-        other => {
+        _ => {
+            // The scheme is not echoed: in `user:password@host` the parser takes `user` for it.
             return Err(invalid(
                 "server_url",
-                format!("{shown:?} has scheme {other:?}; only http and https are supported"),
-            ))
+                format!("{shown} does not start with http:// or https://; only http and https are supported"),
+            ));
         }
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("server_url", format!("{shown:?} has no host")));
+        return Err(invalid("server_url", format!("{shown} has no host")));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
             "server_url",
-            format!("{shown:?} must not have a query or fragment: give only the base URL"),
+            format!("{shown} must not have a query or fragment: give only the base URL"),
+        ));
+    }
+    if url.path().contains('@') {
+        return Err(invalid(
+            "server_url",
+            format!("{shown} has an `@` in its path; in a user name or password, percent-encode `/`, `?`, `#` and `@` (e.g. `/` as %2F)"),
         ));
     }
     Ok(url)
+}
+
+/// Checks `headers` and `bearer_token`: valid, bounded, not overriding what the client sets,
+/// and at most one source for the `Authorization` header.
+fn check_auth(config: &HeartbeatConfig, url: &reqwest::Url) -> Result<(), ConfigError> {
+    use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+
+    if config.headers.len() > MAX_HEADERS {
+        return Err(invalid(
+            "headers",
+            format!(
+                "{} extra headers; at most {MAX_HEADERS} are allowed",
+                config.headers.len()
+            ),
+        ));
+    }
+    let userinfo = !url.username().is_empty() || url.password().is_some();
+    let mut authorization_header = false;
+    for (name, value) in &config.headers {
+        let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            invalid(
+                "headers",
+                format!(
+                    "{} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only: no spaces, colons or control characters)",
+                    excerpt(name)
+                ),
+            )
+        })?;
+        if RESERVED_HEADERS.contains(&parsed.as_str()) {
+            return Err(invalid(
+                "headers",
+                format!("{parsed} is set by the client itself and cannot be overridden"),
+            ));
+        }
+        // Never echo a header value: it may be a secret.
+        if value.len() > MAX_HEADER_VALUE_LEN {
+            return Err(invalid(
+                "headers",
+                format!(
+                    "the value of {parsed} is {} bytes long; at most {MAX_HEADER_VALUE_LEN} are allowed",
+                    value.len()
+                ),
+            ));
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(invalid(
+                "headers",
+                format!("the value of {parsed} is not a valid header value (control characters such as a newline?)"),
+            ));
+        }
+        authorization_header |= parsed == AUTHORIZATION;
+    }
+    if let Some(token) = &config.bearer_token {
+        if token.trim().is_empty() {
+            return Err(invalid("bearer_token", "must not be empty or blank"));
+        }
+        if token.len() > MAX_HEADER_VALUE_LEN {
+            return Err(invalid(
+                "bearer_token",
+                format!(
+                    "is {} bytes long; at most {MAX_HEADER_VALUE_LEN} are allowed",
+                    token.len()
+                ),
+            ));
+        }
+        if HeaderValue::from_str(token).is_err() {
+            return Err(invalid(
+                "bearer_token",
+                "is not a valid header value (control characters such as a trailing newline?)",
+            ));
+        }
+        if authorization_header {
+            return Err(invalid(
+                "bearer_token",
+                "an Authorization header is also set with header(): set one or the other",
+            ));
+        }
+    }
+    if userinfo && (config.bearer_token.is_some() || authorization_header) {
+        return Err(invalid(
+            "server_url",
+            "carries a user name or password, which is sent as HTTP Basic authentication in the Authorization header, and a bearer_token or Authorization header is set too: keep one",
+        ));
+    }
+    Ok(())
 }
 
 impl HeartbeatConfig {
@@ -311,34 +487,49 @@ impl HeartbeatConfig {
 
     /// Checks every setting; [`HeartbeatClient::new`](crate::HeartbeatClient::new) calls this.
     ///
+    /// The limits are those of the builder's methods (see [`HeartbeatBuilder`]): required names
+    /// not blank and bounded, no control characters anywhere, durations non-zero and at most
+    /// [`MAX_DURATION`], a bounded label set and request body, valid extra headers and PEM root
+    /// certificates, and at most one source of the `Authorization` header.
+    ///
     /// # Errors
     ///
-    /// The first problem found, saying what to fix.
+    /// The first problem found, saying what to fix. Error messages never echo a header value
+    /// or token, show URLs without userinfo, and quote at most 64 characters of any value.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        parse_server_url(&self.server_url)?;
-        check_name("app", &self.app, false)?;
-        check_name("profile", &self.profile, false)?;
-        for (field, value) in [("app", &self.app), ("profile", &self.profile)] {
-            // URL parsers resolve these (and their %2E forms) as relative path segments, so
-            // they cannot travel as a path segment without changing the path's shape.
-            if value == "." || value == ".." {
+        let url = parse_server_url(&self.server_url)?;
+        check_segment("app", &self.app)?;
+        check_segment("profile", &self.profile)?;
+        check_name("instance_id", &self.instance_id, true)?;
+        check_version(&self.config_version)?;
+        for (field, d, zero_allowed) in [
+            ("interval", self.interval, false),
+            ("timeout", self.timeout, false),
+            ("connect_timeout", self.connect_timeout, false),
+            ("initial_retry_delay", self.initial_retry_delay, false),
+            ("max_retry_delay", self.max_retry_delay, false),
+            ("min_report_gap", self.min_report_gap, true),
+            ("stop_grace", self.stop_grace, true),
+        ] {
+            if d.is_zero() && !zero_allowed {
+                return Err(invalid(field, "must be greater than zero"));
+            }
+            if d > MAX_DURATION {
                 return Err(invalid(
                     field,
-                    format!("{value:?} cannot be used as a path segment"),
+                    format!("{d:?} is longer than the limit of 24 hours"),
                 ));
             }
         }
-        check_name("instance_id", &self.instance_id, true)?;
-        check_version(&self.config_version)?;
         for (field, d) in [
             ("interval", self.interval),
-            ("timeout", self.timeout),
-            ("connect_timeout", self.connect_timeout),
             ("initial_retry_delay", self.initial_retry_delay),
-            ("max_retry_delay", self.max_retry_delay),
         ] {
-            if d.is_zero() {
-                return Err(invalid(field, "must be greater than zero"));
+            if d < MIN_PERIOD {
+                return Err(invalid(
+                    field,
+                    format!("{d:?} is shorter than the minimum of {MIN_PERIOD:?}"),
+                ));
             }
         }
         if self.initial_retry_delay > self.max_retry_delay {
@@ -388,6 +579,38 @@ impl HeartbeatConfig {
         {
             check_text("metadata", value, MAX_LABEL_VALUE_LEN)?;
         }
+        self.check_body_size()?;
+        check_auth(self, &url)?;
+        crate::reporter::parse_root_certificates(&self.root_certificates)?;
+        Ok(())
+    }
+
+    /// Rejects explicit metadata so large that a report carrying the longest allowed version
+    /// and instance id, plus detected metadata, would not fit in
+    /// [`MAX_REQUEST_BYTES`](crate::reporter::MAX_REQUEST_BYTES).
+    fn check_body_size(&self) -> Result<(), ConfigError> {
+        let limit = crate::reporter::MAX_REQUEST_BYTES - DETECTED_METADATA_ALLOWANCE;
+        let longest_id;
+        let instance_id = if self.instance_id.is_empty() {
+            longest_id = "i".repeat(MAX_NAME_LEN);
+            &longest_id
+        } else {
+            &self.instance_id
+        };
+        let longest_version = "v".repeat(MAX_VERSION_LEN);
+        let size = serde_json::to_vec(&crate::reporter::HeartbeatRequest {
+            instance_id,
+            config_version: &longest_version,
+            metadata: &self.metadata,
+            health: Health::Unhealthy,
+        })
+        .map_or(usize::MAX, |body| body.len());
+        if size > limit {
+            return Err(invalid(
+                "metadata",
+                format!("explicit metadata makes a report of up to {size} bytes; at most {limit} are allowed (the request body is capped at {} bytes, with room kept for detected metadata)", crate::reporter::MAX_REQUEST_BYTES),
+            ));
+        }
         Ok(())
     }
 
@@ -404,6 +627,20 @@ impl HeartbeatConfig {
                 max_retry_delay = ?self.max_retry_delay,
                 "the backoff cap is close to or above the server's 5-minute instance TTL: after an outage instances may vanish from the drift report until their next attempt"
             );
+        }
+        if let Ok(url) = parse_server_url(&self.server_url) {
+            let userinfo = !url.username().is_empty() || url.password().is_some();
+            let authorization = self
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+            if url.scheme() == "http" && (userinfo || authorization || self.bearer_token.is_some())
+            {
+                tracing::warn!(
+                    url = %redact_url(&self.server_url),
+                    "credentials are sent in clear text over http: use an https server_url"
+                );
+            }
         }
     }
 }
@@ -476,31 +713,39 @@ impl<T> HeartbeatBuilder<T> {
         }
     }
 
-    /// Base URL of the Vortex Config server (required, or `VORTEX_URL`).
+    /// Base URL of the Vortex Config server (required, or `VORTEX_URL`): http or https, a host,
+    /// optionally a path prefix and userinfo; no query or fragment; at most
+    /// [`MAX_URL_LEN`] bytes. Userinfo (`http://user:password@host`) is sent as HTTP Basic
+    /// authentication and never logged; percent-encode `/`, `?`, `#` and `@` inside it.
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
         self
     }
 
-    /// Application name (required, or `VORTEX_APP` / `OTEL_SERVICE_NAME`).
+    /// Application name (required, or `VORTEX_APP` / `OTEL_SERVICE_NAME`): not blank, at most
+    /// [`MAX_NAME_LEN`] bytes, no control characters, not `.` or `..`. Percent-encoded as one
+    /// path segment.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.config.app = app.into();
         self
     }
 
     /// Profile, e.g. `production` (required, or `VORTEX_PROFILE` / `SPRING_PROFILES_ACTIVE`).
+    /// Same rules as [`app`](Self::app).
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.config.profile = profile.into();
         self
     }
 
-    /// Instance id; generated when absent (see [`HeartbeatConfig::instance_id`]).
+    /// Instance id; generated when absent (see [`HeartbeatConfig::instance_id`]). At most
+    /// [`MAX_NAME_LEN`] bytes, no control characters.
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.config.instance_id = id.into();
         self
     }
 
-    /// The initial configuration version. Default `"unknown"`.
+    /// The initial configuration version. Default `"unknown"`. Not blank, at most
+    /// [`MAX_VERSION_LEN`] bytes, no control characters.
     pub fn config_version(mut self, version: impl Into<String>) -> Self {
         self.config.config_version = version.into();
         self
@@ -512,21 +757,24 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Time between periodic reports. Default 30 s.
+    /// Time between periodic reports. Default 30 s; non-zero, at most [`MAX_DURATION`]. A
+    /// warning is logged when it approaches the server's 5-minute instance TTL.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.config.interval = interval;
         self.set.interval = true;
         self
     }
 
-    /// Total time one HTTP attempt may take. Default 5 s.
+    /// Total time one HTTP attempt may take, body included. Default 5 s; non-zero, at most
+    /// [`MAX_DURATION`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
         self.set.timeout = true;
         self
     }
 
-    /// Time to establish a connection. Default 2 s.
+    /// Time to establish a connection (bounded by the total timeout). Default 2 s; non-zero,
+    /// at most [`MAX_DURATION`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
@@ -538,19 +786,22 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Backoff delay after the first failure. Default 1 s.
+    /// Backoff delay after the first failure. Default 1 s; non-zero, at most
+    /// [`max_retry_delay`](Self::max_retry_delay).
     pub fn initial_retry_delay(mut self, delay: Duration) -> Self {
         self.config.initial_retry_delay = delay;
         self
     }
 
-    /// Longest backoff delay. Default 60 s.
+    /// Longest backoff delay. Default 60 s; at most [`MAX_DURATION`]. A warning is logged when
+    /// it approaches the server's 5-minute instance TTL.
     pub fn max_retry_delay(mut self, delay: Duration) -> Self {
         self.config.max_retry_delay = delay;
         self
     }
 
-    /// Minimum gap between on-demand reports once the burst is spent. Default 1 s.
+    /// Minimum gap between on-demand reports once the burst is spent. Default 1 s; at most
+    /// [`MAX_DURATION`].
     pub fn min_report_gap(mut self, gap: Duration) -> Self {
         self.config.min_report_gap = gap;
         self
@@ -562,13 +813,17 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// How long `stop()` lets a request in flight finish. Default 1 s.
+    /// How long `stop()` lets a request in flight finish. Default 1 s; at most
+    /// [`MAX_DURATION`].
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.config.stop_grace = grace;
         self
     }
 
-    /// Adds a custom label, sent under `metadata.custom`.
+    /// Adds a custom label, sent under `metadata.custom`. At most [`MAX_LABELS`] labels, keys
+    /// of at most [`MAX_LABEL_KEY_LEN`] bytes, values of at most [`MAX_LABEL_VALUE_LEN`], no
+    /// control characters; all explicit metadata together must leave the request body (capped
+    /// at 32 KiB) 8 KiB for detected metadata.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.metadata.custom.insert(key.into(), value.into());
         self
@@ -596,19 +851,43 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Sends `Authorization: Bearer <token>` on every request. Never logged.
+    /// Sends `Authorization: Bearer <token>` on every request. Never logged, never shown in
+    /// `Debug` or errors. At most [`MAX_HEADER_VALUE_LEN`] bytes, no control characters; cannot
+    /// be combined with userinfo in `server_url` or an `Authorization` header.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.config.bearer_token = Some(token.into());
         self
     }
 
-    /// Sends an extra header on every request. Its value is never logged.
+    /// Sends an extra header on every request (e.g. for a gateway). Its value is never logged,
+    /// never shown in `Debug` or errors.
+    ///
+    /// At most [`MAX_HEADERS`] headers; a valid header name; a value of at most
+    /// [`MAX_HEADER_VALUE_LEN`] bytes without control characters. Headers the client sets
+    /// itself (`Content-Type`, `Accept`, `User-Agent`) and connection-level ones (`Host`,
+    /// `Content-Length`, `Transfer-Encoding`, `Connection`, ...) cannot be set.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Trusts an extra root certificate (PEM), for a server behind a private CA.
+    /// Trusts an extra root certificate (PEM; a bundle of several is fine), for a server
+    /// behind a private CA. For https it is trusted in addition to the platform's roots.
+    /// `build()` fails with a [`ConfigError`] when the data holds no PEM certificate.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/vortex/ca.pem")?;
+    /// let client = vortex_client::HeartbeatClient::builder()
+    ///     .server_url("https://vortex-config.internal:8443")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .add_root_certificate(ca)
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.config.root_certificates.push(pem.into());
         self
@@ -624,33 +903,40 @@ impl<T> HeartbeatBuilder<T> {
     fn finish(mut self) -> Result<HeartbeatConfig, ConfigError> {
         let env = self.config.environment.clone();
         let c = &mut self.config;
+        // (field, variable, value as shown) for settings taken from the environment, so that a
+        // value validation rejects is reported under the variable's name.
+        let mut from_env: Vec<(&'static str, &'static str, String)> = Vec::new();
+        let first = |names: &[&'static str]| {
+            names
+                .iter()
+                .find_map(|&name| env.var(name).map(|v| (name, v)))
+        };
         if c.server_url.is_empty() {
-            if let Some(v) = env.var("VORTEX_URL") {
+            if let Some((var, v)) = first(&["VORTEX_URL"]) {
+                from_env.push(("server_url", var, redact_url(&v)));
                 c.server_url = v;
             }
         }
         if c.app.is_empty() {
-            if let Some(v) = env
-                .var("VORTEX_APP")
-                .or_else(|| env.var("OTEL_SERVICE_NAME"))
-            {
+            if let Some((var, v)) = first(&["VORTEX_APP", "OTEL_SERVICE_NAME"]) {
+                from_env.push(("app", var, v.clone()));
                 c.app = v;
             }
         }
         if c.profile.is_empty() {
-            if let Some(v) = env.var("VORTEX_PROFILE").or_else(|| {
-                env.var("SPRING_PROFILES_ACTIVE").and_then(|all| {
-                    all.split(',')
-                        .map(str::trim)
-                        .find(|p| !p.is_empty())
-                        .map(str::to_owned)
-                })
-            }) {
+            let profile = first(&["VORTEX_PROFILE"]).or_else(|| {
+                let (var, all) = first(&["SPRING_PROFILES_ACTIVE"])?;
+                let first_profile = all.split(',').map(str::trim).find(|p| !p.is_empty())?;
+                Some((var, first_profile.to_owned()))
+            });
+            if let Some((var, v)) = profile {
+                from_env.push(("profile", var, v.clone()));
                 c.profile = v;
             }
         }
         if c.instance_id.is_empty() {
-            if let Some(v) = env.var("VORTEX_INSTANCE_ID") {
+            if let Some((var, v)) = first(&["VORTEX_INSTANCE_ID"]) {
+                from_env.push(("instance_id", var, v.clone()));
                 c.instance_id = v;
             }
         }
@@ -664,7 +950,15 @@ impl<T> HeartbeatBuilder<T> {
                 c.timeout = d;
             }
         }
-        c.validate()?;
+        c.validate().map_err(|error| match error {
+            ConfigError::InvalidValue { field, reason } => {
+                match from_env.into_iter().find(|(f, _, _)| *f == field) {
+                    Some((_, var, value)) => ConfigError::InvalidEnv { var, value, reason },
+                    None => ConfigError::InvalidValue { field, reason },
+                }
+            }
+            other => other,
+        })?;
         Ok(self.config)
     }
 }
@@ -674,11 +968,11 @@ fn env_duration(env: &Environment, var: &'static str) -> Result<Option<Duration>
         return Ok(None);
     };
     match parse_duration(&value) {
-        Some(d) if !d.is_zero() => Ok(Some(d)),
+        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(Some(d)),
         _ => Err(ConfigError::InvalidEnv {
             var,
             value,
-            reason: "expected a positive duration such as 30s, 500ms, 2m or plain seconds".into(),
+            reason: "expected a positive duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds".into(),
         }),
     }
 }
@@ -852,8 +1146,17 @@ mod tests {
     #[test]
     fn redaction() {
         assert_eq!(redact_url("http://u:p@h:1/x"), "http://***@h:1/x");
-        assert_eq!(redact_url("http://h:1/x@y"), "http://h:1/x@y");
+        assert_eq!(redact_url("http://h:1/x"), "http://h:1/x");
         assert_eq!(redact_url("nonsense"), "nonsense");
+        // Malformed input: more is hidden, never less.
+        assert_eq!(redact_url("http://u:p/w@h:1/x"), "http://***@h:1/x");
+        assert_eq!(redact_url("http://u:p@w@h"), "http://***@h");
+        assert_eq!(redact_url("u:pw@h:1"), "***@h:1");
+        assert_eq!(redact_url("http://h:1/x@y"), "http://***@y");
+        // Validation rejects `@` outside the userinfo, so accepted URLs lose only that.
+        assert!(parse_server_url("http://h:1/x@y").is_err());
+        let err = parse_server_url("http://us/er:hunter2@h").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
@@ -866,6 +1169,17 @@ mod tests {
         assert!(ok().profile(".").build().is_err());
         assert!(ok().config_version("").build().is_err());
         assert!(ok().interval(Duration::ZERO).build().is_err());
+        // A busy loop is not a heartbeat.
+        assert!(ok().interval(Duration::from_nanos(1)).build().is_err());
+        assert!(ok()
+            .initial_retry_delay(Duration::from_micros(1))
+            .build()
+            .is_err());
+        assert!(ok()
+            .interval(MIN_PERIOD)
+            .initial_retry_delay(MIN_PERIOD)
+            .build()
+            .is_ok());
         assert!(ok().timeout(Duration::ZERO).build().is_err());
         assert!(ok().max_retries(0).build().is_err());
         assert!(ok()
@@ -886,14 +1200,15 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets() {
-        let c = builder()
-            .server_url("http://user:hunter2@h:1")
-            .app("a")
-            .profile("p")
-            .bearer_token("tok-s3cret")
-            .header("X-Api-Key", "key-s3cret")
-            .build()
-            .unwrap();
+        // Debug redacts also a configuration that would not validate (userinfo and a token).
+        let c = HeartbeatConfig {
+            server_url: "http://user:hunter2@h:1".into(),
+            app: "a".into(),
+            profile: "p".into(),
+            bearer_token: Some("tok-s3cret".into()),
+            headers: vec![("X-Api-Key".into(), "key-s3cret".into())],
+            ..Default::default()
+        };
         let text = format!("{c:?}");
         for secret in ["hunter2", "tok-s3cret", "key-s3cret"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");

@@ -6,6 +6,7 @@
 //! directory in tests. Tests therefore never mutate the process environment.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,19 +20,31 @@ pub(crate) const MAX_FILE_BYTES: u64 = 4096;
 /// [`Environment::process()`] (the default) reads the real process environment and file system.
 /// [`Environment::from_vars`] builds an isolated one, optionally rooted in a directory with
 /// [`Environment::with_root`], so that a test can simulate a Kubernetes pod, a VM or a laptop
-/// without touching the process.
+/// without touching the process. The host name is the operating system's unless one is injected
+/// with [`Environment::with_hostname`].
 ///
 /// ```
 /// use vortex_client::Environment;
 ///
-/// let env = Environment::from_vars([("POD_NAME", "api-7d4f9b8c-abc12"), ("POD_NAMESPACE", "payments")]);
+/// let env = Environment::from_vars([("POD_NAME", "api-7d4f9b8c-abc12"), ("POD_NAMESPACE", "payments")])
+///     .with_hostname("api-7d4f9b8c-abc12");
 /// assert_eq!(env.var("POD_NAME").as_deref(), Some("api-7d4f9b8c-abc12"));
 /// assert_eq!(env.var("HOME"), None);
+/// assert_eq!(env.hostname().as_deref(), Some("api-7d4f9b8c-abc12"));
 /// ```
 #[derive(Clone)]
 pub struct Environment {
     vars: Vars,
     root: PathBuf,
+    host: Host,
+}
+
+#[derive(Clone)]
+enum Host {
+    /// Ask the operating system.
+    Os,
+    /// An injected name (tests, simulations).
+    Fixed(Arc<OsString>),
 }
 
 #[derive(Clone)]
@@ -47,6 +60,7 @@ impl Environment {
         Self {
             vars: Vars::Process,
             root: PathBuf::from("/"),
+            host: Host::Os,
         }
     }
 
@@ -66,10 +80,13 @@ impl Environment {
                     .collect(),
             )),
             root: PathBuf::from("/"),
+            host: Host::Os,
         }
     }
 
     /// An environment with no variables and a file system root that holds nothing the SDK reads.
+    /// The host name is still the operating system's; inject one with
+    /// [`Environment::with_hostname`].
     #[must_use]
     pub fn empty() -> Self {
         Self::from_vars(std::iter::empty::<(String, String)>())
@@ -84,9 +101,53 @@ impl Environment {
         self
     }
 
+    /// The same variables and files, with `hostname` standing in for the operating system's host
+    /// name, so that a test can simulate a pod (the host name is the pod's name), a pod with
+    /// `hostNetwork: true` (the host name is the node's), a laptop or a VM.
+    ///
+    /// An empty name simulates a machine whose host name cannot be read; a name that is not
+    /// valid UTF-8 (possible on Unix) is ignored like the operating system's would be.
+    ///
+    /// ```
+    /// use vortex_client::Environment;
+    ///
+    /// let laptop = Environment::empty().with_hostname("dev-laptop");
+    /// assert_eq!(laptop.hostname().as_deref(), Some("dev-laptop"));
+    /// assert_eq!(Environment::empty().with_hostname("").hostname(), None);
+    /// ```
+    #[must_use]
+    pub fn with_hostname(mut self, hostname: impl Into<OsString>) -> Self {
+        self.host = Host::Fixed(Arc::new(hostname.into()));
+        self
+    }
+
+    /// The host name: the injected one, else the operating system's. `None` when it cannot be
+    /// read, is not valid UTF-8, or is blank. Never panics.
+    #[must_use]
+    pub fn hostname(&self) -> Option<String> {
+        let raw = match &self.host {
+            Host::Os => hostname::get().ok()?,
+            Host::Fixed(name) => OsString::clone(name),
+        };
+        let Ok(name) = raw.into_string() else {
+            tracing::debug!("the host name is not valid UTF-8; not using it");
+            return None;
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            None
+        } else {
+            Some(name.to_owned())
+        }
+    }
+
     /// The value of a variable, if it is set, is valid UTF-8 and is not blank.
     #[must_use]
     pub fn var(&self, name: &str) -> Option<String> {
+        // No variable has such a name, and the standard library may panic on one.
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return None;
+        }
         let value = match &self.vars {
             Vars::Process => std::env::var(name).ok()?,
             Vars::Map(map) => map.get(name)?.clone(),
@@ -99,9 +160,17 @@ impl Environment {
     }
 
     /// Reads a small text file at an absolute `path`, resolved below this environment's root.
-    /// Returns `None` when it is missing, unreadable, not UTF-8, blank, or larger than 4 KiB.
+    /// Returns `None` when it is missing, unreadable, not UTF-8, blank, larger than 4 KiB, or
+    /// when the path holds a `..` component.
     #[must_use]
     pub fn read_small_file(&self, path: &str) -> Option<String> {
+        // `..` could leave the root an injected environment is confined to.
+        if Path::new(path)
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return None;
+        }
         let full = self.resolve(path);
         let file = std::fs::File::open(full).ok()?;
         let mut text = String::new();
@@ -138,9 +207,14 @@ impl fmt::Debug for Environment {
             Vars::Process => "process".to_owned(),
             Vars::Map(map) => format!("{} injected variables", map.len()),
         };
+        let host = match &self.host {
+            Host::Os => "os",
+            Host::Fixed(_) => "injected",
+        };
         f.debug_struct("Environment")
             .field("vars", &vars)
             .field("root", &self.root)
+            .field("hostname", &host)
             .finish()
     }
 }
@@ -170,12 +244,32 @@ mod tests {
         );
         assert_eq!(env.read_small_file("/var/run/big"), None);
         assert_eq!(env.read_small_file("/var/run/missing"), None);
+        // No way out of the root.
+        assert_eq!(env.read_small_file("/var/../var/run/ns"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn debug_hides_values() {
-        let env = Environment::from_vars([("VORTEX_TOKEN", "s3cret")]);
-        assert!(!format!("{env:?}").contains("s3cret"));
+        let env = Environment::from_vars([("VORTEX_TOKEN", "s3cret")]).with_hostname("secret-host");
+        let shown = format!("{env:?}");
+        assert!(!shown.contains("s3cret"));
+        assert!(!shown.contains("secret-host"));
+        assert!(shown.contains("injected"));
+    }
+
+    #[test]
+    fn injected_hostname_replaces_the_os_one() {
+        let env = Environment::empty().with_hostname("  node-1\n");
+        assert_eq!(env.hostname().as_deref(), Some("node-1"));
+        assert_eq!(Environment::empty().with_hostname(" ").hostname(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_hostname_is_ignored_without_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let env = Environment::empty().with_hostname(OsString::from_vec(vec![b'h', 0xff, b'x']));
+        assert_eq!(env.hostname(), None);
     }
 }

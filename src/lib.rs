@@ -48,18 +48,24 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+pub mod blocking;
 mod client;
 mod config;
+mod drift;
 mod env;
 mod metadata;
 pub mod reporter;
 pub mod schedule;
+#[cfg(feature = "metrics")]
+mod telemetry;
 
 pub use client::{HeartbeatClient, HeartbeatStatus};
 pub use config::{
-    ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_VERSION_LEN,
+    ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_DURATION, MAX_HEADERS,
+    MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN,
+    MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
+pub use drift::DriftState;
 pub use env::Environment;
 pub use metadata::InstanceMetadata;
 pub use reporter::{Disposition, Health, HeartbeatResponse, ReporterError};

@@ -18,8 +18,10 @@ use crate::metadata::InstanceMetadata;
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The largest request body the client sends.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
-/// How much of an error response's body is kept for the error message.
+/// How much of an error response's body is kept for the error message, in characters.
 const ERROR_BODY_SNIPPET: usize = 256;
+/// How much of a redirect's `Location` is kept for the error message, in characters.
+const MAX_SHOWN_LOCATION: usize = 512;
 
 /// The health an instance reports.
 ///
@@ -117,13 +119,22 @@ impl HeartbeatResponse {
     /// Parses a 2xx body leniently (see the type's docs). Never fails, never panics.
     #[must_use]
     pub fn parse_lenient(body: &[u8]) -> HeartbeatResponse {
-        match serde_json::from_slice::<WireResponse>(body) {
-            Ok(wire) => HeartbeatResponse {
+        // Only an object is the contract's shape (serde would also read a struct from an
+        // array such as `[false]`).
+        let is_object = body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{');
+        let wire = is_object
+            .then(|| serde_json::from_slice::<WireResponse>(body).ok())
+            .flatten();
+        match wire {
+            Some(wire) => HeartbeatResponse {
                 registered: wire.registered.unwrap_or(true),
                 expected_version: wire.expected_version,
                 drift_detected: wire.drift_detected.unwrap_or(false),
             },
-            Err(_) => HeartbeatResponse {
+            None => HeartbeatResponse {
                 registered: true,
                 expected_version: None,
                 drift_detected: false,
@@ -191,17 +202,19 @@ pub enum ReporterError {
         url: String,
         /// The server's `Retry-After`, when it sent a usable one.
         retry_after: Option<Duration>,
-        /// The start of the response body, for diagnosis.
+        /// The start of the response body, for diagnosis: at most 256 characters, control
+        /// characters removed, the client's credentials replaced by `<redacted>`.
         body: String,
     },
     /// The server answered with a redirect, which the client does not follow.
-    #[error("the server redirected POST {url} ({status}) to {location:?}; redirects are not followed: set server_url to the final address")]
+    #[error("the server redirected POST {url} ({status}) to {location:?}; redirects to another origin, and redirects other than 307/308, are not followed: set server_url to the final address")]
     Redirect {
         /// The HTTP status code.
         status: u16,
         /// The heartbeat URL, without userinfo.
         url: String,
-        /// The `Location` header, without userinfo.
+        /// The `Location` header resolved against the heartbeat URL, without userinfo or the
+        /// client's credentials, at most 512 characters.
         location: String,
     },
     /// The response body exceeded [`MAX_RESPONSE_BYTES`]; the connection was dropped.
@@ -356,6 +369,9 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
         [_, month, day, time, year] => (*day, *month, year.parse::<i64>().ok()?, *time),
         _ => return None,
     };
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
     let day: i64 = day.parse().ok()?;
     let month = match month {
         "Jan" => 1,
@@ -400,7 +416,10 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Builds the heartbeat URL: `{server_url}/api/drift/heartbeat/{app}/{profile}`, joined without
 /// a double or missing `/` and with `app` and `profile` percent-encoded as single segments.
-/// (`.` and `..` are rejected by validation: URL parsers resolve them as relative segments.)
+/// `app` and `profile` get the configuration's checks: non-empty, not blank, at most
+/// [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes, no control characters, and not `.` or `..`
+/// (URL parsers resolve those as relative segments). Whatever passes travels as exactly one
+/// segment and percent-decodes back to itself.
 ///
 /// ```
 /// # use vortex_client::reporter::heartbeat_url;
@@ -410,17 +429,12 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 ///
 /// # Errors
 ///
-/// [`ConfigError`] when `server_url` is not an http(s) URL with a host.
+/// [`ConfigError`] when `server_url` is not an http(s) URL with a host, or `app` or `profile`
+/// fails the checks above.
 pub fn heartbeat_url(server_url: &str, app: &str, profile: &str) -> Result<Url, ConfigError> {
     let mut url = crate::config::parse_server_url(server_url)?;
-    for (field, value) in [("app", app), ("profile", profile)] {
-        if value.is_empty() || value == "." || value == ".." {
-            return Err(ConfigError::InvalidValue {
-                field,
-                reason: format!("{value:?} cannot be used as a path segment"),
-            });
-        }
-    }
+    crate::config::check_segment("app", app)?;
+    crate::config::check_segment("profile", profile)?;
     {
         let mut segments = url
             .path_segments_mut()
@@ -453,6 +467,9 @@ pub(crate) struct Reporter {
     url: Url,
     shown_url: String,
     timeout: Duration,
+    /// Credentials that must never appear in an error message, even when a server echoes
+    /// them in its answer: longest first. Never printed.
+    secrets: Vec<String>,
 }
 
 impl fmt::Debug for Reporter {
@@ -521,15 +538,23 @@ impl Reporter {
                     attempt.stop()
                 }
             }));
-        let builder = add_roots(builder, &config.root_certificates)?;
-        let http = builder
-            .build()
-            .map_err(|e| ConfigError::Http(error_chain(&e.without_url())))?;
+        let https = url.scheme() == "https";
+        let builder = add_roots(builder, &config.root_certificates, https)?;
+        let http = builder.build().map_err(|e| {
+            let hint = if https {
+                ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
+            } else {
+                ""
+            };
+            ConfigError::Http(format!("{}{hint}", error_chain(&e.without_url())))
+        })?;
+        let secrets = collect_secrets(config, &url, &http);
         Ok(Reporter {
             shown_url: display_url(&url),
             http,
             url,
             timeout: config.timeout,
+            secrets,
         })
     }
 
@@ -556,8 +581,7 @@ impl Reporter {
             let location = response
                 .headers()
                 .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(crate::config::redact_url)
+                .map(|v| self.shown_location(&String::from_utf8_lossy(v.as_bytes())))
                 .unwrap_or_default();
             return Err(ReporterError::Redirect {
                 status: status.as_u16(),
@@ -571,17 +595,7 @@ impl Reporter {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let snippet = self
-                .read_bounded(&mut response, ERROR_BODY_SNIPPET, true)
-                .await;
-            let body = snippet
-                .map(|b| {
-                    String::from_utf8_lossy(&b)
-                        .chars()
-                        .filter(|c| !c.is_control())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let body = self.error_snippet(&mut response).await;
             return Err(ReporterError::Status {
                 status: status.as_u16(),
                 url: self.shown_url.clone(),
@@ -593,6 +607,35 @@ impl Reporter {
             .read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
             .await?;
         Ok(HeartbeatResponse::parse_lenient(&body))
+    }
+
+    /// A redirect's `Location` as it may appear in errors and logs: resolved against the
+    /// heartbeat URL, without userinfo, without any of the client's credentials, shortened.
+    fn shown_location(&self, location: &str) -> String {
+        let shown = match self.url.join(location) {
+            Ok(resolved) => display_url(&resolved),
+            Err(_) => crate::config::redact_url(location),
+        };
+        let shown = scrub(&shown, &self.secrets, false);
+        shorten(&shown, MAX_SHOWN_LOCATION)
+    }
+
+    /// The start of an error response's body, for the error message: at most
+    /// [`ERROR_BODY_SNIPPET`] characters, control characters removed, and every credential the
+    /// client sends replaced (a gateway may echo the request's headers). Reads a little more
+    /// than it keeps, so that a credential cut by the read limit is recognised too.
+    async fn error_snippet(&self, response: &mut reqwest::Response) -> String {
+        let longest_secret = self.secrets.first().map_or(0, String::len);
+        let window = ERROR_BODY_SNIPPET + longest_secret;
+        let Ok(raw) = self.read_bounded(response, window, true).await else {
+            return String::new();
+        };
+        let cut = raw.len() >= window;
+        let text: String = String::from_utf8_lossy(&raw)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        shorten(&scrub(&text, &self.secrets, cut), ERROR_BODY_SNIPPET)
     }
 
     /// Reads at most `limit` bytes. With `truncate`, a longer body is cut (for error snippets);
@@ -651,41 +694,154 @@ impl Reporter {
     }
 }
 
+/// Parses the extra root certificates (each entry a PEM bundle of one or more certificates).
 #[cfg(feature = "rustls")]
-fn add_roots(
-    mut builder: reqwest::ClientBuilder,
+pub(crate) fn parse_root_certificates(
     pems: &[Vec<u8>],
-) -> Result<reqwest::ClientBuilder, ConfigError> {
-    for pem in pems {
+) -> Result<Vec<reqwest::Certificate>, ConfigError> {
+    let mut all = Vec::new();
+    for (i, pem) in pems.iter().enumerate() {
+        let n = i + 1;
         let certs =
             reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ConfigError::InvalidValue {
                 field: "root_certificates",
-                reason: format!("not a PEM certificate: {}", error_chain(&e)),
+                reason: format!("root certificate #{n} is not PEM data: {}", error_chain(&e)),
             })?;
         if certs.is_empty() {
             return Err(ConfigError::InvalidValue {
                 field: "root_certificates",
-                reason: "no certificate found in the PEM data".into(),
+                reason: format!(
+                    "no certificate (-----BEGIN CERTIFICATE-----) found in root certificate #{n}"
+                ),
             });
         }
-        builder = builder.tls_certs_merge(certs);
+        all.extend(certs);
     }
-    Ok(builder)
+    Ok(all)
 }
 
+/// Without a TLS feature, extra root certificates cannot be used.
 #[cfg(not(feature = "rustls"))]
-fn add_roots(
-    builder: reqwest::ClientBuilder,
-    pems: &[Vec<u8>],
-) -> Result<reqwest::ClientBuilder, ConfigError> {
+pub(crate) fn parse_root_certificates(pems: &[Vec<u8>]) -> Result<(), ConfigError> {
     if pems.is_empty() {
-        Ok(builder)
+        Ok(())
     } else {
         Err(ConfigError::InvalidValue {
             field: "root_certificates",
             reason: "the crate was built without a TLS feature; enable `rustls`".into(),
         })
     }
+}
+
+/// Trust for https: the platform's verifier and roots, plus the extra roots. For an http
+/// server no TLS connection is ever made (redirects stay on the same origin), so the client
+/// trusts only the extra roots and does not need the system's CA certificates at all: a
+/// minimal container without them can still report over http.
+#[cfg(feature = "rustls")]
+fn add_roots(
+    builder: reqwest::ClientBuilder,
+    pems: &[Vec<u8>],
+    https: bool,
+) -> Result<reqwest::ClientBuilder, ConfigError> {
+    let certs = parse_root_certificates(pems)?;
+    Ok(if https {
+        builder.tls_certs_merge(certs)
+    } else {
+        builder.tls_certs_only(certs)
+    })
+}
+
+#[cfg(not(feature = "rustls"))]
+fn add_roots(
+    builder: reqwest::ClientBuilder,
+    pems: &[Vec<u8>],
+    _https: bool,
+) -> Result<reqwest::ClientBuilder, ConfigError> {
+    parse_root_certificates(pems)?;
+    Ok(builder)
+}
+
+/// Every credential the client sends, in the forms a server could echo: the bearer token,
+/// extra header values, URL userinfo (as written and percent-decoded) and the Basic
+/// credentials derived from it. Values shorter than 4 bytes are too short to scrub without
+/// mangling messages (and too short to be secrets). Longest first.
+fn collect_secrets(config: &HeartbeatConfig, url: &Url, http: &reqwest::Client) -> Vec<String> {
+    let mut secrets: Vec<String> = Vec::new();
+    secrets.extend(config.bearer_token.iter().cloned());
+    secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
+    for part in [url.username(), url.password().unwrap_or_default()] {
+        secrets.push(part.to_owned());
+        secrets.push(percent_decode(part));
+    }
+    // The Basic credentials reqwest derives from the userinfo, exactly as sent.
+    if let Ok(request) = http.post(url.clone()).build() {
+        if let Some(value) = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(credentials) = value.strip_prefix("Basic ") {
+                secrets.push(credentials.to_owned());
+            }
+        }
+    }
+    secrets.retain(|s| s.trim().len() >= 4);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
+/// Decodes `%XX` escapes; invalid escapes and invalid UTF-8 are kept as they are (lossy).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+        match (bytes[i], hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Replaces every secret in `text` with `<redacted>`. With `cut` (the text was cut short),
+/// also drops a trailing start of a secret, which the cut may have split.
+fn scrub(text: &str, secrets: &[String], cut: bool) -> String {
+    let mut text = text.to_owned();
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            text = text.replace(secret.as_str(), "<redacted>");
+        }
+    }
+    if cut {
+        for secret in secrets {
+            if let Some(k) = (1..secret.len())
+                .rev()
+                .find(|&k| secret.is_char_boundary(k) && text.ends_with(&secret[..k]))
+            {
+                text.truncate(text.len() - k);
+            }
+        }
+    }
+    text
+}
+
+/// At most `max` characters of `text`, with `...` when it was longer.
+fn shorten(text: &str, max: usize) -> String {
+    let mut chars = text.chars();
+    let mut head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_some() {
+        head.push_str("...");
+    }
+    head
 }
 
 /// The error and its sources, joined with `: `, without repeats.
@@ -873,6 +1029,7 @@ mod tests {
             b"{}",
             br#"{"expected_version":null}"#,
             b"[1,2]",
+            br#"[false, "v9", true]"#,
             b"\xff\xfe",
         ] {
             assert_eq!(HeartbeatResponse::parse_lenient(body), delivered);
@@ -914,9 +1071,34 @@ mod tests {
             "soon",
             "Sun, 32 Nov 1994 08:49:37 GMT",
             "Sun, 06 Foo 1994 08:49:37 GMT",
+            // Years that would overflow the date arithmetic.
+            "Sun, 06 Nov 9223372036854775807 08:49:37 GMT",
+            "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 99999999999",
+            "Sun, 06 Nov 0 08:49:37 GMT",
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
+        assert!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).is_some());
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_whole_and_when_cut() {
+        let secrets = vec!["tok-s3cret".to_owned(), "pass".to_owned()];
+        assert_eq!(
+            scrub("bad token tok-s3cret, pass?", &secrets, false),
+            "bad token <redacted>, <redacted>?"
+        );
+        // A body cut inside a secret loses the secret's start.
+        assert_eq!(scrub("bad token tok-s3", &secrets, true), "bad token ");
+        assert_eq!(
+            scrub("bad token tok-s3", &secrets, false),
+            "bad token tok-s3"
+        );
+        assert_eq!(shorten("abcdef", 3), "abc...");
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(percent_decode("p%40ss%2Fw%zz%"), "p@ss/w%zz%");
+        assert_eq!(percent_decode("%ff"), "\u{fffd}");
     }
 
     #[test]

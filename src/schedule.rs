@@ -185,7 +185,9 @@ impl Schedule {
     }
 
     fn draw(&mut self, nominal: Duration, lo: f64, hi: f64) -> Duration {
-        let factor = if hi > lo {
+        // A range the RNG cannot sample (infinite or NaN bounds, or a width that overflows)
+        // falls back to its lower bound; `scale` then saturates.
+        let factor = if hi > lo && (hi - lo).is_finite() {
             self.rng.random_range(lo..=hi)
         } else {
             lo
@@ -248,7 +250,8 @@ impl RateLimiter {
         let tat = self.next_free.map_or(now, |t| t.max(now));
         let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
         if now >= allowed_from {
-            self.next_free = Some(tat + self.gap);
+            // Saturates instead of panicking when `gap` is absurdly long.
+            self.next_free = Some(tat.checked_add(self.gap).unwrap_or(tat));
             Ok(())
         } else {
             Err(allowed_from - now)
@@ -274,7 +277,7 @@ impl RateLimiter {
     pub fn reserve(&mut self, now: Instant) -> Duration {
         let tat = self.next_free.map_or(now, |t| t.max(now));
         let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
-        self.next_free = Some(tat + self.gap);
+        self.next_free = Some(tat.checked_add(self.gap).unwrap_or(tat));
         allowed_from.saturating_duration_since(now)
     }
 }

@@ -243,18 +243,57 @@ pub async fn dead_port() -> SocketAddr {
     addr
 }
 
-/// Installs a subscriber that captures log lines for the current thread; returns the buffer.
-/// Use with current-thread runtimes so that every event lands on this thread.
-pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
+/// Captures log lines emitted on the current thread; returns the buffer and a guard that ends
+/// the capture. Use with current-thread runtimes so that every event lands on this thread.
+///
+/// One global subscriber (installed once per test binary) routes each event to the capturing
+/// buffer of the thread it is emitted on. A per-thread `set_default` subscriber would race with
+/// tracing's per-call-site interest cache when tests run in parallel, and lose events.
+pub fn capture_logs() -> (LogBuffer, CaptureGuard) {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| ThreadSink)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
     let buffer = LogBuffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (buffer, guard)
+    let previous = SINK.with(|sink| sink.borrow_mut().replace(buffer.clone()));
+    (buffer, CaptureGuard(previous))
+}
+
+thread_local! {
+    static SINK: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends a capture started by [`capture_logs`] when dropped.
+pub struct CaptureGuard(Option<LogBuffer>);
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        SINK.with(|sink| *sink.borrow_mut() = previous);
+    }
+}
+
+/// Writes to the current thread's capture buffer, or nowhere.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        SINK.with(|sink| {
+            if let Some(buffer) = sink.borrow().as_ref() {
+                buffer.0.lock().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Captured log output.

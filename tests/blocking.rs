@@ -1,0 +1,336 @@
+//! The blocking client: from plain threads, inside current-thread and multi-thread runtimes,
+//! bounded stop and drop, report_now() on a runtime thread, build errors.
+
+mod support;
+mod threaded;
+
+use std::time::{Duration, Instant};
+
+use support::Reply;
+use threaded::Server;
+use vortex_client::blocking::{HeartbeatClient, STOP_MARGIN, THREAD_NAME};
+use vortex_client::{
+    ConfigError, Environment, Health, HeartbeatBuilder, HeartbeatConfig, ReporterError,
+};
+
+fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("blocking-app")
+        .profile("test")
+        .instance_id("i-blocking")
+        .config_version("v1")
+        .interval(Duration::from_secs(3600))
+        .min_report_gap(Duration::from_millis(10))
+        .initial_retry_delay(Duration::from_millis(20))
+        .max_retry_delay(Duration::from_millis(100))
+}
+
+/// The whole API, synchronously; called from a plain thread and from inside runtimes.
+fn lifecycle(server: &Server) {
+    let client = builder(&server.url()).build().unwrap();
+    assert!(!client.is_running());
+    assert_eq!(client.config().app, "blocking-app");
+
+    client.start();
+    assert!(client.is_running());
+    client.start(); // idempotent
+    server.wait_for_version("v1");
+
+    client.set_config_version("v2");
+    assert_eq!(client.config_version(), "v2");
+    server.wait_for_version("v2");
+
+    client.set_health(Health::Degraded);
+    assert_eq!(client.health(), Health::Degraded);
+    server.wait_until(Duration::from_secs(10), |r| {
+        r.iter().any(|r| r.body["health"] == "degraded")
+    });
+
+    server.receiver.expect_version(Some("v3"));
+    let answer = client.report_now().unwrap();
+    assert!(answer.drift_detected);
+    assert_eq!(answer.expected_version.as_deref(), Some("v3"));
+    let status = client.status();
+    assert!(status.reports_sent >= 4, "{status:?}");
+    assert_eq!(status.reported_version.as_deref(), Some("v2"));
+    assert!(client.drift_state().drift_detected);
+    assert!(client.try_set_config_version("").is_err());
+
+    // Dropping a clone does not stop the client.
+    let clone = client.clone();
+    drop(clone);
+    assert!(client.is_running());
+
+    client.stop();
+    assert!(!client.is_running());
+    client.stop(); // idempotent
+
+    // report_now() works on a stopped client, with the current version.
+    client.set_config_version("v3");
+    let answer = client.report_now().unwrap();
+    assert!(!answer.drift_detected);
+    assert_eq!(server.receiver.reports().last().unwrap().version(), "v3");
+
+    // start() works again after stop().
+    client.start();
+    assert!(client.is_running());
+    drop(client);
+}
+
+#[test]
+fn works_from_a_plain_thread_without_a_runtime() {
+    assert!(tokio::runtime::Handle::try_current().is_err());
+    let server = Server::start();
+    lifecycle(&server);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime() {
+    let server = Server::start();
+    lifecycle(&server);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_inside_a_multi_thread_runtime() {
+    let server = Server::start();
+    lifecycle(&server);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_inside_a_spawned_task_and_through_spawn_blocking() {
+    let server = Server::start();
+    let url = server.url();
+    tokio::spawn(async move {
+        let client = builder(&url).build().unwrap();
+        client.start();
+        let worker = client.clone();
+        let answer = tokio::task::spawn_blocking(move || worker.report_now())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(answer.registered);
+        drop(client); // dropped on a runtime worker thread
+    })
+    .await
+    .unwrap();
+    server.wait_for_version("v1");
+}
+
+/// The thread runs under the documented name.
+#[test]
+fn the_thread_is_named() {
+    let server = Server::start();
+    let client = builder(&server.url()).build().unwrap();
+    let names = thread_names();
+    assert!(
+        names.iter().any(|n| THREAD_NAME.starts_with(n.as_str())),
+        "{names:?}"
+    );
+    drop(client);
+}
+
+/// Thread names of this process (Linux truncates them to 15 bytes); empty elsewhere.
+fn thread_names() -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return vec![THREAD_NAME.to_owned()];
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim().to_owned())
+        .collect()
+}
+
+/// A client whose server never answers, with a short grace and a long timeout, and the
+/// status receiver (which closes once the client's thread has torn its runtime down).
+fn client_with_request_in_flight(
+    server: &Server,
+) -> (
+    HeartbeatClient,
+    tokio::sync::watch::Receiver<vortex_client::HeartbeatStatus>,
+) {
+    server.receiver.set_default(Reply::Hang);
+    let client = builder(&server.url())
+        .stop_grace(Duration::from_millis(200))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let status = client.subscribe();
+    client.start();
+    server.wait_until(Duration::from_secs(10), |r| !r.is_empty());
+    (client, status)
+}
+
+/// stop_grace (200 ms) + STOP_MARGIN, with room for a loaded machine; far below the 60 s
+/// request timeout that an unbounded stop would wait for.
+fn stop_bound() -> Duration {
+    Duration::from_millis(200) + STOP_MARGIN + Duration::from_secs(2)
+}
+
+#[test]
+fn stop_is_bounded_with_a_request_in_flight() {
+    let server = Server::start();
+    let (client, _status) = client_with_request_in_flight(&server);
+    let started = Instant::now();
+    client.stop();
+    let took = started.elapsed();
+    assert!(took < stop_bound(), "stop() took {took:?}");
+    assert!(!client.is_running());
+}
+
+fn assert_drop_is_bounded_and_joins(server: &Server) {
+    let (client, status) = client_with_request_in_flight(server);
+    let started = Instant::now();
+    drop(client);
+    let took = started.elapsed();
+    assert!(took < stop_bound(), "drop took {took:?}");
+    // The worker task held the client's state: the status sender is gone only because the
+    // thread shut its runtime down before drop returned.
+    assert!(status.has_changed().is_err(), "the thread outlived drop");
+}
+
+#[test]
+fn drop_is_bounded_and_joins_the_thread() {
+    let server = Server::start();
+    assert_drop_is_bounded_and_joins(&server);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn drop_inside_a_current_thread_runtime_is_bounded_and_does_not_panic() {
+    let server = Server::start();
+    assert_drop_is_bounded_and_joins(&server);
+    // Also created and dropped between awaits of this runtime.
+    let client = builder(&server.url()).build().unwrap();
+    tokio::task::yield_now().await;
+    drop(client);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_inside_a_multi_thread_runtime_is_bounded_and_does_not_panic() {
+    let server = Server::start();
+    assert_drop_is_bounded_and_joins(&server);
+    drop(server);
+}
+
+#[test]
+fn drop_of_an_idle_client_is_prompt() {
+    let server = Server::start();
+    let client = builder(&server.url()).build().unwrap();
+    client.start();
+    server.wait_for_version("v1");
+    let started = Instant::now();
+    drop(client);
+    assert!(started.elapsed() < stop_bound());
+}
+
+/// report_now() on a current-thread runtime's only thread: the request runs on the SDK's
+/// thread, so it completes, and the runtime's other tasks run afterwards.
+#[tokio::test(flavor = "current_thread")]
+async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
+    let server = Server::start();
+    server.receiver.expect_version(Some("v2"));
+    let client = builder(&server.url()).build().unwrap();
+    let other = tokio::spawn(async {
+        tokio::task::yield_now().await;
+        42
+    });
+    let answer = client.report_now().unwrap();
+    assert!(answer.drift_detected);
+    assert_eq!(other.await.unwrap(), 42);
+    // Also with the worker running on the SDK's thread.
+    client.start();
+    client.report_now().unwrap();
+    drop(client);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_now_on_a_multi_thread_runtime() {
+    let server = Server::start();
+    let client = builder(&server.url()).build().unwrap();
+    let answer = client.report_now().unwrap();
+    assert!(answer.registered);
+    drop(client);
+    drop(server);
+}
+
+/// The documented caveat: a server served by the same current-thread runtime that report_now()
+/// blocks cannot answer. The call still returns, bounded by the request timeout, with an error.
+#[tokio::test(flavor = "current_thread")]
+async fn report_now_blocking_the_servers_own_runtime_times_out_instead_of_deadlocking() {
+    let receiver = support::Receiver::start().await;
+    let client = builder(&receiver.url())
+        .timeout(Duration::from_millis(300))
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let error = client.report_now().unwrap_err();
+    assert!(matches!(error, ReporterError::Timeout { .. }), "{error:?}");
+    drop(client);
+}
+
+#[test]
+fn report_now_returns_the_servers_errors() {
+    let server = Server::start();
+    server.receiver.set_default(Reply::Status(404));
+    let client = builder(&server.url()).build().unwrap();
+    let error = client.report_now().unwrap_err();
+    assert_eq!(error.status(), Some(404));
+}
+
+fn assert_build_errors_reach_the_caller() {
+    // Raised on the client's thread (building the HTTP client), returned by the handshake.
+    let error = builder("http://127.0.0.1:9")
+        .add_root_certificate("not a certificate")
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::InvalidValue {
+                field: "root_certificates",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Raised by validation, through new().
+    let error = HeartbeatClient::new(HeartbeatConfig {
+        server_url: "ftp://127.0.0.1".into(),
+        app: "a".into(),
+        profile: "p".into(),
+        environment: Environment::empty(),
+        ..HeartbeatConfig::default()
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::InvalidValue {
+                field: "server_url",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Raised by the builder.
+    let error = HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .build()
+        .unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("server_url"));
+}
+
+#[test]
+fn build_errors_reach_the_caller() {
+    assert_build_errors_reach_the_caller();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn build_errors_reach_the_caller_inside_a_runtime() {
+    assert_build_errors_reach_the_caller();
+}

@@ -1,0 +1,277 @@
+//! Configuration from the environment: every variable, precedence, malformed values, and the
+//! "minimal configuration" (`server_url` in code, app and profile from the environment).
+//!
+//! Every environment is injected with `Environment::from_vars`: no test reads or changes the
+//! process environment.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Receiver;
+use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
+
+fn base() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("VORTEX_URL", "http://vortex-config:8080"),
+        ("VORTEX_APP", "payment-service"),
+        ("VORTEX_PROFILE", "production"),
+    ]
+}
+
+/// `base()` with `var` set to `value` (replacing it if present).
+fn with(var: &'static str, value: &'static str) -> Environment {
+    let mut vars = base();
+    vars.retain(|(name, _)| *name != var);
+    vars.push((var, value));
+    Environment::from_vars(vars)
+}
+
+fn without(var: &str) -> Vec<(&'static str, &'static str)> {
+    let mut vars = base();
+    vars.retain(|(name, _)| *name != var);
+    vars
+}
+
+#[test]
+fn every_variable_is_read() {
+    let env = Environment::from_vars([
+        ("VORTEX_URL", "https://gw.example/config"),
+        ("VORTEX_APP", "payment-service"),
+        ("VORTEX_PROFILE", "production"),
+        ("VORTEX_INSTANCE_ID", "payment-1"),
+        ("VORTEX_HEARTBEAT_INTERVAL", "15s"),
+        ("VORTEX_HEARTBEAT_TIMEOUT", "750ms"),
+    ]);
+    let config = HeartbeatConfig::from_environment(env).unwrap();
+    assert_eq!(config.server_url, "https://gw.example/config");
+    assert_eq!(config.app, "payment-service");
+    assert_eq!(config.profile, "production");
+    assert_eq!(config.instance_id, "payment-1");
+    assert_eq!(config.interval, Duration::from_secs(15));
+    assert_eq!(config.timeout, Duration::from_millis(750));
+}
+
+#[test]
+fn durations_accept_units_and_plain_seconds() {
+    for (text, expected) in [
+        ("30s", Duration::from_secs(30)),
+        ("500ms", Duration::from_millis(500)),
+        ("45", Duration::from_secs(45)),
+        ("2.5", Duration::from_millis(2500)),
+        ("2m", Duration::from_secs(120)),
+        (" 10s ", Duration::from_secs(10)),
+    ] {
+        let config =
+            HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", text)).unwrap();
+        assert_eq!(config.interval, expected, "{text:?}");
+        let config =
+            HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_TIMEOUT", text)).unwrap();
+        assert_eq!(config.timeout, expected, "{text:?}");
+    }
+}
+
+#[test]
+fn unset_and_blank_variables_keep_the_defaults() {
+    let defaults = HeartbeatConfig::default();
+    let config = HeartbeatConfig::from_environment(Environment::from_vars(base())).unwrap();
+    assert_eq!(config.interval, defaults.interval);
+    assert_eq!(config.timeout, defaults.timeout);
+    assert_eq!(config.instance_id, "");
+    let config =
+        HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "  ")).unwrap();
+    assert_eq!(config.interval, defaults.interval);
+}
+
+#[test]
+fn vortex_app_wins_over_otel_service_name() {
+    let mut vars = base();
+    vars.push(("OTEL_SERVICE_NAME", "otel-name"));
+    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    assert_eq!(config.app, "payment-service");
+
+    let mut vars = without("VORTEX_APP");
+    vars.push(("OTEL_SERVICE_NAME", "otel-name"));
+    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    assert_eq!(config.app, "otel-name");
+}
+
+#[test]
+fn vortex_profile_wins_over_the_first_spring_profile() {
+    let mut vars = base();
+    vars.push(("SPRING_PROFILES_ACTIVE", "staging,eu"));
+    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    assert_eq!(config.profile, "production");
+
+    for (spring, expected) in [
+        ("staging,eu", "staging"),
+        ("kubernetes", "kubernetes"),
+        (" , cloud , eu", "cloud"),
+    ] {
+        let mut vars = without("VORTEX_PROFILE");
+        vars.push(("SPRING_PROFILES_ACTIVE", spring));
+        let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+        assert_eq!(config.profile, expected, "{spring:?}");
+    }
+
+    let mut vars = without("VORTEX_PROFILE");
+    vars.push(("SPRING_PROFILES_ACTIVE", ",,"));
+    let error = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("profile"));
+}
+
+#[test]
+fn explicit_builder_values_win_over_every_variable() {
+    let env = Environment::from_vars([
+        ("VORTEX_URL", "http://from-env:1"),
+        ("VORTEX_APP", "env-app"),
+        ("OTEL_SERVICE_NAME", "otel-app"),
+        ("VORTEX_PROFILE", "env-profile"),
+        ("SPRING_PROFILES_ACTIVE", "spring-profile"),
+        ("VORTEX_INSTANCE_ID", "env-id"),
+        // Malformed, but never read: the explicit values below take their place.
+        ("VORTEX_HEARTBEAT_INTERVAL", "soon"),
+        ("VORTEX_HEARTBEAT_TIMEOUT", "later"),
+    ]);
+    let config = HeartbeatConfig::builder()
+        .environment(env)
+        .server_url("http://explicit:2")
+        .app("explicit-app")
+        .profile("explicit-profile")
+        .instance_id("explicit-id")
+        .interval(Duration::from_secs(9))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    assert_eq!(config.server_url, "http://explicit:2");
+    assert_eq!(config.app, "explicit-app");
+    assert_eq!(config.profile, "explicit-profile");
+    assert_eq!(config.instance_id, "explicit-id");
+    assert_eq!(config.interval, Duration::from_secs(9));
+    assert_eq!(config.timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn malformed_durations_name_the_variable_and_the_value() {
+    for var in ["VORTEX_HEARTBEAT_INTERVAL", "VORTEX_HEARTBEAT_TIMEOUT"] {
+        for value in ["soon", "0", "0s", "-5s", "1d", "10 parsecs", "1e999"] {
+            let error = HeartbeatConfig::from_environment(with(var, value)).unwrap_err();
+            match &error {
+                ConfigError::InvalidEnv {
+                    var: v, value: got, ..
+                } => {
+                    assert_eq!(*v, var);
+                    assert_eq!(got, value);
+                }
+                other => panic!("{var}={value}: expected InvalidEnv, got {other:?}"),
+            }
+            let text = error.to_string();
+            assert!(text.contains(var) && text.contains(value), "{text}");
+        }
+    }
+}
+
+#[test]
+fn rejected_string_values_name_the_variable_and_the_value() {
+    for (var, value) in [
+        ("VORTEX_URL", "not a url"),
+        ("VORTEX_URL", "ftp://vortex-config"),
+        ("VORTEX_APP", "pay\u{7}ment"),
+        ("VORTEX_PROFILE", ".."),
+        ("VORTEX_INSTANCE_ID", "pod\nname"),
+    ] {
+        let error = HeartbeatConfig::from_environment(with(var, value)).unwrap_err();
+        match &error {
+            ConfigError::InvalidEnv {
+                var: v, value: got, ..
+            } => {
+                assert_eq!(*v, var);
+                assert_eq!(got, value);
+            }
+            other => panic!("{var}={value:?}: expected InvalidEnv, got {other:?}"),
+        }
+        assert!(error.to_string().contains(var), "{error}");
+    }
+    // The fallbacks are named too.
+    let too_long: &'static str = "x".repeat(300).leak();
+    let mut vars = without("VORTEX_APP");
+    vars.push(("OTEL_SERVICE_NAME", too_long));
+    let error = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ConfigError::InvalidEnv {
+                var: "OTEL_SERVICE_NAME",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_url_from_the_environment_never_shows_its_password() {
+    let error =
+        HeartbeatConfig::from_environment(with("VORTEX_URL", "ftp://deploy:hunter2@vortex-config"))
+            .unwrap_err();
+    assert!(matches!(
+        error,
+        ConfigError::InvalidEnv {
+            var: "VORTEX_URL",
+            ..
+        }
+    ));
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn missing_settings_say_which() {
+    let error = HeartbeatConfig::from_environment(Environment::empty()).unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("server_url"));
+    let error = HeartbeatConfig::from_environment(Environment::from_vars(without("VORTEX_APP")))
+        .unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("app"));
+    let error =
+        HeartbeatConfig::from_environment(Environment::from_vars(without("VORTEX_PROFILE")))
+            .unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("profile"));
+}
+
+/// The seed's minimal configuration: only the server URL in code, the rest from the environment.
+#[tokio::test]
+async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environment() {
+    let rx = Receiver::start().await;
+    let env = Environment::from_vars([
+        ("VORTEX_APP", "payment-service"),
+        ("VORTEX_PROFILE", "production"),
+        ("VORTEX_INSTANCE_ID", "payment-1"),
+    ])
+    .with_hostname("dev-laptop");
+    let client = HeartbeatClient::builder()
+        .server_url(rx.url())
+        .environment(env)
+        .build()
+        .unwrap();
+    client.report_now().await.unwrap();
+    let reports = rx.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        reports[0].path,
+        "/api/drift/heartbeat/payment-service/production"
+    );
+    assert_eq!(reports[0].body["instance_id"], "payment-1");
+}
+
+#[tokio::test]
+async fn configuration_entirely_from_the_environment_reports() {
+    let rx = Receiver::start().await;
+    let env = Environment::from_vars([
+        ("VORTEX_URL", rx.url()),
+        ("OTEL_SERVICE_NAME", "billing".to_owned()),
+        ("SPRING_PROFILES_ACTIVE", "kubernetes,eu".to_owned()),
+    ]);
+    let client = HeartbeatClient::new(HeartbeatConfig::from_environment(env).unwrap()).unwrap();
+    client.report_now().await.unwrap();
+    let reports = rx.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(reports[0].path, "/api/drift/heartbeat/billing/kubernetes");
+}

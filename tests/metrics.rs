@@ -1,0 +1,233 @@
+//! The `metrics` feature: what a recorder sees after successes, drift and failures.
+#![cfg(feature = "metrics")]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use parking_lot::Mutex;
+use support::{Receiver, Reply};
+use vortex_client::{Environment, HeartbeatClient};
+
+/// A recorder that keeps every value, keyed by `name{label=value,...}`.
+#[derive(Default, Clone)]
+struct TestRecorder(Arc<Store>);
+
+#[derive(Default)]
+struct Store {
+    counters: Mutex<BTreeMap<String, u64>>,
+    gauges: Mutex<BTreeMap<String, f64>>,
+    histograms: Mutex<BTreeMap<String, Vec<f64>>>,
+}
+
+struct Handle {
+    key: String,
+    store: Arc<Store>,
+}
+
+fn key_text(key: &Key) -> String {
+    let labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    if labels.is_empty() {
+        key.name().to_owned()
+    } else {
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+}
+
+impl CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        *self
+            .store
+            .counters
+            .lock()
+            .entry(self.key.clone())
+            .or_default() += value;
+    }
+    fn absolute(&self, value: u64) {
+        let mut counters = self.store.counters.lock();
+        let slot = counters.entry(self.key.clone()).or_default();
+        *slot = (*slot).max(value);
+    }
+}
+
+impl GaugeFn for Handle {
+    fn increment(&self, value: f64) {
+        *self
+            .store
+            .gauges
+            .lock()
+            .entry(self.key.clone())
+            .or_default() += value;
+    }
+    fn decrement(&self, value: f64) {
+        *self
+            .store
+            .gauges
+            .lock()
+            .entry(self.key.clone())
+            .or_default() -= value;
+    }
+    fn set(&self, value: f64) {
+        self.store.gauges.lock().insert(self.key.clone(), value);
+    }
+}
+
+impl HistogramFn for Handle {
+    fn record(&self, value: f64) {
+        self.store
+            .histograms
+            .lock()
+            .entry(self.key.clone())
+            .or_default()
+            .push(value);
+    }
+}
+
+impl TestRecorder {
+    fn handle(&self, key: &Key) -> Arc<Handle> {
+        Arc::new(Handle {
+            key: key_text(key),
+            store: self.0.clone(),
+        })
+    }
+    fn counter(&self, key: &str) -> u64 {
+        self.0.counters.lock().get(key).copied().unwrap_or(0)
+    }
+    fn gauge(&self, key: &str) -> Option<f64> {
+        self.0.gauges.lock().get(key).copied()
+    }
+    fn histogram(&self, key: &str) -> Vec<f64> {
+        self.0
+            .histograms
+            .lock()
+            .get(key)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Recorder for TestRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.handle(key))
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.handle(key))
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.handle(key))
+    }
+}
+
+const SUCCESS: &str = "heartbeat_total{status=success}";
+const ERROR: &str = "heartbeat_total{status=error}";
+const DURATION: &str = "heartbeat_duration_seconds";
+const DRIFT: &str = "heartbeat_drift_detected";
+const FAILURES: &str = "heartbeat_consecutive_failures";
+
+/// Everything runs on this thread (a current-thread runtime), so the local recorder sees the
+/// client's metrics and no other test's.
+#[test]
+fn attempts_successes_failures_and_drift_are_recorded() {
+    let recorder = TestRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let receiver = Receiver::start().await;
+            let client = HeartbeatClient::builder()
+                .environment(Environment::empty())
+                .server_url(receiver.url())
+                .app("metrics-app")
+                .profile("test")
+                .instance_id("i-metrics")
+                .config_version("v1")
+                .max_retries(1)
+                .build()
+                .unwrap();
+
+            // In sync: success, no drift.
+            client.report_now().await.unwrap();
+            assert_eq!(recorder.counter(SUCCESS), 1);
+            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+            assert_eq!(recorder.gauge(FAILURES), Some(0.0));
+
+            // The server expects another version: drift.
+            receiver.expect_version(Some("v2"));
+            client.report_now().await.unwrap();
+            assert_eq!(recorder.gauge(DRIFT), Some(1.0));
+
+            // Two failures in a row.
+            receiver.script([Reply::Status(500), Reply::Status(503)]);
+            client.report_now().await.unwrap_err();
+            assert_eq!(recorder.gauge(FAILURES), Some(1.0));
+            client.report_now().await.unwrap_err();
+            assert_eq!(recorder.counter(ERROR), 2);
+            assert_eq!(recorder.gauge(FAILURES), Some(2.0));
+            assert_eq!(
+                recorder.gauge(DRIFT),
+                Some(1.0),
+                "a failure keeps the last drift fact"
+            );
+
+            // Recovery in sync: failures reset, drift clears.
+            client.set_config_version("v2");
+            client.report_now().await.unwrap();
+            assert_eq!(recorder.counter(SUCCESS), 3);
+            assert_eq!(recorder.counter(ERROR), 2);
+            assert_eq!(recorder.gauge(FAILURES), Some(0.0));
+            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+
+            // One duration per attempt, each plausible (under the 5 s timeout).
+            let durations = recorder.histogram(DURATION);
+            assert_eq!(durations.len(), 5, "{durations:?}");
+            assert!(
+                durations.iter().all(|d| (0.0..5.0).contains(d)),
+                "{durations:?}"
+            );
+        });
+    });
+}
+
+/// A connection failure is an attempt too: timed and counted as an error.
+#[test]
+fn connection_failures_are_timed_and_counted() {
+    let recorder = TestRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dead = support::dead_port().await;
+            let client = HeartbeatClient::builder()
+                .environment(Environment::empty())
+                .server_url(format!("http://{dead}"))
+                .app("metrics-app")
+                .profile("test")
+                .max_retries(1)
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap();
+            client.report_now().await.unwrap_err();
+            assert_eq!(recorder.counter(ERROR), 1);
+            assert_eq!(recorder.counter(SUCCESS), 0);
+            assert_eq!(recorder.gauge(FAILURES), Some(1.0));
+            assert_eq!(recorder.gauge(DRIFT), None, "no report was accepted yet");
+            assert_eq!(recorder.histogram(DURATION).len(), 1);
+        });
+    });
+}

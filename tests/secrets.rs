@@ -1,0 +1,560 @@
+//! Credentials never leak: not through `Debug` or `Display` of the client, the configuration,
+//! the builder or any error, not through a log line, not even when a server echoes them back.
+//! And they are sent: on every request, retries and redirects included.
+
+mod support;
+
+// Every test in this file installs a log capturer, also those that assert nothing about logs:
+// tracing caches per call site whether any subscriber listens, and a test without one that
+// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+
+use std::time::Duration;
+
+use support::{capture_logs, dead_port, Receiver, Reply};
+use vortex_client::{
+    ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, HeartbeatConfig,
+    ReporterError,
+};
+
+const USER: &str = "vx-user-7f3a";
+const PASSWORD: &str = "hunter2-pw-9c1e";
+const TOKEN: &str = "tok-s3cret-4b2d";
+const HEADER_VALUE: &str = "key-s3cret-8e5f";
+const WITHIN: Duration = Duration::from_secs(5);
+
+/// Standard base64 with padding, for the expected Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn basic_credentials() -> String {
+    base64(format!("{USER}:{PASSWORD}").as_bytes())
+}
+
+/// Every form of every secret.
+fn secrets() -> Vec<String> {
+    vec![
+        USER.into(),
+        PASSWORD.into(),
+        TOKEN.into(),
+        HEADER_VALUE.into(),
+        basic_credentials(),
+    ]
+}
+
+#[track_caller]
+fn assert_clean(what: &str, text: &str) {
+    for secret in secrets() {
+        assert!(!text.contains(&secret), "{what} leaks {secret}: {text}");
+    }
+}
+
+/// Display and both Debug forms.
+#[track_caller]
+fn assert_error_clean(what: &str, error: &(impl std::fmt::Display + std::fmt::Debug)) {
+    assert_clean(what, &format!("{error} | {error:?} | {error:#?}"));
+}
+
+fn userinfo_url(addr: impl std::fmt::Display) -> String {
+    format!("http://{USER}:{PASSWORD}@{addr}")
+}
+
+/// URL userinfo (sent as Basic auth) and a custom header.
+fn with_userinfo(addr: String) -> HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .disable_auto_detect()
+        .server_url(userinfo_url(addr))
+        .app("a")
+        .profile("p")
+        .header("X-Api-Key", HEADER_VALUE)
+        .initial_retry_delay(Duration::from_millis(10))
+        .max_retry_delay(Duration::from_millis(40))
+}
+
+/// A bearer token and a custom header.
+fn with_token(addr: String) -> HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .disable_auto_detect()
+        .server_url(format!("http://{addr}"))
+        .app("a")
+        .profile("p")
+        .bearer_token(TOKEN)
+        .header("X-Api-Key", HEADER_VALUE)
+        .initial_retry_delay(Duration::from_millis(10))
+        .max_retry_delay(Duration::from_millis(40))
+}
+
+/// One way to authenticate: how to build such a client, what it sends as `Authorization`,
+/// and a body that echoes back every credential it sends, as a chatty gateway might.
+#[derive(Clone, Copy)]
+struct Kind {
+    make: fn(String) -> HeartbeatClientBuilder,
+    userinfo: bool,
+}
+
+const USERINFO: Kind = Kind {
+    make: with_userinfo,
+    userinfo: true,
+};
+const TOKEN_AUTH: Kind = Kind {
+    make: with_token,
+    userinfo: false,
+};
+
+impl Kind {
+    fn client(self, addr: impl std::fmt::Display) -> HeartbeatClientBuilder {
+        (self.make)(addr.to_string())
+    }
+
+    fn authorization(self) -> String {
+        if self.userinfo {
+            format!("Basic {}", basic_credentials())
+        } else {
+            format!("Bearer {TOKEN}")
+        }
+    }
+
+    fn echo_body(self) -> Vec<u8> {
+        let who = if self.userinfo {
+            format!(" user={USER} password={PASSWORD}")
+        } else {
+            String::new()
+        };
+        format!(
+            "denied: Authorization: {}; X-Api-Key: {HEADER_VALUE};{who}",
+            self.authorization()
+        )
+        .into_bytes()
+    }
+
+    /// The credential whose start a cut body may end with.
+    fn longest(self) -> String {
+        if self.userinfo {
+            basic_credentials()
+        } else {
+            TOKEN.to_owned()
+        }
+    }
+}
+
+#[test]
+fn builders_configs_and_config_errors_hide_secrets() {
+    let _logs = capture_logs();
+    let builders = [
+        format!("{:?}", USERINFO.client("127.0.0.1:1")),
+        format!("{:#?}", TOKEN_AUTH.client("127.0.0.1:1")),
+        format!(
+            "{:?}",
+            HeartbeatConfig::builder()
+                .server_url(userinfo_url("127.0.0.1:1"))
+                .bearer_token(TOKEN)
+                .header("X-Api-Key", HEADER_VALUE)
+        ),
+    ];
+    for text in &builders {
+        assert_clean("a builder", text);
+        assert!(
+            text.contains("X-Api-Key"),
+            "header names stay visible: {text}"
+        );
+    }
+    // A configuration that does not even validate is still printed safely.
+    let raw = HeartbeatConfig {
+        server_url: userinfo_url("127.0.0.1:1"),
+        bearer_token: Some(TOKEN.into()),
+        headers: vec![("X-Api-Key".into(), HEADER_VALUE.into())],
+        ..Default::default()
+    };
+    assert_clean("a raw config", &format!("{raw:?} {raw:#?}"));
+
+    let built = USERINFO.client("127.0.0.1:1").build_config().unwrap();
+    assert_clean("a config", &format!("{built:?} {built:#?}"));
+    let client = TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
+    assert_clean(
+        "a client",
+        &format!("{client:?} {client:#?} {:?}", client.config()),
+    );
+    let client = USERINFO.client("127.0.0.1:1").build().unwrap();
+    assert_clean(
+        "a client",
+        &format!("{client:?} {client:#?} {:?}", client.config()),
+    );
+
+    // Every ConfigError a secret can flow into.
+    let base = || {
+        HeartbeatConfig::builder()
+            .environment(Environment::empty())
+            .app("a")
+            .profile("p")
+    };
+    let errors: Vec<(&str, ConfigError)> = vec![
+        (
+            "userinfo and token",
+            USERINFO
+                .client("127.0.0.1:1")
+                .bearer_token(TOKEN)
+                .build_config()
+                .unwrap_err(),
+        ),
+        (
+            "token and Authorization header",
+            TOKEN_AUTH
+                .client("127.0.0.1:1")
+                .header("Authorization", format!("Bearer {TOKEN}"))
+                .build_config()
+                .unwrap_err(),
+        ),
+        (
+            "newline in a header value",
+            base()
+                .server_url("http://127.0.0.1:1")
+                .header("X-Api-Key", format!("{HEADER_VALUE}\n"))
+                .build()
+                .unwrap_err(),
+        ),
+        (
+            "newline in the token",
+            base()
+                .server_url("http://127.0.0.1:1")
+                .bearer_token(format!("{TOKEN}\r\n"))
+                .build()
+                .unwrap_err(),
+        ),
+        (
+            "huge header value",
+            base()
+                .server_url("http://127.0.0.1:1")
+                .header("X-Api-Key", HEADER_VALUE.repeat(1000))
+                .build()
+                .unwrap_err(),
+        ),
+    ];
+    let urls = [
+        format!("ftp://{USER}:{PASSWORD}@127.0.0.1"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1/?q=1"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1/#f"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:99999"),
+        format!("http://{USER}:{PASSWORD}@"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1/a\tb"),
+        format!("http://{USER}:{PASSWORD}@127.0.0.1/{}", "x".repeat(3000)),
+        format!("http://{USER}/{PASSWORD}@127.0.0.1"),
+        format!("http://{USER}:{PASSWORD}/x@127.0.0.1"),
+        format!("http://{USER}:{PASSWORD}?@127.0.0.1"),
+        format!("{USER}:{PASSWORD}@127.0.0.1:8080"),
+        format!("{USER}:{PASSWORD}@@127.0.0.1"),
+    ];
+    let mut all = errors;
+    for url in &urls {
+        let err = base().server_url(url.as_str()).build().unwrap_err();
+        all.push(("a malformed server_url", err));
+        let env = Environment::from_vars([
+            ("VORTEX_URL", url.as_str()),
+            ("VORTEX_APP", "a"),
+            ("VORTEX_PROFILE", "p"),
+        ]);
+        assert_clean("an Environment", &format!("{env:?}"));
+        all.push((
+            "a malformed VORTEX_URL",
+            HeartbeatConfig::from_environment(env).unwrap_err(),
+        ));
+    }
+    for (what, err) in &all {
+        assert_error_clean(what, err);
+    }
+}
+
+/// Real failures: refused, 401 (with and without an echo), 5xx cut inside a secret,
+/// redirects with userinfo and credentials in the Location, timeouts, oversize answers.
+async fn real_failures_hide_secrets(kind: Kind) {
+    let dead = dead_port().await;
+    let client = kind.client(dead).max_retries(1).build().unwrap();
+    let err = client.report_now().await.unwrap_err();
+    assert!(matches!(err, ReporterError::Connect { .. }), "{err}");
+    assert_error_clean("connection refused", &err);
+    assert_clean("status", &format!("{:?}", client.status()));
+
+    let rx = Receiver::start().await;
+    let client = kind
+        .client(rx.addr)
+        .max_retries(1)
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    // 5xx bodies that the client's bounded read (256 bytes plus the longest credential)
+    // cuts right inside a credential, after multi-byte or control characters that make the
+    // text shorter than the bytes read.
+    let window = 256 + kind.longest().len();
+    let lead = window - 5;
+    let mut cut = "é".repeat(lead / 2).into_bytes();
+    cut.extend(std::iter::repeat_n(b'.', lead % 2));
+    cut.extend_from_slice(kind.longest().as_bytes());
+    let mut cut_later = vec![0x01; lead];
+    cut_later.extend_from_slice(kind.longest().as_bytes());
+    rx.script([
+        Reply::Status(401),
+        Reply::Raw(401, kind.echo_body()),
+        Reply::Raw(403, kind.echo_body()),
+        Reply::Raw(500, cut),
+        Reply::Raw(502, cut_later),
+        Reply::Redirect(
+            302,
+            format!(
+                "http://{USER}:{PASSWORD}@127.0.0.2:9/x?auth={}&key={HEADER_VALUE}",
+                kind.longest()
+            ),
+        ),
+        Reply::Redirect(307, format!("//{USER}:{PASSWORD}@127.0.0.3:9/y")),
+        Reply::Raw(200, vec![b' '; 70 * 1024]),
+        Reply::Hang,
+        Reply::Status(404),
+    ]);
+    for expected in [401, 401, 403, 500, 502, 302, 307] {
+        let err = client.report_now().await.unwrap_err();
+        assert_eq!(err.status(), Some(expected), "{err}");
+        assert_error_clean(&format!("a {expected}"), &err);
+        assert_clean("status", &format!("{:?}", client.status()));
+        if let ReporterError::Status { body, .. } = &err {
+            // Not even the credential's start survives the cut.
+            let start = &kind.longest()[..5];
+            assert!(!body.contains(start), "{expected}: {body}");
+        }
+    }
+    let err = client.report_now().await.unwrap_err();
+    assert!(
+        matches!(err, ReporterError::ResponseTooLarge { .. }),
+        "{err}"
+    );
+    assert_error_clean("too large", &err);
+    let err = client.report_now().await.unwrap_err();
+    assert!(matches!(err, ReporterError::Timeout { .. }), "{err}");
+    assert_error_clean("timeout", &err);
+    let err = client.report_now().await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_error_clean("a 404", &err);
+    // The echo was scrubbed, not dropped: the message still helps.
+    rx.script([Reply::Raw(401, kind.echo_body())]);
+    let err = client.report_now().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("denied: Authorization: ") && text.contains("X-Api-Key: <redacted>"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn real_failures_hide_the_userinfo_and_header() {
+    let _logs = capture_logs();
+    real_failures_hide_secrets(USERINFO).await;
+}
+
+#[tokio::test]
+async fn real_failures_hide_the_token_and_header() {
+    let _logs = capture_logs();
+    real_failures_hide_secrets(TOKEN_AUTH).await;
+}
+
+/// Start, a transient failure, a credentials failure echoing the secrets, recovery, an
+/// invalid version, stop: no log line carries a secret.
+async fn logs_hide_secrets(kind: Kind) {
+    let (logs, _guard) = capture_logs();
+    let rx = Receiver::start().await;
+    rx.script([
+        Reply::Status(503),
+        Reply::Raw(401, kind.echo_body()),
+        Reply::Raw(500, kind.echo_body()),
+    ]);
+    let client = kind
+        .client(rx.addr)
+        .interval(Duration::from_millis(100))
+        .config_version("v1")
+        .build()
+        .unwrap();
+    client.start().await;
+    let mut status = client.subscribe();
+    tokio::time::timeout(
+        WITHIN,
+        status.wait_for(|s| s.reports_sent >= 1 && s.reports_failed >= 3),
+    )
+    .await
+    .expect("failures, then recovery")
+    .unwrap();
+    client.set_config_version(format!("v2 {TOKEN}\n"));
+    client.set_config_version("v2");
+    rx.wait_for_version("v2", WITHIN).await;
+    client.stop().await;
+
+    // A client that never reaches its server.
+    let dead = dead_port().await;
+    let unreachable = kind.client(dead).build().unwrap();
+    unreachable.start().await;
+    let mut status = unreachable.subscribe();
+    tokio::time::timeout(WITHIN, status.wait_for(|s| s.reports_failed >= 2))
+        .await
+        .unwrap()
+        .unwrap();
+    unreachable.stop().await;
+
+    let text = logs.text();
+    for expected in [
+        "heartbeat client started",
+        "heartbeat failed; retrying",
+        "heartbeat rejected",
+        "heartbeat recovered",
+        "set_config_version ignored",
+        "heartbeat client stopped",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in:\n{text}");
+    }
+    if kind.userinfo {
+        assert!(text.contains("***@"), "URLs are logged, redacted:\n{text}");
+    }
+    assert_clean("the log", &text);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_hide_the_userinfo_and_header() {
+    let _logs = capture_logs();
+    logs_hide_secrets(USERINFO).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_hide_the_token_and_header() {
+    let _logs = capture_logs();
+    logs_hide_secrets(TOKEN_AUTH).await;
+}
+
+/// What every request carries, retries and same-origin redirects included.
+async fn credentials_go_out_on_every_request(kind: Kind) {
+    let authorization = kind.authorization();
+    let rx = Receiver::start().await;
+    rx.script([Reply::Status(503), Reply::Redirect(307, "/moved".into())]);
+    let client = kind
+        .client(rx.addr)
+        .interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    client.start().await;
+    client.set_config_version("v2");
+    let _ = client.report_now().await;
+    rx.wait_for(6, WITHIN).await;
+    client.stop().await;
+    let user_agent = format!("vortex-client/{}", env!("CARGO_PKG_VERSION"));
+    let reports = rx.reports();
+    assert!(
+        reports.iter().any(|r| r.path == "/moved"),
+        "the redirect was followed"
+    );
+    for report in &reports {
+        let header = |name: &str| {
+            report
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("authorization"), authorization, "{}", report.path);
+        assert_eq!(header("x-api-key"), HEADER_VALUE);
+        assert_eq!(header("user-agent"), user_agent);
+        assert_eq!(header("content-type"), "application/json");
+        assert_eq!(header("host"), rx.addr.to_string(), "no userinfo in Host");
+        assert_eq!(report.headers.get_all("authorization").iter().count(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_token_and_header_go_out_on_every_request() {
+    let _logs = capture_logs();
+    credentials_go_out_on_every_request(TOKEN_AUTH).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_goes_out_as_basic_auth_on_every_request() {
+    let _logs = capture_logs();
+    credentials_go_out_on_every_request(USERINFO).await;
+}
+
+#[tokio::test]
+async fn percent_encoded_userinfo_is_decoded_for_basic_auth() {
+    let _logs = capture_logs();
+    let rx = Receiver::start().await;
+    let client = HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .disable_auto_detect()
+        .server_url(format!("http://svc%40corp:p%40ss%2Fw%3Ard@{}", rx.addr))
+        .app("a")
+        .profile("p")
+        .build()
+        .unwrap();
+    client.report_now().await.unwrap();
+    let report = &rx.reports()[0];
+    assert_eq!(
+        report.headers["authorization"],
+        format!("Basic {}", base64(b"svc@corp:p@ss/w:rd")).as_str()
+    );
+    // The redacted form is what the client shows.
+    let shown = format!("{client:?}");
+    assert!(
+        !shown.contains("p%40ss") && !shown.contains("svc"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_base64_helper_is_right() {
+    let _logs = capture_logs();
+    assert_eq!(
+        base64(b"Aladdin:open sesame"),
+        "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+    );
+    assert_eq!(base64(b"ab"), "YWI=");
+    assert_eq!(base64(b"abc"), "YWJj");
+}
+
+/// Credentials over plain http are allowed (in-cluster traffic often is), with a warning.
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_over_plain_http_warn() {
+    let (logs, _guard) = capture_logs();
+    let warnings = || logs.lines("WARN", "clear text").len();
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url("http://127.0.0.1:1")
+        .app("a")
+        .profile("p")
+        .header("X-Tenant", "t")
+        .build()
+        .unwrap();
+    assert_eq!(warnings(), 0, "{}", logs.text());
+    TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
+    assert_eq!(warnings(), 1, "{}", logs.text());
+    USERINFO.client("127.0.0.1:1").build().unwrap();
+    assert_eq!(warnings(), 2, "{}", logs.text());
+    if cfg!(feature = "rustls") {
+        TOKEN_AUTH
+            .client("127.0.0.1:1")
+            .server_url("https://127.0.0.1:1")
+            .build()
+            .unwrap();
+        assert_eq!(warnings(), 2, "{}", logs.text());
+    }
+    assert_clean("the log", &logs.text());
+}
