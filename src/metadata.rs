@@ -308,6 +308,9 @@ fn fit_budget(meta: &mut InstanceMetadata) {
 /// number of interfaces, and works without any route to the internet.
 async fn route_source(server: &reqwest::Url) -> Option<IpAddr> {
     let host = server.host_str()?;
+    if crate::reporter::is_reserved_invalid(host) {
+        return None;
+    }
     let port = server.port_or_known_default().unwrap_or(80);
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     let targets: Vec<SocketAddr> = if let Ok(ip) = literal.parse::<IpAddr>() {

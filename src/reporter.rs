@@ -414,6 +414,13 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// True for `invalid` and names under it (RFC 6761 section 6.4): they never resolve, so no
+/// DNS query is made for them.
+pub(crate) fn is_reserved_invalid(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
+}
+
 /// Builds the heartbeat URL: `{server_url}/api/drift/heartbeat/{app}/{profile}`, joined without
 /// a double or missing `/` and with `app` and `profile` percent-encoded as single segments.
 /// `app` and `profile` get the configuration's checks: non-empty, not blank, at most
@@ -538,6 +545,12 @@ impl Reporter {
                     attempt.stop()
                 }
             }));
+        // RFC 6761: names under .invalid never resolve, and resolvers should say so without
+        // asking DNS. The system resolver asks anyway; an empty override answers at once.
+        let builder = match url.host_str() {
+            Some(host) if is_reserved_invalid(host) => builder.resolve_to_addrs(host, &[]),
+            _ => builder,
+        };
         let https = url.scheme() == "https";
         let builder = add_roots(builder, &config.root_certificates, https)?;
         let http = builder.build().map_err(|e| {
@@ -1099,6 +1112,16 @@ mod tests {
         assert_eq!(shorten("abc", 3), "abc");
         assert_eq!(percent_decode("p%40ss%2Fw%zz%"), "p@ss/w%zz%");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
+    }
+
+    #[test]
+    fn reserved_invalid_names() {
+        for host in ["invalid", "x.invalid", "a.b.INVALID", "x.invalid."] {
+            assert!(is_reserved_invalid(host), "{host}");
+        }
+        for host in ["invalid.example", "xinvalid", "localhost", "127.0.0.1"] {
+            assert!(!is_reserved_invalid(host), "{host}");
+        }
     }
 
     #[test]
