@@ -319,7 +319,9 @@ impl HeartbeatClient {
             ));
         }
         let c = &self.inner.config;
-        let mut schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
+        // Seeded from the OS (a system call) only when a retry needs it: the common case, one
+        // successful attempt, never draws a delay.
+        let mut schedule: Option<Schedule> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -330,7 +332,12 @@ impl HeartbeatClient {
             if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
                 return Err(error);
             }
-            tokio::time::sleep(schedule.after_failure(attempt)).await;
+            let delay = schedule
+                .get_or_insert_with(|| {
+                    Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay)
+                })
+                .after_failure(attempt);
+            tokio::time::sleep(delay).await;
         }
     }
 
