@@ -525,8 +525,13 @@ impl Inner {
             s.last_error = None;
             s.expected_version.clone_from(&response.expected_version);
             s.drift_detected = response.drift_detected;
-            s.last_response = Some(response.clone());
-            s.reported_version = Some(version.to_string());
+            // Steady state (same answer, same version) copies nothing: no allocation per report.
+            if s.last_response.as_ref() != Some(response) {
+                s.last_response = Some(response.clone());
+            }
+            if s.reported_version.as_deref() != Some(&**version) {
+                s.reported_version = Some(version.to_string());
+            }
             s.reports_sent += 1;
         });
         self.successes.send_modify(|n| *n += 1);
