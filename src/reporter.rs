@@ -673,7 +673,52 @@ fn add_roots(
     Ok(builder)
 }
 
-#[cfg(not(feature = "rustls"))]
+/// With `rustls-ring` (and not `rustls`): reqwest has no crypto provider of its own, so the
+/// client gets a complete rustls configuration: the provider the application installed as the
+/// process default if it did (as reqwest itself does), else ring, which is never installed
+/// process-wide; the platform's verifier with the extra roots; HTTP/1.1 by ALPN.
+#[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+fn add_roots(
+    builder: reqwest::ClientBuilder,
+    pems: &[Vec<u8>],
+) -> Result<reqwest::ClientBuilder, ConfigError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    use std::sync::Arc;
+
+    let mut roots = Vec::new();
+    for pem in pems {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ConfigError::InvalidValue {
+                field: "root_certificates",
+                reason: format!("not a PEM certificate: {e}"),
+            })?;
+        if certs.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                field: "root_certificates",
+                reason: "no certificate found in the PEM data".into(),
+            });
+        }
+        roots.extend(certs);
+    }
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let tls_error = |e: rustls::Error| ConfigError::Http(format!("TLS setup failed: {e}"));
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(tls_error)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(builder.tls_backend_preconfigured(tls))
+}
+
+#[cfg(not(any(feature = "rustls", feature = "rustls-ring")))]
 fn add_roots(
     builder: reqwest::ClientBuilder,
     pems: &[Vec<u8>],
@@ -683,7 +728,8 @@ fn add_roots(
     } else {
         Err(ConfigError::InvalidValue {
             field: "root_certificates",
-            reason: "the crate was built without a TLS feature; enable `rustls`".into(),
+            reason: "the crate was built without a TLS feature; enable `rustls` or `rustls-ring`"
+                .into(),
         })
     }
 }
@@ -735,7 +781,7 @@ fn chain_has_timeout(error: &(dyn StdError + 'static)) -> bool {
 
 fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
     walk_chain(error, &mut |e| {
-        #[cfg(feature = "rustls")]
+        #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
         if e.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
