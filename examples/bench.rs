@@ -173,7 +173,7 @@ const ANSWER: &str = r#"{"registered":true,"expected_version":"v2.3.5","drift_de
 const HANG_APP: &str = "hang";
 
 #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
-const CA_PEM: &str = include_str!("bench-certs/ca.pem");
+const CA_PEM: &str = include_str!("../tests/certs/ca.pem");
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -291,7 +291,7 @@ impl Receiver {
 
 #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
 mod tls {
-    //! An https listener for the receiver, with the test certificate in `bench-certs/`
+    //! An https listener for the receiver, with the test certificates in `tests/certs/`
     //! (a throwaway CA and a certificate for 127.0.0.1, valid for a century; loopback only).
     use std::net::SocketAddr;
     use std::sync::Arc;
@@ -305,8 +305,8 @@ mod tls {
 
     use super::Error;
 
-    const SERVER_PEM: &str = include_str!("bench-certs/server.pem");
-    const SERVER_KEY: &str = include_str!("bench-certs/server.key");
+    const SERVER_PEM: &str = include_str!("../tests/certs/server.pem");
+    const SERVER_KEY: &str = include_str!("../tests/certs/server.key");
 
     pub(crate) struct TlsListener {
         tcp: TcpListener,
