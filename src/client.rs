@@ -611,7 +611,11 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                     next = next.min(now + limiter.reserve(now));
                     on_demand_booked = true;
                 }
-                continue;
+                // Due now (an isolated change): send at once rather than through a timer,
+                // whose 1 ms granularity would add up to a millisecond.
+                if next > Instant::now() {
+                    continue;
+                }
             }
             Ok(()) = successes.changed() => {
                 // report_now() succeeded: restart the countdown.
