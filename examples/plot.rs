@@ -393,8 +393,9 @@ fn render(data: &Data, options: &Options) -> String {
             escape(y_label)
         );
     }
-    // Lines: one polyline per run of values (a gap breaks the line).
-    for (i, (name, ys)) in data.series.iter().enumerate() {
+    // Lines: one polyline per run of values (a gap breaks the line). The first series, usually
+    // the one the chart is about, is drawn last so that it stays on top.
+    for (i, (name, ys)) in data.series.iter().enumerate().rev() {
         let colour = COLOURS[i % COLOURS.len()];
         let mut run: Vec<(f64, f64)> = Vec::new();
         let flush = |run: &mut Vec<(f64, f64)>, svg: &mut String| {
