@@ -331,7 +331,9 @@ impl HeartbeatClient {
             ));
         }
         let c = &self.inner.config;
-        let mut schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
+        // Seeded from the OS (a system call) only when a retry needs it: the common case, one
+        // successful attempt, never draws a delay.
+        let mut schedule: Option<Schedule> = None;
         let attempts = async {
             let mut attempt = 0;
             loop {
@@ -343,7 +345,11 @@ impl HeartbeatClient {
                 if attempt >= c.max_retries || error.disposition() != Disposition::Retryable {
                     return Err(error);
                 }
-                let delay = schedule.after_failure(attempt);
+                let delay = schedule
+                    .get_or_insert_with(|| {
+                        Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay)
+                    })
+                    .after_failure(attempt);
                 tracing::debug!(
                     attempt,
                     max_attempts = c.max_retries,
@@ -585,8 +591,13 @@ impl Inner {
             s.last_error = None;
             s.expected_version.clone_from(&response.expected_version);
             s.drift_detected = response.drift_detected;
-            s.last_response = Some(response.clone());
-            s.reported_version = Some(version.to_string());
+            // Steady state (same answer, same version) copies nothing: no allocation per report.
+            if s.last_response.as_ref() != Some(response) {
+                s.last_response = Some(response.clone());
+            }
+            if s.reported_version.as_deref() != Some(&**version) {
+                s.reported_version = Some(version.to_string());
+            }
             s.reports_sent += 1;
         });
         #[cfg(feature = "metrics")]
@@ -684,7 +695,11 @@ async fn worker(inner: Arc<Inner>, mut cancelled: watch::Receiver<bool>) {
                     next = next.min(deadline(now, limiter.reserve(now)));
                     on_demand_booked = true;
                 }
-                continue;
+                // Due now (an isolated change): send at once rather than through a timer,
+                // whose 1 ms granularity would add up to a millisecond.
+                if next > Instant::now() {
+                    continue;
+                }
             }
             Ok(()) = successes.changed() => {
                 // report_now() succeeded: restart the countdown, with a fresh phase (below).

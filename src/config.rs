@@ -342,11 +342,11 @@ pub(crate) fn parse_server_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
     })?;
     match url.scheme() {
         "http" => {}
-        "https" if cfg!(feature = "rustls") => {}
+        "https" if cfg!(any(feature = "rustls", feature = "rustls-ring")) => {}
         "https" => {
             return Err(invalid(
                 "server_url",
-                format!("{shown} uses https, but the crate was built without a TLS feature; enable the `rustls` feature"),
+                format!("{shown} uses https, but the crate was built without a TLS feature; enable the `rustls-ring` or `rustls` feature"),
             ))
         }
         _ => {

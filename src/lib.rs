@@ -42,6 +42,14 @@
 //! - Every attempt, retries included, carries the current version.
 //! - `stop()` is prompt; dropping the last handle stops the worker.
 //!
+//! Cargo features choose the TLS stack (measured in `BENCHMARKS.md`):
+//!
+//! | feature | default | HTTPS through |
+//! |---|---|---|
+//! | `rustls-ring` | yes | rustls on ring, with the platform's certificate verifier |
+//! | `rustls` | no | rustls on aws-lc-rs (reqwest's default provider), with the platform's verifier |
+//! | neither (`default-features = false`) | | no TLS: `http://` only, e.g. behind a mesh sidecar |
+//!
 //! The wire format is the server's contract: `POST {server_url}/api/drift/heartbeat/{app}/{profile}`
 //! (see the README).
 

@@ -302,7 +302,7 @@ async fn unresolvable_host() {
     c.stop().await;
 }
 
-#[cfg(feature = "rustls")]
+#[cfg(any(feature = "rustls", feature = "rustls-ring"))]
 #[tokio::test(start_paused = true)]
 async fn https_url_to_a_plain_http_port_is_permanent() {
     // What a real HTTP server answers to a TLS handshake.

@@ -1,6 +1,6 @@
 //! https against a local TLS receiver whose certificate comes from a CA generated at test
 //! time: trusted with `add_root_certificate(pem)`, a clear permanent error without it.
-#![cfg(feature = "rustls")]
+#![cfg(any(feature = "rustls", feature = "rustls-ring"))]
 
 mod support;
 
