@@ -34,7 +34,7 @@ pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// Shortest accepted `interval` and `initial_retry_delay`: anything shorter would turn the
 /// worker into a busy loop against the server.
-pub const MIN_PERIOD: Duration = Duration::from_millis(10);
+pub const MIN_PERIOD: Duration = Duration::from_millis(1);
 /// Room left in the request body for detected metadata (host name, pod, region, ...) when
 /// explicit metadata is checked against [`MAX_REQUEST_BYTES`](crate::reporter::MAX_REQUEST_BYTES).
 const DETECTED_METADATA_ALLOWANCE: usize = 8 * 1024;
