@@ -558,7 +558,7 @@ impl Inner {
 
     fn record_success(&self, generation: u64, version: &Arc<str>, response: &HeartbeatResponse) {
         // An answer to an older body that arrives after a newer one's (report_now() racing the
-        // worker) must not roll the drift view back.
+        // worker) must not roll the status or the drift view back.
         let fresh = {
             let mut state = self.state.lock();
             let fresh = state.delivered.is_none_or(|d| d <= generation);
@@ -589,6 +589,11 @@ impl Inner {
             s.last_attempt = Some(now);
             s.consecutive_failures = 0;
             s.last_error = None;
+            s.reports_sent += 1;
+            // A stale answer (to an older body) keeps the newer drift facts.
+            if !fresh {
+                return;
+            }
             s.expected_version.clone_from(&response.expected_version);
             s.drift_detected = response.drift_detected;
             // Steady state (same answer, same version) copies nothing: no allocation per report.
@@ -598,7 +603,6 @@ impl Inner {
             if s.reported_version.as_deref() != Some(&**version) {
                 s.reported_version = Some(version.to_string());
             }
-            s.reports_sent += 1;
         });
         #[cfg(feature = "metrics")]
         crate::telemetry::success(response.drift_detected);

@@ -203,3 +203,26 @@ async fn changes_during_backoff_ride_on_the_next_attempt() {
     assert_eq!(reports[4].version(), "v20");
     c.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_late_answer_to_an_older_version_does_not_roll_the_status_back() {
+    let rx = Receiver::start().await;
+    rx.expect_version(Some("v2"));
+    // The first request (v1) is answered 3 s late (within the timeout); the second (v2) at once.
+    rx.script([Reply::Delay(S(3)), Reply::Ok]);
+    let c = client(&rx.url()).config_version("v1").build().unwrap();
+    let slow = c.report_now();
+    let fast = async {
+        rx.wait_for(1, WAIT).await;
+        c.set_config_version("v2");
+        c.report_now().await
+    };
+    let (slow, fast) = tokio::join!(slow, fast);
+    assert!(slow.unwrap().drift_detected, "v1 drifted from v2");
+    assert!(!fast.unwrap().drift_detected);
+    let s = c.status();
+    assert_eq!(s.reports_sent, 2);
+    assert_eq!(s.reported_version.as_deref(), Some("v2"));
+    assert!(!s.drift_detected, "the late answer about v1 won: {s:?}");
+    assert!(!c.drift_state().drift_detected);
+}
