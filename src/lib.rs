@@ -62,12 +62,16 @@ mod config;
 mod drift;
 mod env;
 mod metadata;
+mod plan;
 pub mod reporter;
 pub mod schedule;
+mod sender;
+mod status;
 #[cfg(feature = "metrics")]
 mod telemetry;
+mod worker;
 
-pub use client::{HeartbeatClient, HeartbeatStatus};
+pub use client::HeartbeatClient;
 pub use config::{
     ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_DURATION, MAX_HEADERS,
     MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN,
@@ -77,6 +81,7 @@ pub use drift::DriftState;
 pub use env::Environment;
 pub use metadata::InstanceMetadata;
 pub use reporter::{Disposition, Health, HeartbeatResponse, ReporterError};
+pub use status::HeartbeatStatus;
 
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatConfig`].
 pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;

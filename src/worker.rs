@@ -1,0 +1,105 @@
+//! The background worker: one loop that waits for whatever comes first (stop, a change, the
+//! outcome of a `report_now()`, the next deadline) and sends through the client's one sender.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant};
+
+use crate::plan::{Origin, Outcome, Plan};
+use crate::schedule::{RateLimiter, Schedule};
+use crate::sender::{Recorded, Shared};
+
+/// What woke the worker.
+#[derive(Debug)]
+enum Wake {
+    /// `stop()`, or the last handle was dropped.
+    Stop,
+    /// A version or health change waits to be reported.
+    Changed,
+    /// A report sent by `report_now()` was recorded.
+    Recorded(Recorded),
+    /// The plan's deadline passed.
+    Due,
+}
+
+/// The loop: one report at once, then the interval; backoff on failure; prompt, rate-limited
+/// reports of changes; exits when `stop` fires.
+pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let c = &shared.config;
+    let schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
+    let limiter = RateLimiter::new(c.report_burst, c.min_report_gap);
+    let mut plan = Plan::new(schedule, limiter, Instant::now());
+    let mut outcomes = shared.outcomes.subscribe();
+    outcomes.mark_unchanged();
+    // The sequence number of the outcome the plan last followed.
+    let mut followed = 0;
+    loop {
+        let wake = tokio::select! {
+            biased;
+            _ = stop.changed() => Wake::Stop,
+            () = shared.changed.notified() => Wake::Changed,
+            Ok(()) = outcomes.changed() => match *outcomes.borrow_and_update() {
+                Some(recorded) => Wake::Recorded(recorded),
+                None => continue,
+            },
+            () = sleep_until(plan.due()) => Wake::Due,
+        };
+        match wake {
+            Wake::Stop => return,
+            Wake::Changed => plan.on_change(Instant::now(), shared.change_waiting()),
+            Wake::Recorded(recorded) => follow(&shared, &mut plan, &mut followed, recorded),
+            Wake::Due => {}
+        }
+        // Due now (e.g. an isolated change): send at once rather than through a timer, whose
+        // 1 ms granularity would add up to a millisecond.
+        if plan.due() > Instant::now() {
+            continue;
+        }
+        plan.on_send(Instant::now());
+        let send = shared.send(Origin::Worker);
+        tokio::pin!(send);
+        let recorded = tokio::select! {
+            biased;
+            (_, recorded) = &mut send => recorded,
+            _ = stop.changed() => {
+                // Stopping: let the request in flight finish within the grace, then exit.
+                let _ = tokio::time::timeout(c.stop_grace, send).await;
+                return;
+            }
+        };
+        // A report_now() may have been recorded after this one: the newest outcome wins.
+        let newest = outcomes
+            .borrow_and_update()
+            .filter(|r| r.seq > recorded.seq);
+        follow(
+            &shared,
+            &mut plan,
+            &mut followed,
+            newest.unwrap_or(recorded),
+        );
+    }
+}
+
+/// Feeds the plan an outcome it has not followed yet.
+fn follow(shared: &Shared, plan: &mut Plan, followed: &mut u64, recorded: Recorded) {
+    if recorded.seq <= *followed {
+        return;
+    }
+    *followed = recorded.seq;
+    let now = Instant::now();
+    plan.on_outcome(now, recorded.outcome, shared.change_waiting());
+    if let Outcome::Failed { failures, .. } = recorded.outcome {
+        tracing::debug!(
+            attempt = failures,
+            delay_ms = delay_ms(plan.due().saturating_duration_since(now)),
+            "next heartbeat attempt scheduled"
+        );
+    }
+}
+
+/// Milliseconds, for log fields.
+pub(crate) fn delay_ms(delay: Duration) -> u64 {
+    u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,398 @@
+//! One sender per client: the worker and `report_now()` share one schedule and send one report
+//! at a time, in order, so the server never gets an older version after a newer one and the
+//! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
+//! under both runtime flavours.
+
+mod support;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::{Receiver, Reply};
+use tokio::time::Instant;
+use vortex_client::{Environment, HeartbeatClient};
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+const MS: fn(u64) -> Duration = Duration::from_millis;
+
+fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("app")
+        .profile("prod")
+        .instance_id("i-1")
+        .config_version("v1")
+}
+
+/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
+macro_rules! both_runtimes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                super::$name().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() {
+                super::$name().await
+            }
+        }
+    )*};
+}
+
+/// Finding 1: the worker's attempt fails, `report_now()` then succeeds: the worker must leave
+/// its backoff, so a change right after goes out at once (not at the next scheduled attempt).
+#[tokio::test(start_paused = true)]
+async fn a_report_now_success_ends_the_workers_backoff() {
+    let rx = Receiver::start().await;
+    rx.script([Reply::Status(503)]);
+    let c = client(&rx.url()).interval(S(60)).build().unwrap();
+    let mut status = c.subscribe();
+    c.start().await;
+    status
+        .wait_for(|s| s.consecutive_failures == 1)
+        .await
+        .unwrap();
+    c.report_now().await.unwrap();
+    let t = Instant::now();
+    c.set_config_version("v2");
+    let report = rx.wait_for_version("v2", S(120)).await;
+    assert!(
+        report.at - t < MS(100),
+        "v2 reached the server {:?} after the change",
+        report.at - t
+    );
+    c.stop().await;
+}
+
+/// Finding 2: a change booked for the next rate-limit slot, then carried by `report_now()`:
+/// the next change gets the next free slot, never the restarted countdown.
+#[tokio::test(start_paused = true)]
+async fn report_now_does_not_push_the_next_change_past_its_slot() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url())
+        .interval(S(60))
+        .report_burst(1)
+        .min_report_gap(S(1))
+        .build()
+        .unwrap();
+    c.start().await;
+    rx.wait_for(1, S(5)).await;
+    c.set_config_version("v2"); // the burst of one: at once
+    rx.wait_for_version("v2", S(5)).await;
+    c.set_config_version("v3"); // booked one gap later
+    c.report_now().await.unwrap(); // carries v3 now
+    let t = Instant::now();
+    c.set_config_version("v4");
+    let report = rx.wait_for_version("v4", S(120)).await;
+    assert!(
+        report.at - t <= S(2) + MS(50),
+        "v4 waited {:?}; the rate limit allows it within two gaps",
+        report.at - t
+    );
+    c.stop().await;
+}
+
+/// A change that finds the burst spent is booked for the next slot and sent at that slot.
+#[tokio::test(start_paused = true)]
+async fn a_booked_change_goes_at_its_slot() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url())
+        .interval(S(60))
+        .report_burst(1)
+        .min_report_gap(S(5))
+        .build()
+        .unwrap();
+    c.start().await;
+    rx.wait_for(1, S(5)).await;
+    c.set_config_version("v2");
+    rx.wait_for_version("v2", S(5)).await;
+    let t = Instant::now();
+    c.set_config_version("v3");
+    let report = rx.wait_for_version("v3", S(120)).await;
+    assert!(
+        report.at - t <= S(5) + MS(50),
+        "v3 waited {:?}",
+        report.at - t
+    );
+    c.stop().await;
+}
+
+/// Finding 4: one task sets a version and calls `report_now()` while the worker runs with no
+/// rate limit: after each round the server's newest version is the one the status shows.
+async fn the_server_ends_on_the_version_the_status_shows() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url())
+        .interval(S(3600))
+        .min_report_gap(Duration::ZERO)
+        .build()
+        .unwrap();
+    c.start().await;
+    for n in 2..=150 {
+        let version = format!("v{n}");
+        c.set_config_version(&version);
+        c.report_now().await.unwrap();
+        let last = rx.reports().last().map(|r| r.version().to_owned());
+        assert_eq!(last.as_deref(), Some(version.as_str()), "round {n}");
+        assert_eq!(
+            c.status().reported_version.as_deref(),
+            Some(version.as_str())
+        );
+    }
+    c.stop().await;
+}
+
+/// Finding 5: with a report in flight, every concurrent `stop()` returns only once the worker
+/// has ended, so the in-flight report is counted before any of them returns.
+async fn every_concurrent_stop_waits_for_the_worker() {
+    let rx = Receiver::start().await;
+    rx.script([Reply::Delay(MS(300))]);
+    let c = client(&rx.url()).interval(S(3600)).build().unwrap();
+    c.start().await;
+    rx.wait_for(1, S(5)).await;
+    let stops: Vec<_> = (0..2)
+        .map(|_| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.stop().await;
+                (c.is_running(), c.status().reports_sent)
+            })
+        })
+        .collect();
+    for stop in stops {
+        assert_eq!(
+            stop.await.unwrap(),
+            (false, 1),
+            "a stop() returned before the worker and its in-flight report finished"
+        );
+    }
+}
+
+both_runtimes!(
+    the_server_ends_on_the_version_the_status_shows,
+    every_concurrent_stop_waits_for_the_worker,
+    hammer,
+);
+
+/// A receiver's record of what it accepted, checked as it goes: a version older than one
+/// already accepted is a violation.
+#[derive(Default)]
+struct Accepted {
+    newest: u64,
+    violations: Vec<(u64, u64)>,
+    requests: u64,
+}
+
+/// Findings 3 and 4 together: 16 tasks set increasing versions and call `report_now()` for
+/// about two seconds, while the worker reports changes, against a receiver that answers 503 to
+/// 10 % of requests and slowly to 15 %. The receiver never accepts an older version than one it
+/// accepted; `status()` and the drift watch never go back; the last version set is the last
+/// one accepted; requests stay within what report_now() calls and the rate limit allow.
+async fn hammer() {
+    let (url, accepted) = ordering_receiver(0x5eed).await;
+    let c = client(&url)
+        .interval(S(3600))
+        .initial_retry_delay(MS(5))
+        .max_retry_delay(MS(20))
+        .min_report_gap(MS(100))
+        .report_burst(3)
+        .build()
+        .unwrap();
+    c.start().await;
+    let watchers = watch_for_regressions(&c);
+    let newest_set = Arc::new(parking_lot::Mutex::new(1u64));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (c, newest_set) = (c.clone(), newest_set.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut calls = 0u64;
+            for _ in 0..40 {
+                if started.elapsed() > S(2) {
+                    break;
+                }
+                {
+                    let mut n = newest_set.lock();
+                    *n += 1;
+                    c.set_config_version(format!("v{n}"));
+                }
+                let _ = c.report_now().await;
+                calls += 1;
+            }
+            calls
+        }));
+    }
+    let mut calls = 0;
+    for task in tasks {
+        calls += task.await.unwrap();
+    }
+    let last = *newest_set.lock();
+    let mut settled = c.subscribe();
+    tokio::time::timeout(
+        S(10),
+        settled.wait_for(|s| s.reported_version.as_deref() == Some(format!("v{last}").as_str())),
+    )
+    .await
+    .expect("the last version is accepted")
+    .unwrap();
+    let elapsed = started.elapsed();
+    c.stop().await;
+    let (status_regressions, drift_regressions) = watchers.finish().await;
+    let accepted = accepted.lock();
+    assert!(
+        accepted.violations.is_empty(),
+        "older versions accepted after newer ones: {:?}",
+        accepted.violations
+    );
+    assert_eq!(
+        accepted.newest, last,
+        "the last version set is the last accepted"
+    );
+    assert!(
+        status_regressions.is_empty(),
+        "status went back: {status_regressions:?}"
+    );
+    assert!(
+        drift_regressions.is_empty(),
+        "drift went back: {drift_regressions:?}"
+    );
+    // Each report_now() call makes at most 3 attempts; the worker adds its first report, a
+    // burst of 3, one per 100 ms gap, and its retries (at least 5 ms apart).
+    let worker_bound =
+        1 + 3 + (elapsed.as_millis() / 100) as u64 + (elapsed.as_millis() / 5) as u64;
+    assert!(
+        accepted.requests <= calls * 3 + worker_bound,
+        "{} requests for {calls} report_now() calls in {elapsed:?}",
+        accepted.requests
+    );
+}
+
+/// A receiver that accepts `v{n}` reports, answering 503 to 10 % and slowly (5 to 30 ms) to
+/// 15 % of requests, chosen by a seeded generator.
+async fn ordering_receiver(seed: u64) -> (String, Arc<parking_lot::Mutex<Accepted>>) {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    type Shared = (
+        Arc<parking_lot::Mutex<Accepted>>,
+        Arc<parking_lot::Mutex<u64>>,
+    );
+    async fn handle(
+        State((accepted, rng)): State<Shared>,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        let roll = {
+            // xorshift: enough to pick faults reproducibly.
+            let mut x = rng.lock();
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x % 100
+        };
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let n: u64 = body["config_version"]
+            .as_str()
+            .and_then(|v| v.strip_prefix('v'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        {
+            let mut a = accepted.lock();
+            a.requests += 1;
+            if roll < 10 {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            if n < a.newest {
+                let newest = a.newest;
+                a.violations.push((n, newest));
+            }
+            a.newest = a.newest.max(n);
+        }
+        if roll < 25 {
+            tokio::time::sleep(MS(5 + roll)).await;
+        }
+        axum::Json(serde_json::json!({
+            "registered": true,
+            "expected_version": "v1",
+            "drift_detected": n != 1,
+        }))
+        .into_response()
+    }
+
+    let accepted = Arc::new(parking_lot::Mutex::new(Accepted::default()));
+    let app = axum::Router::new().fallback(handle).with_state((
+        accepted.clone(),
+        Arc::new(parking_lot::Mutex::new(seed | 1)),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, accepted)
+}
+
+/// Tasks that read `status()` in a loop and follow the drift watch, recording every step back
+/// to an older reported version.
+struct Watchers {
+    done: Arc<AtomicBool>,
+    status: tokio::task::JoinHandle<Vec<(u64, u64)>>,
+    drift: tokio::task::JoinHandle<Vec<(u64, u64)>>,
+}
+
+fn version_number(v: Option<&str>) -> u64 {
+    v.and_then(|v| v.strip_prefix('v'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn watch_for_regressions(c: &HeartbeatClient) -> Watchers {
+    let done = Arc::new(AtomicBool::new(false));
+    let status = tokio::spawn({
+        let (c, done) = (c.clone(), done.clone());
+        async move {
+            let (mut seen, mut back) = (0, Vec::new());
+            while !done.load(Ordering::Relaxed) {
+                let n = version_number(c.status().reported_version.as_deref());
+                if n < seen {
+                    back.push((n, seen));
+                }
+                seen = seen.max(n);
+                tokio::task::yield_now().await;
+            }
+            back
+        }
+    });
+    let drift = tokio::spawn({
+        let (mut rx, done) = (c.subscribe_drift(), done.clone());
+        async move {
+            let (mut seen, mut back) = (0, VecDeque::new());
+            while !done.load(Ordering::Relaxed) {
+                if tokio::time::timeout(MS(50), rx.changed()).await.is_err() {
+                    continue;
+                }
+                let n = version_number(rx.borrow_and_update().reported_version.as_deref());
+                if n < seen {
+                    back.push_back((n, seen));
+                }
+                seen = seen.max(n);
+            }
+            back.into()
+        }
+    });
+    Watchers {
+        done,
+        status,
+        drift,
+    }
+}
+
+impl Watchers {
+    async fn finish(self) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+        self.done.store(true, Ordering::Relaxed);
+        (self.status.await.unwrap(), self.drift.await.unwrap())
+    }
+}
