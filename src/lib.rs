@@ -66,6 +66,8 @@ pub mod reporter;
 pub mod schedule;
 #[cfg(feature = "metrics")]
 mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use client::{HeartbeatClient, HeartbeatStatus};
 pub use config::{
