@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::fleet::{DriftReport, DriftSummary, InstanceList};
 use super::model::{Rejection, Report};
 use super::reply::Reply;
+use super::views::{DriftReport, DriftSummary, InstanceList};
 use super::MockServer;
 
 impl MockServer {

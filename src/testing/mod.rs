@@ -78,14 +78,15 @@ mod reply;
 mod routes;
 mod server;
 mod state;
+mod views;
 mod wait;
 
-pub use fleet::{
-    DriftReport, DriftSummary, DriftedInstance, InstanceList, LiveInstance, ALERT_MIN_INSTANCES,
-    DEFAULT_ALERT_THRESHOLD, DEFAULT_DRIFT_GRACE, DEFAULT_TTL,
-};
 pub use http::MAX_BODY_BYTES;
 pub use model::{Rejection, Report, ReportedMetadata};
 pub use reply::Reply;
 pub use server::{MockServer, MockServerBuilder};
+pub use views::{
+    DriftReport, DriftSummary, DriftedInstance, InstanceList, LiveInstance, ALERT_MIN_INSTANCES,
+    DEFAULT_ALERT_THRESHOLD, DEFAULT_DRIFT_GRACE, DEFAULT_TTL,
+};
 pub use wait::WaitError;

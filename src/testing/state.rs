@@ -6,9 +6,10 @@ use std::collections::VecDeque;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
-use super::fleet::{DriftReport, DriftSummary, Fleet, InstanceList, Now, Rules};
+use super::fleet::{Fleet, Now, Rules};
 use super::model::{Rejection, Report};
 use super::reply::Reply;
+use super::views::{DriftReport, DriftSummary, InstanceList};
 
 /// The server's answer to a registered heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
