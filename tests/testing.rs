@@ -369,7 +369,14 @@ async fn the_read_side_applies_grace_ttl_and_alert_rule() {
         ("v1", "v2")
     );
     assert_eq!(first.drift_duration_secs, 60);
+    // The same report without HTTP; the wall clock follows tokio's (virtual) time.
     assert_eq!(report, server.drift_report("payment-service", "production"));
+    let seen = &report.drifted_instances[0].last_seen;
+    assert!(
+        report.generated_at.as_str() > seen.as_str(),
+        "{seen} {}",
+        report.generated_at
+    );
 
     let summary: DriftSummary = get(&server, "/api/drift/drift").await;
     assert_eq!((summary.total_instances, summary.total_drifted), (5, 4));

@@ -1,6 +1,39 @@
-//! Wall-clock times as the server writes them: RFC 3339 in UTC.
+//! Time: tokio's clock for every rule (so paused time drives the mock server too), and wall-clock
+//! times derived from it, written as the server writes them (RFC 3339 in UTC).
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
+
+/// Maps tokio's clock onto the wall clock from one reading taken at start: under paused time,
+/// the timestamps a test sees move with virtual time, consistent with the rules.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clock {
+    instant: Instant,
+    utc: SystemTime,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            instant: Instant::now(),
+            utc: SystemTime::now(),
+        }
+    }
+}
+
+impl Clock {
+    /// The wall-clock time of a tokio instant.
+    pub(super) fn utc(&self, at: Instant) -> SystemTime {
+        let mapped = match at.checked_duration_since(self.instant) {
+            Some(later) => self.utc.checked_add(later),
+            None => self
+                .utc
+                .checked_sub(self.instant.saturating_duration_since(at)),
+        };
+        mapped.unwrap_or(self.utc)
+    }
+}
 
 /// Formats a time as RFC 3339 in UTC with milliseconds: `2026-11-30T23:22:03.123Z`. Times
 /// before 1970 are written as the epoch.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::clock::rfc3339;
+use super::clock::{rfc3339, Clock};
 use super::model::{Report, ReportedMetadata};
 use super::views::{
     DriftReport, DriftSummary, DriftedInstance, InstanceList, LiveInstance, ALERT_MIN_INSTANCES,
@@ -43,10 +43,11 @@ pub(super) struct Now {
 }
 
 impl Now {
-    pub(super) fn read() -> Now {
+    pub(super) fn read(clock: &Clock) -> Now {
+        let at = Instant::now();
         Now {
-            at: Instant::now(),
-            utc: SystemTime::now(),
+            at,
+            utc: clock.utc(at),
         }
     }
 }

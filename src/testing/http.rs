@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -99,6 +98,7 @@ async fn heartbeat(
         Ok(parsed) => parsed,
         Err(refusal) => return refuse(shared, "POST", &path, refusal, &body),
     };
+    let received_at = tokio::time::Instant::now();
     let report = Report {
         app,
         profile,
@@ -109,8 +109,8 @@ async fn heartbeat(
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-        received_at: tokio::time::Instant::now(),
-        received_at_utc: SystemTime::now(),
+        received_at,
+        received_at_utc: shared.clock().utc(received_at),
     };
     let (reply, answer) = shared.heartbeat(report);
     render(reply, &answer).await

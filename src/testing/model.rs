@@ -108,7 +108,8 @@ pub struct Report {
     pub body: String,
     /// When it arrived, on tokio's clock (paused time included).
     pub received_at: tokio::time::Instant,
-    /// When it arrived, on the wall clock.
+    /// When it arrived, on the wall clock (moved on from the server's start by tokio's clock, so
+    /// paused time moves it too).
     pub received_at_utc: SystemTime,
 }
 

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
+use super::clock::Clock;
 use super::fleet::{Fleet, Now, Rules};
 use super::model::{Rejection, Report};
 use super::reply::Reply;
@@ -53,11 +54,16 @@ pub(super) struct Shared {
     arrived: Notify,
     /// Wakes blocking waiters when a request was recorded.
     arrived_sync: Condvar,
+    clock: Clock,
 }
 
 impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    pub(super) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub(super) fn arrived(&self) -> &Notify {
@@ -102,7 +108,7 @@ impl Shared {
     /// The drift report of an app/profile, now.
     pub(super) fn drift_report(&self, app: &str, profile: &str) -> DriftReport {
         let mut state = self.state.lock();
-        let (now, rules) = (Now::read(), state.rules);
+        let (now, rules) = (Now::read(&self.clock), state.rules);
         state.fleet.sweep(&rules, now);
         state.fleet.drift_report(app, profile, &rules, now)
     }
@@ -110,7 +116,7 @@ impl Shared {
     /// The summary over every app/profile, now.
     pub(super) fn drift_summary(&self) -> DriftSummary {
         let mut state = self.state.lock();
-        let (now, rules) = (Now::read(), state.rules);
+        let (now, rules) = (Now::read(&self.clock), state.rules);
         state.fleet.sweep(&rules, now);
         state.fleet.summary(&rules, now)
     }
@@ -118,7 +124,7 @@ impl Shared {
     /// The live instances of an app/profile, now.
     pub(super) fn instances(&self, app: &str, profile: &str) -> InstanceList {
         let mut state = self.state.lock();
-        let (now, rules) = (Now::read(), state.rules);
+        let (now, rules) = (Now::read(&self.clock), state.rules);
         state.fleet.sweep(&rules, now);
         state.fleet.instances(app, profile, &rules, now)
     }
