@@ -481,3 +481,16 @@ async fn drop_inside_a_current_thread_runtime() {
 async fn drop_inside_a_multi_thread_runtime() {
     drop_inside_a_runtime().await;
 }
+
+/// `start()` polled without a tokio runtime fails with an error that names the way out.
+#[test]
+fn start_outside_a_runtime_is_an_error_not_a_panic() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut start = std::pin::pin!(MockServer::start());
+    let polled = start.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    let Poll::Ready(Err(err)) = polled else {
+        panic!("expected an error at once")
+    };
+    assert!(err.to_string().contains("start_blocking"), "{err}");
+}

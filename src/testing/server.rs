@@ -84,8 +84,14 @@ impl MockServerBuilder {
     ///
     /// # Errors
     ///
-    /// When the address cannot be bound.
+    /// When the address cannot be bound, or when polled outside a tokio runtime (use
+    /// [`start_blocking`](Self::start_blocking) there).
     pub async fn start(self) -> io::Result<MockServer> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "MockServer::start needs a tokio runtime; use start_blocking() without one",
+            ));
+        }
         let listener = TcpListener::bind(self.address()).await?;
         let addr = listener.local_addr()?;
         let (mut server, cx, stop) = MockServer::new(addr, &self.prefix);
@@ -149,7 +155,7 @@ impl MockServer {
     ///
     /// # Errors
     ///
-    /// When no loopback port can be bound.
+    /// When no loopback port can be bound, or when polled outside a tokio runtime.
     pub async fn start() -> io::Result<MockServer> {
         MockServerBuilder::default().start().await
     }
