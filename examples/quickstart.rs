@@ -4,17 +4,20 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! Without `VORTEX_URL` it starts an embedded stand-in for the server's drift endpoint on
-//! 127.0.0.1 and walks through start, drift detected, version updated, drift cleared, stop.
-//! With `VORTEX_URL` (and optionally `VORTEX_APP`, `VORTEX_PROFILE`) it reports to that server.
-
-#[path = "common/receiver.rs"]
-mod receiver;
+//! Without `VORTEX_URL` it starts the crate's mock server (`vortex_client::testing`, feature
+//! `testing`, which the crate's dev-dependencies turn on) on 127.0.0.1 and walks through start,
+//! drift detected, version updated, drift cleared, stop, showing what an operator's drift
+//! report says at each step. With `VORTEX_URL` (and optionally `VORTEX_APP`, `VORTEX_PROFILE`)
+//! it reports to that server.
 
 use std::time::{Duration, Instant};
 
 use tokio::time::timeout;
+use vortex_client::testing::MockServer;
 use vortex_client::{HeartbeatClient, HeartbeatStatus};
+
+const APP: &str = "payment-service";
+const PROFILE: &str = "production";
 
 type Error = Box<dyn std::error::Error>;
 
@@ -52,16 +55,19 @@ async fn against_a_real_server() -> Result<(), Error> {
 
 async fn walkthrough() -> Result<(), Error> {
     println!("== vortex-client quickstart ==\n");
-    let server = receiver::DemoServer::start(Some("v2.3.5")).await?;
+    let server = MockServer::start().await?;
+    server.set_expected_version(APP, PROFILE, "v2.3.5");
+    // The real server waits 60 s after a new expected version before it counts drift.
+    server.set_drift_grace(Duration::ZERO);
     println!(
-        "1. An embedded drift endpoint runs at {} and expects version v2.3.5.",
-        server.url
+        "1. A mock Vortex server runs at {} and expects version v2.3.5.",
+        server.url()
     );
 
     let client = HeartbeatClient::builder()
-        .server_url(&server.url)
-        .app("payment-service")
-        .profile("production")
+        .server_url(server.url())
+        .app(APP)
+        .profile(PROFILE)
         .interval(Duration::from_secs(30))
         .metadata("team", "platform")
         .app_version(env!("CARGO_PKG_VERSION"))
@@ -87,9 +93,10 @@ async fn walkthrough() -> Result<(), Error> {
         s.expected_version.as_deref().unwrap_or("-"),
         s.drift_detected
     );
-    if let Some(body) = server.last_report() {
-        println!("   What it received: {body}");
+    if let Some(report) = server.last_report() {
+        println!("   What it received: {}", report.body);
     }
+    operator_view(&server);
 
     println!("5. The application loads v2.3.5 and says so: client.set_config_version(\"v2.3.5\").");
     let t = Instant::now();
@@ -104,6 +111,8 @@ async fn walkthrough() -> Result<(), Error> {
         s.drift_detected
     );
 
+    operator_view(&server);
+
     let t = Instant::now();
     client.stop().await;
     println!(
@@ -113,11 +122,27 @@ async fn walkthrough() -> Result<(), Error> {
         s.reports_sent,
         s.reports_failed
     );
-    if s.drift_detected {
+    if s.drift_detected || server.drift_report(APP, PROFILE).drifted != 0 {
         return Err("drift should have cleared".into());
+    }
+    if !server.rejections().is_empty() {
+        return Err(format!("the server refused: {:?}", server.rejections()).into());
     }
     println!("\nDone. Point VORTEX_URL at a real server to report there instead.");
     Ok(())
+}
+
+/// Prints the drift report an operator reads (`GET /api/drift/drift/{app}/{profile}`).
+fn operator_view(server: &MockServer) {
+    let report = server.drift_report(APP, PROFILE);
+    println!(
+        "   The operator's drift report: expected {}, {} instance(s), {} up to date, {} drifted ({:.0} %).",
+        report.expected_version,
+        report.total_instances,
+        report.up_to_date,
+        report.drifted,
+        report.drift_percentage
+    );
 }
 
 /// Waits (at most 5 s) until the client's status satisfies `done`.

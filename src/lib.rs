@@ -69,6 +69,8 @@ mod sender;
 mod status;
 #[cfg(feature = "metrics")]
 mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod worker;
 
 pub use client::HeartbeatClient;

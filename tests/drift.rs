@@ -1,16 +1,12 @@
 //! Drift notifications: order, no wake-up without a change, and no missed change, for the
 //! async receiver and the blocking one.
 
-mod support;
-mod threaded;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{Receiver, Reply};
-use threaded::Server;
 use tokio::sync::watch;
+use vortex_client::testing::{MockServer, Reply, DEFAULT_DRIFT_GRACE};
 use vortex_client::{blocking, DriftState, Environment, HeartbeatClient};
 
 type Facts = (Option<String>, bool, Option<String>);
@@ -56,7 +52,7 @@ async fn next(drift: &mut watch::Receiver<DriftState>) -> Facts {
 /// Each step's report changes the facts once; reports that confirm them, and failures, do not
 /// wake the subscriber.
 async fn notifications_follow_the_server_in_order() {
-    let receiver = Receiver::start().await;
+    let receiver = MockServer::start().await.unwrap();
     let client = client(&receiver.url());
     let mut drift = client.subscribe_drift();
     assert_eq!(facts(&drift.borrow()), (None, false, None));
@@ -66,7 +62,7 @@ async fn notifications_follow_the_server_in_order() {
     client.report_now().await.unwrap();
     assert!(!drift.has_changed().unwrap(), "same facts, no wake-up");
 
-    receiver.expect_version(Some("v2"));
+    receiver.set_expected_version("drift-app", "test", "v2");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(Some("v2"), true, "v1"));
     assert_eq!(drift.borrow().refresh_to(), Some("v2"));
@@ -82,7 +78,7 @@ async fn notifications_follow_the_server_in_order() {
     assert_eq!(drift.borrow().refresh_to(), None);
 
     // The server drops its expectation: a change too.
-    receiver.expect_version(None);
+    receiver.clear_expected_version("drift-app", "test");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(None, false, "v2"));
 }
@@ -101,17 +97,17 @@ async fn notifications_follow_the_server_in_order_multi_thread() {
 /// latest facts; a change made between reading and awaiting again is not lost.
 #[tokio::test(flavor = "current_thread")]
 async fn a_busy_subscriber_misses_no_change() {
-    let receiver = Receiver::start().await;
+    let receiver = MockServer::start().await.unwrap();
     let client = client(&receiver.url());
     let mut drift = client.subscribe_drift();
     for expected in ["e1", "e2", "e3"] {
-        receiver.expect_version(Some(expected));
+        receiver.set_expected_version("drift-app", "test", expected);
         client.report_now().await.unwrap();
     }
     assert_eq!(next(&mut drift).await, f(Some("e3"), true, "v1"));
     assert!(!drift.has_changed().unwrap());
     // Changed after the read, before the next await.
-    receiver.expect_version(Some("e4"));
+    receiver.set_expected_version("drift-app", "test", "e4");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(Some("e4"), true, "v1"));
 }
@@ -121,7 +117,7 @@ async fn a_busy_subscriber_misses_no_change() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_changes_arrive_in_order_and_the_last_is_never_missed() {
     const CHANGES: usize = 30;
-    let receiver = Receiver::start().await;
+    let receiver = MockServer::start().await.unwrap();
     let client = client(&receiver.url());
     let mut drift = client.subscribe_drift();
     let last = f(Some(&format!("e{CHANGES}")), true, "v1");
@@ -136,7 +132,7 @@ async fn concurrent_changes_arrive_in_order_and_the_last_is_never_missed() {
     let mut sent = Vec::new();
     for i in 1..=CHANGES {
         let expected = format!("e{i}");
-        receiver.expect_version(Some(&expected));
+        receiver.set_expected_version("drift-app", "test", &expected);
         client.report_now().await.unwrap();
         sent.push(f(Some(&expected), true, "v1"));
     }
@@ -150,6 +146,50 @@ async fn concurrent_changes_arrive_in_order_and_the_last_is_never_missed() {
     }
 }
 
+/// What an operator sees of a fleet: five instances on v1; the server starts expecting v2; its
+/// drift report counts them only once the grace period has passed (virtual time here), then
+/// alerts; as the instances refresh, the drift falls to zero.
+#[tokio::test(start_paused = true)]
+async fn the_operator_sees_drift_after_the_grace_and_then_its_clearing() {
+    let server = MockServer::start().await.unwrap();
+    let fleet: Vec<HeartbeatClient> = (0..5)
+        .map(|i| {
+            HeartbeatClient::builder()
+                .environment(Environment::empty())
+                .server_url(server.url())
+                .app("drift-app")
+                .profile("test")
+                .instance_id(format!("i-{i}"))
+                .config_version("v1")
+                .max_retries(1)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    server.set_expected_version("drift-app", "test", "v2");
+    for client in &fleet {
+        assert!(client.report_now().await.unwrap().drift_detected);
+    }
+    let report = server.drift_report("drift-app", "test");
+    assert_eq!(
+        (report.total_instances, report.drifted),
+        (5, 0),
+        "in the grace"
+    );
+    tokio::time::advance(DEFAULT_DRIFT_GRACE).await;
+    let report = server.drift_report("drift-app", "test");
+    assert_eq!((report.drifted, report.alert), (5, true));
+    for (refreshed, client) in fleet.iter().enumerate() {
+        client.set_config_version("v2");
+        client.report_now().await.unwrap();
+        let report = server.drift_report("drift-app", "test");
+        assert_eq!(report.up_to_date, refreshed + 1);
+    }
+    let summary = server.drift_summary();
+    assert_eq!((summary.total_instances, summary.total_drifted), (5, 0));
+    assert_eq!(summary.apps_alerting, 0);
+}
+
 async fn recv(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Facts>) -> Facts {
     tokio::time::timeout(Duration::from_secs(10), rx.recv())
         .await
@@ -161,7 +201,7 @@ async fn recv(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Facts>) -> Facts {
 /// version, the application refreshes and reports it, the drift clears. It sees exactly these
 /// three states.
 async fn refresh_loop() {
-    let receiver = Receiver::start().await;
+    let receiver = MockServer::start().await.unwrap();
     let client = HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(receiver.url())
@@ -187,7 +227,7 @@ async fn refresh_loop() {
         })
     };
     assert_eq!(recv(&mut seen_rx).await, f(None, false, "v1"));
-    receiver.expect_version(Some("v2"));
+    receiver.set_expected_version("drift-app", "test", "v2");
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), true, "v1"));
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), false, "v2"));
     client.stop().await;
@@ -221,7 +261,7 @@ fn blocking_client(url: &str) -> blocking::HeartbeatClient {
 
 #[test]
 fn blocking_receiver_returns_changes_in_order_and_misses_none() {
-    let server = Server::start();
+    let server = MockServer::start_blocking().unwrap();
     let client = blocking_client(&server.url());
     let mut drift = client.subscribe_drift();
     assert_eq!(drift.wait_for_change(Duration::from_millis(20)), None);
@@ -234,9 +274,9 @@ fn blocking_receiver_returns_changes_in_order_and_misses_none() {
     assert_eq!(drift.wait_for_change(Duration::from_millis(20)), None);
 
     // Two changes while the application is busy: the next wait returns the latest at once.
-    server.receiver.expect_version(Some("v2"));
+    server.set_expected_version("drift-app", "test", "v2");
     client.report_now().unwrap();
-    server.receiver.expect_version(Some("v3"));
+    server.set_expected_version("drift-app", "test", "v3");
     client.report_now().unwrap();
     assert!(drift.has_changed());
     let state = drift.wait_for_change(Duration::from_secs(10)).unwrap();
@@ -255,8 +295,8 @@ fn blocking_receiver_returns_changes_in_order_and_misses_none() {
 /// before its (deliberately long) timeout.
 #[test]
 fn blocking_waiter_is_woken_by_a_change() {
-    let server = Server::start();
-    server.receiver.expect_version(Some("v2"));
+    let server = MockServer::start_blocking().unwrap();
+    server.set_expected_version("drift-app", "test", "v2");
     let client = blocking_client(&server.url());
     let mut drift = client.subscribe_drift();
     let waiter = std::thread::spawn(move || {
@@ -276,7 +316,7 @@ fn blocking_waiter_is_woken_by_a_change() {
 /// The blocking refresh loop, on its own thread, against a running worker.
 #[test]
 fn blocking_refresh_loop_sees_drift_and_its_clearing() {
-    let server = Server::start();
+    let server = MockServer::start_blocking().unwrap();
     let client = blocking::HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(server.url())
@@ -308,7 +348,7 @@ fn blocking_refresh_loop_sees_drift_and_its_clearing() {
     };
     let within = Duration::from_secs(10);
     assert_eq!(seen_rx.recv_timeout(within).unwrap(), f(None, false, "v1"));
-    server.receiver.expect_version(Some("v2"));
+    server.set_expected_version("drift-app", "test", "v2");
     assert_eq!(
         seen_rx.recv_timeout(within).unwrap(),
         f(Some("v2"), true, "v1")
@@ -326,7 +366,7 @@ fn blocking_refresh_loop_sees_drift_and_its_clearing() {
 
 #[test]
 fn blocking_receiver_closes_with_the_client() {
-    let server = Server::start();
+    let server = MockServer::start_blocking().unwrap();
     let client = blocking_client(&server.url());
     let mut drift = client.subscribe_drift();
     drop(client);

@@ -17,9 +17,10 @@ use std::time::{Duration, SystemTime};
 
 use faults::{Attempts, Fault, FaultServer};
 use parking_lot::Mutex;
-use support::{dead_port, Receiver, Reply};
+use support::dead_port;
 use tokio::time::Instant;
 use vortex_client::schedule::{nominal_retry_delay, Jitter};
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatStatus, ReporterError};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -175,11 +176,8 @@ fn assert_latest_wins(versions: &[String]) {
     );
 }
 
-fn receiver_versions(rx: &Receiver) -> Vec<String> {
-    rx.reports()
-        .iter()
-        .map(|r| r.version().to_owned())
-        .collect()
+fn receiver_versions(rx: &MockServer) -> Vec<String> {
+    rx.reports().into_iter().map(|r| r.config_version).collect()
 }
 
 fn fault_versions(server: &FaultServer) -> Vec<String> {
@@ -202,11 +200,11 @@ async fn server_down_at_start_then_up() {
     assert!(matches!(err, ReporterError::Connect { .. }), "{err:?}");
     assert_eq!(err.disposition(), Disposition::Retryable);
 
-    let receiver: Arc<Mutex<Option<Receiver>>> = Arc::default();
+    let receiver: Arc<Mutex<Option<MockServer>>> = Arc::default();
     let slot = receiver.clone();
     let (c, _attempts) =
         outage_then_recovery(&url, 5, Expect::Backoff, Duration::ZERO, || async move {
-            *slot.lock() = Some(Receiver::start_on(&addr.to_string()).await);
+            *slot.lock() = Some(MockServer::builder().bind(addr).start().await.unwrap());
         })
         .await;
     c.stop().await;
@@ -306,8 +304,8 @@ async fn unresolvable_host() {
 #[tokio::test(start_paused = true)]
 async fn https_url_to_a_plain_http_port_is_permanent() {
     // What a real HTTP server answers to a TLS handshake.
-    let rx = Receiver::start().await;
-    let err = probe(&format!("https://{}", rx.addr)).await;
+    let rx = MockServer::start().await.unwrap();
+    let err = probe(&format!("https://{}", rx.addr())).await;
     assert!(matches!(err, ReporterError::Tls { .. }), "{err:?}");
     assert_eq!(err.disposition(), Disposition::Permanent);
     assert!(err.to_string().contains("use an http:// URL"), "{err}");
@@ -332,15 +330,15 @@ async fn https_url_to_a_plain_http_port_is_permanent() {
 // Status codes
 
 async fn transient_status(code: u16) {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Status(code));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Status(code));
     let err = probe(&rx.url()).await;
     assert_eq!(err.status(), Some(code));
     assert_eq!(err.disposition(), Disposition::Retryable);
     assert!(err.to_string().contains("transient"), "{err}");
 
     let (c, _) = outage_then_recovery(&rx.url(), 6, Expect::Backoff, Duration::ZERO, || async {
-        rx.set_default(Reply::Ok);
+        rx.set_default_reply(Reply::Accept);
     })
     .await;
     c.stop().await;
@@ -370,8 +368,8 @@ async fn status_504_backs_off() {
 /// 429/503 with `Retry-After`: `report_now()` returns at once with the delay, the loop waits at
 /// least that long, and recovers.
 async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi: Duration) {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::RetryAfter(code, retry_after()));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::RetryAfter(code, retry_after()));
     let c = client(&rx.url()).max_retries(5).build().unwrap();
     let before = Instant::now();
     let err = c.report_now().await.unwrap_err();
@@ -380,7 +378,7 @@ async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi
         before,
         "report_now() slept through a Retry-After"
     );
-    assert_eq!(rx.count(), 1, "no retry within report_now()");
+    assert_eq!(rx.report_count(), 1, "no retry within report_now()");
     assert_eq!(err.status(), Some(code));
     let Disposition::Throttled(delay) = err.disposition() else {
         panic!("{err:?} is not throttled");
@@ -395,7 +393,7 @@ async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi
         Expect::Throttle(lo, hi),
         Duration::ZERO,
         || async {
-            rx.set_default(Reply::Ok);
+            rx.set_default_reply(Reply::Accept);
         },
     )
     .await;
@@ -433,15 +431,15 @@ async fn status_503_with_retry_after_date() {
 
 #[tokio::test(start_paused = true)]
 async fn garbage_json_with_200_counts_as_delivered() {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Raw(200, b"<html>\x00\xff not json".to_vec()));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Raw(200, b"<html>\x00\xff not json".to_vec()));
     let c = client(&rx.url()).build().unwrap();
     let answer = c.report_now().await.expect("a 2xx is delivered");
     assert!(answer.registered);
     assert_eq!(answer.expected_version, None);
     assert!(!answer.drift_detected);
     // JSON with the wrong types is no better, and no worse.
-    rx.set_default(Reply::Raw(
+    rx.set_default_reply(Reply::Raw(
         200,
         br#"{"registered":"yes","expected_version":7,"drift_detected":"maybe"}"#.to_vec(),
     ));
@@ -539,13 +537,13 @@ async fn body_of_50_mb_chunked() {
 
 #[tokio::test(start_paused = true)]
 async fn redirect_to_another_origin_is_not_followed() {
-    let rx = Receiver::start().await;
-    let elsewhere = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
+    let elsewhere = MockServer::start().await.unwrap();
     let location = format!(
         "{}/api/drift/heartbeat/payment-service/production",
         elsewhere.url()
     );
-    rx.set_default(Reply::Redirect(302, location.clone()));
+    rx.set_default_reply(Reply::Redirect(302, location.clone()));
     let err = probe(&rx.url()).await;
     assert!(
         matches!(err, ReporterError::Redirect { status: 302, .. }),
@@ -554,18 +552,26 @@ async fn redirect_to_another_origin_is_not_followed() {
     assert_eq!(err.disposition(), Disposition::Permanent);
     assert!(err.to_string().contains("set server_url"), "{err}");
     // Even a 307, which keeps the body, is not followed to another origin.
-    rx.set_default(Reply::Redirect(307, location));
+    rx.set_default_reply(Reply::Redirect(307, location));
     let err = probe(&rx.url()).await;
     assert_eq!(err.disposition(), Disposition::Permanent);
-    assert_eq!(elsewhere.count(), 0, "the redirect was followed");
+    assert_eq!(elsewhere.report_count(), 0, "the redirect was followed");
+    assert!(
+        elsewhere.rejections().is_empty(),
+        "the redirect was followed"
+    );
 
-    rx.set_default(Reply::Redirect(302, format!("{}/x", elsewhere.url())));
+    rx.set_default_reply(Reply::Redirect(302, format!("{}/x", elsewhere.url())));
     let (c, _) = outage_then_recovery(&rx.url(), 3, Expect::Interval, Duration::ZERO, || async {
-        rx.set_default(Reply::Ok);
+        rx.set_default_reply(Reply::Accept);
     })
     .await;
     c.stop().await;
-    assert_eq!(elsewhere.count(), 0, "the redirect was followed");
+    assert_eq!(elsewhere.report_count(), 0, "the redirect was followed");
+    assert!(
+        elsewhere.rejections().is_empty(),
+        "the redirect was followed"
+    );
     assert_latest_wins(&receiver_versions(&rx));
 }
 
@@ -575,7 +581,7 @@ async fn redirect_to_another_origin_is_not_followed() {
 #[tokio::test(start_paused = true)]
 async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
     let (logs, _guard) = support::capture_logs();
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script((0..5).map(|_| Reply::Status(503)));
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
@@ -631,8 +637,8 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
 #[tokio::test(start_paused = true)]
 async fn a_permanent_error_is_logged_once_with_a_hint() {
     let (logs, _guard) = support::capture_logs();
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Status(404));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Status(404));
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;

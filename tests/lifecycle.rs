@@ -9,7 +9,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use support::{dead_port, Receiver, Reply};
+use support::dead_port;
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError};
 
 const LONG: Duration = Duration::from_secs(3600);
@@ -69,8 +70,8 @@ both_runtimes!(
 );
 
 async fn first_report_has_the_contract_shape() {
-    let rx = Receiver::start().await;
-    rx.expect_version(Some("v2.3.5"));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_expected_version("payment-service", "production", "v2.3.5");
     let c = client(&rx.url())
         .metadata("team", "platform")
         .app_version("1.8.0")
@@ -78,17 +79,19 @@ async fn first_report_has_the_contract_shape() {
         .build()
         .unwrap();
     c.start().await;
-    let report = rx.wait_for(1, WAIT).await.remove(0);
+    let report = rx.next_report(WAIT).await.unwrap();
     assert_eq!(
         report.path,
         "/api/drift/heartbeat/payment-service/production"
     );
-    let body = &report.body;
-    assert_eq!(body["instance_id"], "payment-service-7d4f9b8c-abc12");
-    assert_eq!(body["config_version"], "v2.3.4");
-    assert_eq!(body["health"], "healthy");
-    assert_eq!(body["metadata"]["custom"]["team"], "platform");
-    assert_eq!(body["metadata"]["app_version"], "1.8.0");
+    assert_eq!(report.instance_id, "payment-service-7d4f9b8c-abc12");
+    assert_eq!(report.config_version, "v2.3.4");
+    assert_eq!(report.health, vortex_client::Health::Healthy);
+    let metadata = report.metadata.clone().expect("metadata");
+    assert_eq!(metadata.custom["team"], "platform");
+    assert_eq!(metadata.app_version.as_deref(), Some("1.8.0"));
+    let body = report.json();
+    assert_eq!(body["health"], "healthy", "health is sent explicitly");
     assert!(
         body.get("hostname").is_none(),
         "metadata is nested, not flat"
@@ -97,10 +100,14 @@ async fn first_report_has_the_contract_shape() {
         body["metadata"].get("team").is_none(),
         "labels live under metadata.custom"
     );
-    assert_eq!(report.headers["content-type"], "application/json");
-    assert_eq!(report.headers["accept"], "application/json");
-    let ua = report.headers["user-agent"].to_str().unwrap();
+    assert_eq!(report.header("content-type"), Some("application/json"));
+    assert_eq!(report.header("accept"), Some("application/json"));
+    let ua = report.header("user-agent").unwrap();
     assert!(ua.starts_with("vortex-client/"), "{ua}");
+    assert!(
+        rx.rejections().is_empty(),
+        "the body fits the server's model"
+    );
 
     // The server's answer lands in the status.
     let mut status = c.subscribe();
@@ -118,16 +125,25 @@ async fn first_report_has_the_contract_shape() {
 }
 
 async fn path_prefix_and_encoding() {
-    let rx = Receiver::start().await;
-    let c = client(&format!("{}/config/", rx.url()))
+    let rx = MockServer::builder()
+        .path_prefix("/config")
+        .start()
+        .await
+        .unwrap();
+    let c = client(&format!("{}/", rx.url()))
         .app("my app/v2")
         .profile("100%")
         .build()
         .unwrap();
     c.report_now().await.unwrap();
+    let report = &rx.reports()[0];
     assert_eq!(
-        rx.reports()[0].path,
+        report.path,
         "/config/api/drift/heartbeat/my%20app%2Fv2/100%25"
+    );
+    assert_eq!(
+        (report.app.as_str(), report.profile.as_str()),
+        ("my app/v2", "100%")
     );
 }
 
@@ -150,12 +166,12 @@ async fn start_does_not_wait_on_a_dead_server() {
 }
 
 async fn start_is_idempotent_and_restartable() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     assert!(!c.is_running());
     c.start().await;
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     assert!(c.is_running());
     c.stop().await;
     c.stop().await;
@@ -163,48 +179,48 @@ async fn start_is_idempotent_and_restartable() {
     c.start().await;
     assert!(c.is_running());
     // A restart reports at once again, from the same single worker.
-    rx.wait_for(2, WAIT).await;
+    rx.wait_for_reports(2, WAIT).await.unwrap();
     c.stop().await;
     assert!(!c.is_running());
 }
 
 async fn periodic_reports_repeat() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(Duration::from_millis(100))
         .build()
         .unwrap();
     c.start().await;
     // The seed's acceptance: initial + periodic reports keep coming.
-    rx.wait_for(4, WAIT).await;
+    rx.wait_for_reports(4, WAIT).await.unwrap();
     c.stop().await;
-    assert!(rx.reports().iter().all(|r| r.version() == "unknown"));
+    assert!(rx.reports().iter().all(|r| r.config_version == "unknown"));
 }
 
 async fn version_change_is_reported_promptly() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).config_version("v1").build().unwrap();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     c.set_config_version("v2");
     assert_eq!(c.config_version(), "v2");
     // The interval is an hour: only the on-demand path can deliver this.
-    rx.wait_for_version("v2", WAIT).await;
+    rx.wait_for_version("v2", WAIT).await.unwrap();
     c.stop().await;
 }
 
 async fn burst_of_changes_is_coalesced_and_last_value_wins() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .min_report_gap(Duration::from_millis(200))
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     for i in 1..=100 {
         c.set_config_version(format!("v{i}"));
     }
-    rx.wait_for_version("v100", WAIT).await;
+    rx.wait_for_version("v100", WAIT).await.unwrap();
     // Give any stragglers the time to show up, then count.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let reports = rx.reports();
@@ -213,13 +229,13 @@ async fn burst_of_changes_is_coalesced_and_last_value_wins() {
         "100 changes must coalesce into a handful of reports, got {}",
         reports.len()
     );
-    assert_eq!(reports.last().unwrap().version(), "v100");
+    assert_eq!(reports.last().unwrap().config_version, "v100");
     c.stop().await;
 }
 
 async fn report_now_returns_the_answer_and_updates_status() {
-    let rx = Receiver::start().await;
-    rx.expect_version(Some("v7"));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_expected_version("payment-service", "production", "v7");
     let c = client(&rx.url()).config_version("v7").build().unwrap();
     let r = c.report_now().await.unwrap();
     assert!(r.registered);
@@ -232,7 +248,7 @@ async fn report_now_returns_the_answer_and_updates_status() {
 }
 
 async fn report_now_retries_transient_errors_then_gives_up() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Status(500), Reply::Status(503)]);
     let c = client(&rx.url())
         .initial_retry_delay(Duration::from_millis(10))
@@ -240,29 +256,29 @@ async fn report_now_retries_transient_errors_then_gives_up() {
         .build()
         .unwrap();
     c.report_now().await.unwrap();
-    assert_eq!(rx.count(), 3);
+    assert_eq!(rx.report_count(), 3);
 
-    rx.set_default(Reply::Status(502));
+    rx.set_default_reply(Reply::Status(502));
     let err = c.report_now().await.unwrap_err();
     assert_eq!(err.status(), Some(502));
     assert_eq!(err.disposition(), Disposition::Retryable);
-    assert_eq!(rx.count(), 3 + 3, "max_retries counts attempts");
+    assert_eq!(rx.report_count(), 3 + 3, "max_retries counts attempts");
     assert_eq!(c.status().consecutive_failures, 3);
 }
 
 async fn report_now_does_not_retry_permanent_errors() {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Status(404));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Status(404));
     let c = client(&rx.url()).build().unwrap();
     let err = c.report_now().await.unwrap_err();
     assert_eq!(err.disposition(), Disposition::Permanent);
     assert!(err.to_string().contains(&rx.url()), "{err}");
-    assert_eq!(rx.count(), 1);
+    assert_eq!(rx.report_count(), 1);
 }
 
 async fn report_now_returns_throttle_delay_without_sleeping() {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::RetryAfter(429, "120".into()));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::RetryAfter(429, "120".into()));
     let c = client(&rx.url()).build().unwrap();
     let err = c.report_now().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
@@ -270,37 +286,41 @@ async fn report_now_returns_throttle_delay_without_sleeping() {
         err.disposition(),
         Disposition::Throttled(Duration::from_secs(120))
     );
-    assert_eq!(rx.count(), 1);
+    assert_eq!(rx.report_count(), 1);
 }
 
 async fn stop_is_prompt_when_idle_and_nothing_is_sent_after() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(Duration::from_millis(50))
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(2, WAIT).await;
+    rx.wait_for_reports(2, WAIT).await.unwrap();
     // Idle between reports, stop completes promptly: bounded well below a request's grace.
     tokio::time::timeout(Duration::from_millis(900), c.stop())
         .await
         .expect("stop() when idle must not wait for the grace");
     assert!(!c.is_running());
-    let after_stop = rx.count();
+    let after_stop = rx.report_count();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.count(), after_stop, "no request after stop() returned");
+    assert_eq!(
+        rx.report_count(),
+        after_stop,
+        "no request after stop() returned"
+    );
 }
 
 async fn stop_bounds_a_request_in_flight() {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Hang);
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Hang);
     let c = client(&rx.url())
         .timeout(Duration::from_secs(30))
         .stop_grace(Duration::from_millis(200))
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     // The request hangs; stop() gives it the grace, then cancels it.
     tokio::time::timeout(Duration::from_secs(5), c.stop())
         .await
@@ -309,33 +329,33 @@ async fn stop_bounds_a_request_in_flight() {
 }
 
 async fn dropping_the_last_handle_stops_the_worker() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(Duration::from_millis(50))
         .build()
         .unwrap();
     let clone = c.clone();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     drop(c);
     // A clone keeps the worker alive.
     assert!(clone.is_running());
-    let n = rx.count();
-    rx.wait_for(n + 2, WAIT).await;
+    let n = rx.report_count();
+    rx.wait_for_reports(n + 2, WAIT).await.unwrap();
     drop(clone);
     // Dropping the last handle returns at once and the worker winds down.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let settled = rx.count();
+    let settled = rx.report_count();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        rx.count(),
+        rx.report_count(),
         settled,
         "the worker kept reporting after the last handle dropped"
     );
 }
 
 async fn failures_never_stop_the_loop_and_latest_version_wins() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Status(503), Reply::Status(500), Reply::Status(502)]);
     let c = client(&rx.url())
         .config_version("v1")
@@ -344,11 +364,11 @@ async fn failures_never_stop_the_loop_and_latest_version_wins() {
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     // A change during the outage rides on the next attempt.
     c.set_config_version("v2");
-    let delivered = rx.wait_for_version("v2", WAIT).await;
-    assert_eq!(delivered.version(), "v2");
+    let delivered = rx.wait_for_version("v2", WAIT).await.unwrap();
+    assert_eq!(delivered.config_version, "v2");
     let mut status = c.subscribe();
     let s = status
         .wait_for(|s| s.reports_sent >= 1)
@@ -360,13 +380,16 @@ async fn failures_never_stop_the_loop_and_latest_version_wins() {
     assert_eq!(s.reported_version.as_deref(), Some("v2"));
     // Attempts after the change never carry the old version.
     let reports = rx.reports();
-    let first_v2 = reports.iter().position(|r| r.version() == "v2").unwrap();
-    assert!(reports[first_v2..].iter().all(|r| r.version() == "v2"));
+    let first_v2 = reports
+        .iter()
+        .position(|r| r.config_version == "v2")
+        .unwrap();
+    assert!(reports[first_v2..].iter().all(|r| r.config_version == "v2"));
     c.stop().await;
 }
 
 async fn start_stop_races_never_kill_the_new_loop() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     for _ in 0..50 {
         c.start().await;
@@ -380,7 +403,7 @@ async fn start_stop_races_never_kill_the_new_loop() {
     }
     // The last start() owns a live loop: a change is still reported.
     c.set_config_version("after-races");
-    rx.wait_for_version("after-races", WAIT).await;
+    rx.wait_for_version("after-races", WAIT).await.unwrap();
     assert!(c.is_running());
     c.stop().await;
     assert!(!c.is_running());

@@ -1,4 +1,9 @@
-//! A loopback receiver that implements the server's heartbeat endpoint, with scripted faults.
+//! Helpers shared by the test files: a loopback port with nothing on it, log capture, and a
+//! catch-all receiver.
+//!
+//! New tests use the crate's own mock server (`vortex_client::testing::MockServer`). The
+//! receiver here answers and records a request on *any* path (a redirect's target included),
+//! which tests of redirects and of hostile inputs rely on.
 //!
 //! Each test file includes it with `mod support;`; not every file uses every helper.
 #![allow(dead_code, unreachable_pub)]

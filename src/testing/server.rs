@@ -1,0 +1,279 @@
+//! Starting and stopping the mock server: on the current tokio runtime, or on a thread of its
+//! own for plain `#[test]`s; shut down when the handle is dropped.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+
+use super::http::{handle, Context};
+use super::state::Shared;
+
+/// A stand-in for the Vortex Config server's drift API, on a loopback port, for tests.
+///
+/// Start it with [`MockServer::start`] inside a tokio runtime, or with
+/// [`MockServer::start_blocking`] anywhere (it then runs on a thread of its own, for tests of
+/// the [`blocking`](crate::blocking) client). Give [`url`](MockServer::url) to the client as
+/// its `server_url`. Dropping it stops it: open connections are closed, and a client then sees
+/// the server as down.
+///
+/// See the [module documentation](super) for a whole test.
+pub struct MockServer {
+    pub(super) shared: Arc<Shared>,
+    addr: SocketAddr,
+    url: String,
+    stop: watch::Sender<bool>,
+    accept: Option<AbortHandle>,
+}
+
+/// Options for a [`MockServer`]: its address and a path prefix.
+///
+/// ```
+/// use vortex_client::testing::MockServer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// // The server behind a gateway that serves it under /config.
+/// let server = MockServer::builder().path_prefix("/config/").start().await?;
+/// assert!(server.url().ends_with("/config"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct MockServerBuilder {
+    addr: Option<SocketAddr>,
+    prefix: String,
+}
+
+impl MockServerBuilder {
+    /// Listens on this address instead of `127.0.0.1:0` (a free loopback port). Useful to bring
+    /// a server up on a port a client already reports to.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = Some(addr);
+        self
+    }
+
+    /// Serves the routes under this path prefix, as a gateway would (`/config` serves
+    /// `/config/api/drift/...`). [`MockServer::url`] then ends with it.
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        let trimmed = prefix.trim_matches('/');
+        self.prefix = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        };
+        self
+    }
+
+    fn address(&self) -> SocketAddr {
+        self.addr
+            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    }
+
+    /// Starts the server on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// When the address cannot be bound, or when polled outside a tokio runtime (use
+    /// [`start_blocking`](Self::start_blocking) there).
+    pub async fn start(self) -> io::Result<MockServer> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "MockServer::start needs a tokio runtime; use start_blocking() without one",
+            ));
+        }
+        let listener = TcpListener::bind(self.address()).await?;
+        let addr = listener.local_addr()?;
+        let (mut server, cx, stop) = MockServer::new(addr, &self.prefix);
+        let accept = tokio::spawn(accept_loop(listener, cx, stop));
+        server.accept = Some(accept.abort_handle());
+        Ok(server)
+    }
+
+    /// Starts the server on a thread of its own, with its own runtime: callable from a plain
+    /// `#[test]`, and from inside any runtime.
+    ///
+    /// # Errors
+    ///
+    /// When the address cannot be bound, or the thread or its runtime cannot be created.
+    pub fn start_blocking(self) -> io::Result<MockServer> {
+        let listener = std::net::TcpListener::bind(self.address())?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (server, cx, stop) = MockServer::new(addr, &self.prefix);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("vortex-mock-server".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => return drop(ready_tx.send(Err(e))),
+                };
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let _ = ready_tx.send(Ok(()));
+                            accept_loop(listener, cx, stop).await;
+                        }
+                        Err(e) => drop(ready_tx.send(Err(e))),
+                    }
+                });
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("the mock server's thread ended at start"))??;
+        Ok(server)
+    }
+}
+
+impl MockServer {
+    /// Starts a mock server on `127.0.0.1`, on a free port, on the current tokio runtime.
+    ///
+    /// ```
+    /// use vortex_client::testing::MockServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let server = MockServer::start().await?;
+    /// assert!(server.url().starts_with("http://127.0.0.1:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When no loopback port can be bound, or when polled outside a tokio runtime.
+    pub async fn start() -> io::Result<MockServer> {
+        MockServerBuilder::default().start().await
+    }
+
+    /// Starts a mock server on a thread of its own (with its own runtime), for tests without
+    /// a runtime, such as tests of the [`blocking`](crate::blocking) client.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vortex_client::{blocking::HeartbeatClient, testing::MockServer};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start_blocking()?;
+    /// let client = HeartbeatClient::builder()
+    ///     .server_url(server.url())
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .config_version("v1")
+    ///     .build()?;
+    /// client.start();
+    /// let report = server.next_report_blocking(Duration::from_secs(10))?;
+    /// assert_eq!(report.config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When no loopback port can be bound, or the thread or its runtime cannot be created.
+    pub fn start_blocking() -> io::Result<MockServer> {
+        MockServerBuilder::default().start_blocking()
+    }
+
+    /// Options: the address to bind, a path prefix.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    fn new(addr: SocketAddr, prefix: &str) -> (MockServer, Context, watch::Receiver<bool>) {
+        let shared = Arc::new(Shared::default());
+        let (stop, stopped) = watch::channel(false);
+        let cx = Context {
+            shared: shared.clone(),
+            prefix: Arc::from(prefix),
+        };
+        let server = MockServer {
+            shared,
+            addr,
+            url: format!("http://{addr}{prefix}"),
+            stop,
+            accept: None,
+        };
+        (server, cx, stopped)
+    }
+
+    /// The base URL to give the client as its `server_url` (`http://127.0.0.1:PORT`, plus the
+    /// path prefix if one was set).
+    #[must_use]
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for MockServer {
+    /// Stops accepting and closes open connections (hung ones included). Never blocks and
+    /// never panics, inside a runtime or not.
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(accept) = &self.accept {
+            accept.abort();
+        }
+    }
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer")
+            .field("url", &self.url)
+            .field("reports", &self.shared.lock().reports.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves once the server is told to stop (or its handle is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(listener: TcpListener, cx: Context, stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            () = stopped(stop.clone()) => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                tokio::spawn(connection(stream, cx.clone(), stop.clone()));
+            }
+            // Out of file descriptors, say: wait a little rather than spin.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Serves one connection (HTTP/1.1, keep-alive) until it closes or the server stops.
+async fn connection(stream: TcpStream, cx: Context, stop: watch::Receiver<bool>) {
+    let service = service_fn(move |request| handle(cx.clone(), request));
+    let mut builder = http1::Builder::new();
+    builder.header_read_timeout(None);
+    let serving = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        _ = serving => {}
+        () = stopped(stop) => {}
+    }
+}

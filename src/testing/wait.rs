@@ -1,0 +1,218 @@
+//! Waiting for reports with a deadline, from async code (tokio's clock, so paused time works)
+//! or from a plain thread, without polling and without sleeps.
+
+use std::time::Duration;
+
+use super::state::{Shared, State};
+
+/// A wait for reports that ended without them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The deadline passed first.
+    #[error(
+        "{waited_for} did not arrive within {timeout:?}; config versions received so far: {received:?}"
+    )]
+    Timeout {
+        /// What the test waited for, in words.
+        waited_for: String,
+        /// How long it waited.
+        timeout: Duration,
+        /// The `config_version` of every report received so far, in order.
+        received: Vec<String>,
+    },
+}
+
+fn timed_out(state: &State, waited_for: &str, timeout: Duration) -> WaitError {
+    WaitError::Timeout {
+        waited_for: waited_for.to_owned(),
+        timeout,
+        received: state
+            .reports
+            .iter()
+            .map(|r| r.config_version.clone())
+            .collect(),
+    }
+}
+
+impl Shared {
+    /// Waits until `pick` finds what it looks for in the state (checked now and after each
+    /// request), at most `timeout` on tokio's clock.
+    pub(super) async fn wait<T>(
+        &self,
+        waited_for: &str,
+        timeout: Duration,
+        mut pick: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T, WaitError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(found) = pick(&mut self.lock()) {
+                return Ok(found);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let mut state = self.lock();
+                return match pick(&mut state) {
+                    Some(found) => Ok(found),
+                    None => Err(timed_out(&state, waited_for, timeout)),
+                };
+            }
+        }
+    }
+
+    /// [`Shared::wait`] for a plain thread: blocks it, at most `timeout` of wall-clock time.
+    pub(super) fn wait_blocking<T>(
+        &self,
+        waited_for: &str,
+        timeout: Duration,
+        mut pick: impl FnMut(&mut State) -> Option<T>,
+    ) -> Result<T, WaitError> {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut state = self.lock();
+        loop {
+            if let Some(found) = pick(&mut state) {
+                return Ok(found);
+            }
+            let expired = match deadline {
+                Some(deadline) => self
+                    .arrived_sync()
+                    .wait_until(&mut state, deadline)
+                    .timed_out(),
+                None => {
+                    self.arrived_sync().wait(&mut state);
+                    false
+                }
+            };
+            if expired {
+                return pick(&mut state).ok_or_else(|| timed_out(&state, waited_for, timeout));
+            }
+        }
+    }
+}
+
+/// Takes the first unread report.
+pub(super) fn next_unread(state: &mut State) -> Option<super::Report> {
+    let report = state.reports.get(state.cursor)?.clone();
+    state.cursor += 1;
+    Some(report)
+}
+
+/// Takes the first unread report with this version, skipping the unread ones before it.
+pub(super) fn next_with_version(state: &mut State, version: &str) -> Option<super::Report> {
+    let offset = state
+        .reports
+        .get(state.cursor..)?
+        .iter()
+        .position(|r| r.config_version == version)?;
+    let index = state.cursor + offset;
+    state.cursor = index + 1;
+    state.reports.get(index).cloned()
+}
+
+/// All reports, once there are at least `n`.
+pub(super) fn at_least(state: &mut State, n: usize) -> Option<Vec<super::Report>> {
+    (state.reports.len() >= n).then(|| state.reports.clone())
+}
+
+impl super::MockServer {
+    /// Waits for the next report not yet taken by a wait (the first one, on the first call),
+    /// at most `timeout` on tokio's clock.
+    ///
+    /// Reports are read in order through a cursor: each report is returned once by
+    /// [`next_report`](Self::next_report) and [`wait_for_version`](Self::wait_for_version)
+    /// together, so a report that arrived before the call is not missed.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # async fn run(server: vortex_client::testing::MockServer) -> Result<(), vortex_client::testing::WaitError> {
+    /// let first = server.next_report(Duration::from_secs(5)).await?;
+    /// assert_eq!(first.health, vortex_client::Health::Healthy);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no report came in time (it lists the versions received).
+    pub async fn next_report(&self, timeout: Duration) -> Result<super::Report, WaitError> {
+        self.shared
+            .wait("the next report", timeout, next_unread)
+            .await
+    }
+
+    /// Waits for a report with this `config_version`, skipping the unread reports before it,
+    /// at most `timeout` on tokio's clock.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no such report came in time.
+    pub async fn wait_for_version(
+        &self,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<super::Report, WaitError> {
+        let what = format!("a report with config_version {version:?}");
+        self.shared
+            .wait(&what, timeout, |state| next_with_version(state, version))
+            .await
+    }
+
+    /// Waits until at least `n` reports arrived in all (cursor aside); returns all of them.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when fewer came in time.
+    pub async fn wait_for_reports(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<super::Report>, WaitError> {
+        let what = format!("{n} reports");
+        self.shared
+            .wait(&what, timeout, |state| at_least(state, n))
+            .await
+    }
+
+    /// [`next_report`](Self::next_report) for code without a runtime: blocks the thread, at
+    /// most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no report came in time.
+    pub fn next_report_blocking(&self, timeout: Duration) -> Result<super::Report, WaitError> {
+        self.shared
+            .wait_blocking("the next report", timeout, next_unread)
+    }
+
+    /// [`wait_for_version`](Self::wait_for_version) for code without a runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no such report came in time.
+    pub fn wait_for_version_blocking(
+        &self,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<super::Report, WaitError> {
+        let what = format!("a report with config_version {version:?}");
+        self.shared
+            .wait_blocking(&what, timeout, |state| next_with_version(state, version))
+    }
+
+    /// [`wait_for_reports`](Self::wait_for_reports) for code without a runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when fewer came in time.
+    pub fn wait_for_reports_blocking(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<super::Report>, WaitError> {
+        let what = format!("{n} reports");
+        self.shared
+            .wait_blocking(&what, timeout, |state| at_least(state, n))
+    }
+}

@@ -1,0 +1,496 @@
+//! The mock server itself (feature `testing`), over real HTTP on loopback: the server's model is
+//! enforced, answers follow the contract and the script, waits end without sleeps, the read
+//! side applies the TTL, the grace period and the alert rule, and shutdown is clean anywhere.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use vortex_client::testing::{
+    DriftReport, DriftSummary, InstanceList, MockServer, Reply, WaitError,
+};
+use vortex_client::{blocking, Environment, Health, HeartbeatClient};
+
+const WAIT: Duration = Duration::from_secs(10);
+const HEARTBEAT: &str = "/api/drift/heartbeat/payment-service/production";
+
+/// An answer read off the wire.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        let found = self.headers.iter().find(|(n, _)| n == name);
+        found.map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a connection of its own, by hand (the test needs no HTTP client
+/// beyond the SDK's own); `Err` when the connection closes without an answer.
+async fn request(
+    server: &MockServer,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Result<Answer, String> {
+    let mut stream = TcpStream::connect(server.addr())
+        .await
+        .map_err(|e| e.to_string())?;
+    let content_type = content_type
+        .map(|t| format!("content-type: {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n{content_type}content-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(body.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("no answer")?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok());
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status: status.ok_or("no status")?,
+        headers,
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+async fn post_json(server: &MockServer, path: &str, body: &str) -> Answer {
+    let answer = request(server, "POST", path, Some("application/json"), body).await;
+    answer.expect("the mock server answers")
+}
+
+async fn heartbeat(server: &MockServer, instance: &str, version: &str) -> Answer {
+    let body = json!({"instance_id": instance, "config_version": version}).to_string();
+    post_json(server, HEARTBEAT, &body).await
+}
+
+async fn get<T: serde::de::DeserializeOwned>(server: &MockServer, path: &str) -> T {
+    let answer = request(server, "GET", path, None, "")
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status, 200, "{path}");
+    serde_json::from_slice(&answer.body).expect("the read side's JSON")
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_like_the_server_model_does() {
+    let server = MockServer::start().await.unwrap();
+    server.script([Reply::Status(503)]);
+    let cases = [
+        ("{not json", 400),
+        (r#"{"config_version":"v1"}"#, 422),
+        (r#"{"instance_id":"i","config_version":3}"#, 422),
+        (
+            r#"{"instance_id":"i","config_version":"v1","health":"sick"}"#,
+            422,
+        ),
+        (
+            r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":{"n":1}}}"#,
+            422,
+        ),
+    ];
+    for (body, status) in cases {
+        let answer = post_json(&server, HEARTBEAT, body).await;
+        assert_eq!(answer.status, status, "{body}");
+        assert!(answer.json()["error"].is_string(), "{body}");
+    }
+    let body = r#"{"instance_id":"i","config_version":"v1"}"#;
+    let no_type = request(&server, "POST", HEARTBEAT, None, body)
+        .await
+        .unwrap();
+    assert_eq!(no_type.status, 415);
+    let too_big = format!(
+        r#"{{"instance_id":"{}","config_version":"v1"}}"#,
+        "x".repeat(70_000)
+    );
+    assert_eq!(post_json(&server, HEARTBEAT, &too_big).await.status, 413);
+
+    assert_eq!(server.report_count(), 0, "refused bodies are not reports");
+    let rejections = server.rejections();
+    assert_eq!(rejections.len(), cases.len() + 2);
+    assert_eq!(rejections[0].body, "{not json");
+    assert!(
+        rejections[1].reason.contains("instance_id"),
+        "{:?}",
+        rejections[1]
+    );
+    // The scripted 503 was kept for the first well-formed heartbeat.
+    assert_eq!(heartbeat(&server, "i", "v1").await.status, 503);
+}
+
+#[tokio::test]
+async fn answers_follow_the_expected_version_of_each_app_and_profile() {
+    let server = MockServer::start().await.unwrap();
+    let answer = heartbeat(&server, "i-1", "v1").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let none = json!({"registered": true, "expected_version": null, "drift_detected": false});
+    assert_eq!(answer.json(), none);
+
+    server.set_expected_version("payment-service", "production", "v2");
+    server.set_expected_version("payment-service", "staging", "v1");
+    let drifted = json!({"registered": true, "expected_version": "v2", "drift_detected": true});
+    assert_eq!(heartbeat(&server, "i-1", "v1").await.json(), drifted);
+    assert_eq!(
+        heartbeat(&server, "i-1", "v2").await.json()["drift_detected"],
+        false
+    );
+    server.clear_expected_version("payment-service", "production");
+    assert_eq!(heartbeat(&server, "i-1", "v1").await.json(), none);
+    assert_eq!(
+        server
+            .expected_version("payment-service", "staging")
+            .as_deref(),
+        Some("v1")
+    );
+}
+
+#[tokio::test]
+async fn reports_are_typed_and_decoded() {
+    let server = MockServer::builder()
+        .path_prefix("/config/")
+        .start()
+        .await
+        .unwrap();
+    let body = json!({
+        "instance_id": "i-1",
+        "config_version": "v1",
+        "health": "degraded",
+        "hostname": "lost at the top level",
+        "metadata": {"region": "eu-west-1", "custom": {"team": "platform"}},
+    });
+    let path = "/config/api/drift/heartbeat/my%20app%2Fv2/100%25";
+    let answer = post_json(&server, path, &body.to_string()).await;
+    assert_eq!(answer.status, 200);
+    let report = server.next_report(WAIT).await.unwrap();
+    assert_eq!(
+        (report.app.as_str(), report.profile.as_str()),
+        ("my app/v2", "100%")
+    );
+    assert_eq!(report.path, path);
+    assert_eq!(
+        (report.instance_id.as_str(), report.config_version.as_str()),
+        ("i-1", "v1")
+    );
+    assert_eq!(report.health, Health::Degraded);
+    let metadata = report.metadata.clone().unwrap();
+    assert_eq!(metadata.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(metadata.custom["team"], "platform");
+    assert_eq!(metadata.hostname, None);
+    assert_eq!(report.json(), body);
+    assert_eq!(report.header("Content-Type"), Some("application/json"));
+
+    // The prefix is part of the route: without it, nothing matches.
+    assert_eq!(heartbeat(&server, "i", "v1").await.status, 404);
+    let answer = request(&server, "GET", "/config/api/drift/heartbeat/a/p", None, "").await;
+    assert_eq!(answer.unwrap().status, 405);
+    let statuses: Vec<u16> = server.rejections().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [404, 405]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn scripted_replies_are_used_in_order_then_the_default() {
+    let server = MockServer::start().await.unwrap();
+    server.script([
+        Reply::Status(500),
+        Reply::RetryAfter(429, "120".into()),
+        Reply::Raw(200, b"not json".to_vec()),
+        Reply::Redirect(307, "http://127.0.0.1:9/elsewhere".into()),
+        Reply::Delay(Duration::from_secs(30)),
+    ]);
+    server.set_default_reply(Reply::Status(404));
+    assert_eq!(heartbeat(&server, "i", "v1").await.status, 500);
+    let throttled = heartbeat(&server, "i", "v2").await;
+    assert_eq!(
+        (throttled.status, throttled.header("retry-after")),
+        (429, Some("120"))
+    );
+    let raw = heartbeat(&server, "i", "v3").await;
+    assert_eq!((raw.status, raw.body.as_slice()), (200, &b"not json"[..]));
+    let moved = heartbeat(&server, "i", "v4").await;
+    assert_eq!(
+        moved.header("location"),
+        Some("http://127.0.0.1:9/elsewhere")
+    );
+    let before = tokio::time::Instant::now();
+    assert_eq!(heartbeat(&server, "i", "v5").await.status, 200);
+    assert!(tokio::time::Instant::now() - before >= Duration::from_secs(30));
+    assert_eq!(heartbeat(&server, "i", "v6").await.status, 404);
+    let versions: Vec<String> = server
+        .reports()
+        .into_iter()
+        .map(|r| r.config_version)
+        .collect();
+    assert_eq!(
+        versions,
+        ["v1", "v2", "v3", "v4", "v5", "v6"],
+        "every attempt is a report"
+    );
+    // Only the 2xx answers registered the instance.
+    assert_eq!(
+        server.instances("payment-service", "production").instances[0].config_version,
+        "v5"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_connection_is_closed_when_the_server_is_dropped() {
+    let server = MockServer::start().await.unwrap();
+    server.set_default_reply(Reply::Hang);
+    let hung = {
+        let addr = server.addr();
+        tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let body = r#"{"instance_id":"i","config_version":"v1"}"#;
+            let head = format!(
+                "POST {HEARTBEAT} HTTP/1.1\r\nhost: mock\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer).await;
+            answer
+        })
+    };
+    server.next_report(WAIT).await.unwrap();
+    // Hung: an hour of (virtual) time passes without an answer.
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(!hung.is_finished());
+    drop(server);
+    let answer = tokio::time::timeout(WAIT, hung).await.unwrap().unwrap();
+    assert!(answer.is_empty(), "the connection closed without an answer");
+}
+
+#[tokio::test(start_paused = true)]
+async fn waits_take_reports_in_order_and_time_out_with_a_result() {
+    let server = MockServer::start().await.unwrap();
+    for version in ["v1", "v2", "v3", "v2"] {
+        heartbeat(&server, "i", version).await;
+    }
+    assert_eq!(server.next_report(WAIT).await.unwrap().config_version, "v1");
+    // The cursor is past v1: the first v2 comes next, then the second one.
+    let v2 = server.wait_for_version("v2", WAIT).await.unwrap();
+    assert_eq!(v2.received_at, server.reports()[1].received_at);
+    assert_eq!(
+        server
+            .wait_for_version("v2", WAIT)
+            .await
+            .unwrap()
+            .config_version,
+        "v2"
+    );
+    assert_eq!(server.wait_for_reports(4, WAIT).await.unwrap().len(), 4);
+
+    let before = tokio::time::Instant::now();
+    let err = server
+        .next_report(Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert_eq!(tokio::time::Instant::now() - before, Duration::from_secs(5));
+    let WaitError::Timeout { received, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(received, &["v1", "v2", "v3", "v2"]);
+    assert!(err.to_string().contains("the next report"), "{err}");
+    assert!(server
+        .wait_for_version("v9", Duration::from_secs(1))
+        .await
+        .is_err());
+
+    // A report arriving while a test waits wakes it.
+    let waiter = async { server.wait_for_version("v4", WAIT).await };
+    let (found, _) = tokio::join!(waiter, heartbeat(&server, "i", "v4"));
+    assert_eq!(found.unwrap().config_version, "v4");
+}
+
+/// Five instances, one of them on the new version: within the grace nothing has drifted; past
+/// it, four have and the alert is raised; past the TTL every instance is forgotten.
+#[tokio::test(start_paused = true)]
+async fn the_read_side_applies_grace_ttl_and_alert_rule() {
+    let server = MockServer::start().await.unwrap();
+    for i in 0..4 {
+        heartbeat(&server, &format!("i-{i}"), "v1").await;
+    }
+    server.set_expected_version("payment-service", "production", "v2");
+    heartbeat(&server, "i-4", "v2").await;
+    let path = "/api/drift/drift/payment-service/production";
+    let report: DriftReport = get(&server, path).await;
+    assert_eq!(
+        (report.total_instances, report.up_to_date, report.drifted),
+        (5, 1, 0)
+    );
+    assert_eq!(
+        (report.expected_version.as_str(), report.alert),
+        ("v2", false)
+    );
+
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let report: DriftReport = get(&server, path).await;
+    assert_eq!(
+        (report.drifted, report.drift_percentage, report.alert),
+        (4, 80.0, true)
+    );
+    assert_eq!(report.alert_threshold, 10.0);
+    let first = &report.drifted_instances[0];
+    assert_eq!(
+        (
+            first.current_version.as_str(),
+            first.expected_version.as_str()
+        ),
+        ("v1", "v2")
+    );
+    assert_eq!(first.drift_duration_secs, 60);
+    // The same report without HTTP; the wall clock follows tokio's (virtual) time.
+    assert_eq!(report, server.drift_report("payment-service", "production"));
+    let seen = &report.drifted_instances[0].last_seen;
+    assert!(
+        report.generated_at.as_str() > seen.as_str(),
+        "{seen} {}",
+        report.generated_at
+    );
+
+    let summary: DriftSummary = get(&server, "/api/drift/drift").await;
+    assert_eq!((summary.total_instances, summary.total_drifted), (5, 4));
+    assert_eq!(
+        (
+            summary.app_profile_count,
+            summary.apps_with_drift,
+            summary.apps_alerting
+        ),
+        (1, 1, 1)
+    );
+    let list: InstanceList = get(&server, "/api/drift/instances/payment-service/production").await;
+    assert_eq!(list.count, 5);
+    assert_eq!(list.instances[4].config_version, "v2");
+
+    // A higher threshold, no alert; then the TTL passes.
+    server.set_alert_threshold(90.0);
+    assert!(!server.drift_report("payment-service", "production").alert);
+    tokio::time::advance(Duration::from_secs(241)).await;
+    let report: DriftReport = get(&server, path).await;
+    assert_eq!(report.total_instances, 0);
+    let list: InstanceList = get(&server, "/api/drift/instances/payment-service/production").await;
+    assert_eq!(list.count, 0);
+}
+
+#[tokio::test]
+async fn grace_and_ttl_are_settable() {
+    let server = MockServer::start().await.unwrap();
+    server.set_drift_grace(Duration::ZERO);
+    server.set_expected_version("payment-service", "production", "v2");
+    heartbeat(&server, "i-1", "v1").await;
+    let report = server.drift_report("payment-service", "production");
+    assert_eq!(report.drifted, 1, "no grace: drifted at once");
+    assert!(!report.alert, "one instance never alerts");
+    server.set_ttl(Duration::ZERO);
+    // With no unknown expectation: "unknown", and no one left.
+    let other = server.drift_report("billing", "test");
+    assert_eq!(
+        (other.expected_version.as_str(), other.total_instances),
+        ("unknown", 0)
+    );
+}
+
+fn blocking_client(url: &str) -> blocking::HeartbeatClient {
+    blocking::HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("payment-service")
+        .profile("production")
+        .config_version("v1")
+        .interval(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+/// A plain test with the blocking client: the server runs on its own thread.
+#[test]
+fn a_plain_test_drives_the_blocking_client() {
+    let server = MockServer::start_blocking().unwrap();
+    server.set_expected_version("payment-service", "production", "v2");
+    let client = blocking_client(&server.url());
+    client.start();
+    let first = server.next_report_blocking(WAIT).unwrap();
+    assert_eq!(first.config_version, "v1");
+    client.set_config_version("v2");
+    server.wait_for_version_blocking("v2", WAIT).unwrap();
+    assert_eq!(server.wait_for_reports_blocking(2, WAIT).unwrap().len(), 2);
+    let err = server
+        .next_report_blocking(Duration::from_millis(50))
+        .unwrap_err();
+    assert!(matches!(err, WaitError::Timeout { .. }));
+    client.stop();
+    drop(server);
+    // Once dropped, the port refuses: the client sees a server that is down.
+    assert!(client.report_now().is_err());
+}
+
+/// Dropping either kind inside a runtime, of either flavour, neither blocks nor panics.
+async fn drop_inside_a_runtime() {
+    let on_runtime = MockServer::start().await.unwrap();
+    let on_thread = MockServer::start_blocking().unwrap();
+    let client = HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(on_thread.url())
+        .app("a")
+        .profile("p")
+        .max_retries(1)
+        .build()
+        .unwrap();
+    client.report_now().await.unwrap();
+    drop(on_runtime);
+    drop(on_thread);
+    assert!(client.report_now().await.is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn drop_inside_a_current_thread_runtime() {
+    drop_inside_a_runtime().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_inside_a_multi_thread_runtime() {
+    drop_inside_a_runtime().await;
+}
+
+/// `start()` polled without a tokio runtime fails with an error that names the way out.
+#[test]
+fn start_outside_a_runtime_is_an_error_not_a_panic() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let mut start = std::pin::pin!(MockServer::start());
+    let polled = start.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    let Poll::Ready(Err(err)) = polled else {
+        panic!("expected an error at once")
+    };
+    assert!(err.to_string().contains("start_blocking"), "{err}");
+}
