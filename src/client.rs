@@ -10,12 +10,15 @@ use tokio::sync::{watch, Notify, OnceCell};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 
-use crate::config::{check_name, check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
+use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
+use crate::error::{ConfigError, Disposition, ReporterError};
 use crate::metadata::{self, InstanceMetadata};
-use crate::reporter::{Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError};
 use crate::schedule::{RateLimiter, Schedule};
-use crate::Health;
+use crate::transport::Reporter;
+use crate::validate::{check_name, check_version};
+use crate::wire::{Health, HeartbeatRequest, HeartbeatResponse};
 
 /// Extra time `stop()` waits beyond the grace before it aborts the worker.
 const STOP_SLACK: Duration = Duration::from_millis(100);
@@ -765,3 +768,11 @@ fn deadline(now: Instant, delay: Duration) -> Instant {
 
 /// About 30 years: later than any deadline the client computes.
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+impl sealed::Sealed for HeartbeatClient {}
+
+impl FromConfig for HeartbeatClient {
+    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
+        HeartbeatClient::new(config)
+    }
+}

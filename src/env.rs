@@ -12,8 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The largest file the SDK reads during detection (a Kubernetes namespace file is a few bytes).
-pub(crate) const MAX_FILE_BYTES: u64 = 4096;
+use crate::limits::MAX_FILE_BYTES;
 
 /// A source of environment variables and files, injectable for tests.
 ///
