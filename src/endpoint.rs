@@ -6,7 +6,7 @@ use reqwest::Url;
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_URL_LEN;
 use crate::redact::{excerpt, redact_url};
-use crate::validate::check_segment;
+use crate::validate::{check_len, check_segment};
 
 /// Parses and checks `server_url`: bounded, http(s), a host, no query or fragment, and no `@`
 /// outside the userinfo (an unencoded `/` in a password would otherwise leak it into the path).
@@ -44,15 +44,7 @@ fn check_raw(raw: &str) -> Result<&str, ConfigError> {
     if trimmed.is_empty() {
         return Err(ConfigError::MissingField("server_url"));
     }
-    if trimmed.len() > MAX_URL_LEN {
-        return Err(invalid(
-            "server_url",
-            format!(
-                "is {} bytes long; at most {MAX_URL_LEN} are allowed",
-                trimmed.len()
-            ),
-        ));
-    }
+    check_len("server_url", "", trimmed.len(), MAX_URL_LEN)?;
     if trimmed.chars().any(char::is_control) {
         return Err(invalid(
             "server_url",

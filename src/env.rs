@@ -132,12 +132,7 @@ impl Environment {
             tracing::debug!("the host name is not valid UTF-8; not using it");
             return None;
         };
-        let name = name.trim();
-        if name.is_empty() {
-            None
-        } else {
-            Some(name.to_owned())
-        }
+        trimmed_non_blank(&name)
     }
 
     /// The value of a variable, if it is set, is valid UTF-8 and is not blank.
@@ -179,18 +174,19 @@ impl Environment {
         if text.len() as u64 > MAX_FILE_BYTES {
             return None;
         }
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            None
-        } else {
-            Some(trimmed.to_owned())
-        }
+        trimmed_non_blank(&text)
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
         let relative = Path::new(path.trim_start_matches('/'));
         self.root.join(relative)
     }
+}
+
+/// `text` without surrounding whitespace; `None` when nothing is left.
+fn trimmed_non_blank(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 impl Default for Environment {

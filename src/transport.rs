@@ -24,7 +24,7 @@ pub(crate) struct Reporter {
     http: reqwest::Client,
     url: Url,
     /// `url` without userinfo: what logs and errors show.
-    shown_url: String,
+    redacted_url: String,
     timeout: Duration,
     /// Credentials that must never appear in an error message, even when a server echoes
     /// them in its answer: longest first. Never printed.
@@ -34,7 +34,7 @@ pub(crate) struct Reporter {
 impl fmt::Debug for Reporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reporter")
-            .field("url", &self.shown_url)
+            .field("url", &self.redacted_url)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -59,7 +59,7 @@ impl Reporter {
         })?;
         let secrets = collect_secrets(config, &url, &http);
         Ok(Reporter {
-            shown_url: redact_url(url.as_str()),
+            redacted_url: redact_url(url.as_str()),
             http,
             url,
             timeout: config.timeout,
@@ -74,7 +74,7 @@ impl Reporter {
 
     /// The heartbeat URL without userinfo.
     pub(crate) fn shown_url(&self) -> &str {
-        &self.shown_url
+        &self.redacted_url
     }
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer.
@@ -91,11 +91,11 @@ impl Reporter {
             let location = response
                 .headers()
                 .get(reqwest::header::LOCATION)
-                .map(|v| self.shown_location(&String::from_utf8_lossy(v.as_bytes())))
+                .map(|v| self.redacted_location(&String::from_utf8_lossy(v.as_bytes())))
                 .unwrap_or_default();
             return Err(ReporterError::Redirect {
                 status: status.as_u16(),
-                url: self.shown_url.clone(),
+                url: self.redacted_url.clone(),
                 location,
             });
         }
@@ -108,7 +108,7 @@ impl Reporter {
             let body = self.error_snippet(&mut response).await;
             return Err(ReporterError::Status {
                 status: status.as_u16(),
-                url: self.shown_url.clone(),
+                url: self.redacted_url.clone(),
                 retry_after,
                 body,
             });
@@ -121,7 +121,7 @@ impl Reporter {
 
     /// A redirect's `Location` as it may appear in errors and logs: resolved against the
     /// heartbeat URL, without userinfo, without any of the client's credentials, shortened.
-    fn shown_location(&self, location: &str) -> String {
+    fn redacted_location(&self, location: &str) -> String {
         let shown = match self.url.join(location) {
             Ok(resolved) => redact_url(resolved.as_str()),
             Err(_) => redact_url(location),
@@ -157,7 +157,7 @@ impl Reporter {
         truncate: bool,
     ) -> Result<Vec<u8>, ReporterError> {
         let too_large = || ReporterError::ResponseTooLarge {
-            url: self.shown_url.clone(),
+            url: self.redacted_url.clone(),
             limit,
         };
         if !truncate && response.content_length().is_some_and(|n| n > limit as u64) {
@@ -184,7 +184,7 @@ impl Reporter {
 
     fn transport_error(&self, error: reqwest::Error) -> ReporterError {
         let error = error.without_url();
-        let url = self.shown_url.clone();
+        let url = self.redacted_url.clone();
         if error.is_timeout() || chain_has_timeout(&error) {
             return ReporterError::Timeout {
                 url,

@@ -59,14 +59,25 @@ pub(crate) fn check_segment(field: &'static str, value: &str) -> Result<(), Conf
 
 /// Bounded length and no control characters.
 pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), ConfigError> {
-    if value.len() > max {
-        return Err(invalid(
-            field,
-            format!("is {} bytes long; at most {max} are allowed", value.len()),
-        ));
-    }
+    check_len(field, "", value.len(), max)?;
     if value.chars().any(char::is_control) {
         return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// At most `max` bytes; the error names `subject` (empty for the setting itself).
+pub(crate) fn check_len(
+    field: &'static str,
+    subject: &str,
+    len: usize,
+    max: usize,
+) -> Result<(), ConfigError> {
+    if len > max {
+        return Err(invalid(
+            field,
+            format!("{subject}is {len} bytes long; at most {max} are allowed"),
+        ));
     }
     Ok(())
 }
@@ -135,15 +146,8 @@ fn check_headers(headers: &[(String, String)]) -> Result<bool, ConfigError> {
             ));
         }
         // Never echo a header value: it may be a secret.
-        if value.len() > MAX_HEADER_VALUE_LEN {
-            return Err(invalid(
-                "headers",
-                format!(
-                    "the value of {parsed} is {} bytes long; at most {MAX_HEADER_VALUE_LEN} are allowed",
-                    value.len()
-                ),
-            ));
-        }
+        let subject = format!("the value of {parsed} ");
+        check_len("headers", &subject, value.len(), MAX_HEADER_VALUE_LEN)?;
         if HeaderValue::from_str(value).is_err() {
             return Err(invalid(
                 "headers",
@@ -159,15 +163,7 @@ fn check_token(token: &str) -> Result<(), ConfigError> {
     if token.trim().is_empty() {
         return Err(invalid("bearer_token", "must not be empty or blank"));
     }
-    if token.len() > MAX_HEADER_VALUE_LEN {
-        return Err(invalid(
-            "bearer_token",
-            format!(
-                "is {} bytes long; at most {MAX_HEADER_VALUE_LEN} are allowed",
-                token.len()
-            ),
-        ));
-    }
+    check_len("bearer_token", "", token.len(), MAX_HEADER_VALUE_LEN)?;
     // `Bearer ` plus a valid value is a valid value: the transport's header cannot fail.
     if HeaderValue::from_str(token).is_err() {
         return Err(invalid(

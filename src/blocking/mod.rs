@@ -130,7 +130,7 @@ struct Shared {
     runtime: Handle,
     bell: Arc<Bell>,
     /// The heartbeat URL without userinfo, for the errors this facade makes itself.
-    shown_url: String,
+    redacted_url: String,
     thread: Mutex<Option<Thread>>,
 }
 
@@ -159,7 +159,7 @@ impl HeartbeatClient {
     /// async client), and [`ConfigError::Runtime`] when the thread or its runtime cannot be
     /// started.
     pub fn new(config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        let shown_url = redacted_heartbeat_url(&config);
+        let redacted_url = redacted_heartbeat_url(&config);
         let (thread, parts) = Thread::start(config)?;
         let bell = Arc::new(Bell::default());
         parts
@@ -170,7 +170,7 @@ impl HeartbeatClient {
                 client: parts.client,
                 runtime: parts.runtime,
                 bell,
-                shown_url,
+                redacted_url,
                 thread: Mutex::new(Some(thread)),
             }),
         })
@@ -240,7 +240,7 @@ impl HeartbeatClient {
         match self.call(bound, async move { client.report_now().await }) {
             Ok(result) => result,
             Err(CallError::TimedOut) => Err(ReporterError::Timeout {
-                url: self.shared.shown_url.clone(),
+                url: self.shared.redacted_url.clone(),
                 timeout: bound,
             }),
             Err(CallError::Gone) => Err(ReporterError::NoRuntime(
