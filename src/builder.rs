@@ -21,12 +21,13 @@ use crate::wire::{Health, InstanceMetadata};
 /// [`HeartbeatClient`](crate::HeartbeatClient) or a blocking
 /// [`blocking::HeartbeatClient`](crate::blocking::HeartbeatClient).
 pub trait FromConfig: Sized + sealed::Sealed {
-    /// Makes the value from a configuration the builder has filled in and validated.
+    /// Makes the value from a configuration the builder has filled in, validating it.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the value cannot be made, e.g. an HTTP client that cannot be
-    /// built (an unusable root certificate) or a thread that cannot be started.
+    /// [`ConfigError`] for an invalid setting, or when the value cannot be made, e.g. an HTTP
+    /// client that cannot be built (an unusable root certificate) or a thread that cannot be
+    /// started.
     fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError>;
 }
 
@@ -40,6 +41,7 @@ impl sealed::Sealed for HeartbeatConfig {}
 
 impl FromConfig for HeartbeatConfig {
     fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
         Ok(config)
     }
 }
@@ -324,11 +326,12 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Fills unset settings from the environment, then validates.
-    fn resolve(mut self) -> Result<HeartbeatConfig, ConfigError> {
+    /// Fills unset settings from the environment, then makes `U`, which validates the
+    /// configuration (once). A rejected value taken from the environment is reported under
+    /// the variable's name.
+    fn resolve<U: FromConfig>(mut self) -> Result<U, ConfigError> {
         let from_env = self.fill_from_environment()?;
-        self.config.validate().map_err(|error| match error {
-            // A value taken from the environment is reported under the variable's name.
+        U::from_config(self.config).map_err(|error| match error {
             ConfigError::InvalidValue { field, reason } => {
                 match from_env.into_iter().find(|taken| taken.field == field) {
                     Some(taken) => ConfigError::InvalidEnv {
@@ -340,8 +343,7 @@ impl<T> HeartbeatBuilder<T> {
                 }
             }
             other => other,
-        })?;
-        Ok(self.config)
+        })
     }
 
     /// Fills every unset setting that has an environment variable; returns what it took.
@@ -409,7 +411,7 @@ impl<T> HeartbeatBuilder<T> {
     where
         T: FromConfig,
     {
-        T::from_config(self.resolve()?)
+        self.resolve()
     }
 
     /// Validates and returns the configuration, whatever this builder was made for.

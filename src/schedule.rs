@@ -169,8 +169,7 @@ impl Schedule {
 
     /// The longest delay [`after_failure`](Self::after_failure) can draw after `failures`
     /// consecutive failures: the top of the jitter range, clamped to the cap.
-    #[must_use]
-    pub fn longest_after_failure(&self, failures: u32) -> Duration {
+    fn longest_after_failure(&self, failures: u32) -> Duration {
         let nominal = nominal_retry_delay(failures, self.initial, self.max);
         let (lo, hi) = self.jitter.retry;
         scale(nominal, hi.max(lo)).min(self.max)
@@ -451,6 +450,28 @@ mod tests {
             assert!(l.check(later).is_ok());
         }
         assert!(l.check(later).is_err());
+    }
+
+    #[test]
+    fn longest_backoff_bounds_every_drawn_sequence() {
+        let mut s = Schedule::with_seed(S(30), S(1), S(60), 5);
+        for attempts in [1, 2, 3, 8, 12] {
+            let bound = s.longest_backoff(attempts);
+            for _ in 0..100 {
+                let drawn: Duration = (1..attempts).map(|n| s.after_failure(n)).sum();
+                assert!(
+                    drawn <= bound,
+                    "{drawn:?} > {bound:?} for {attempts} attempts"
+                );
+            }
+        }
+        // 1.5 + 3 + 6 + 12 + 24 + 48, then the cap.
+        assert_eq!(s.longest_backoff(8), Duration::from_millis(94_500 + 60_000));
+        let exact = s.clone().jitter(Jitter::NONE);
+        assert_eq!(exact.longest_backoff(4), S(1 + 2 + 4));
+        // Saturates instead of counting to u32::MAX.
+        let huge = Schedule::with_seed(S(30), S(1), Duration::MAX, 0);
+        assert_eq!(huge.longest_backoff(u32::MAX), Duration::MAX);
     }
 
     #[test]
