@@ -52,7 +52,6 @@
 //!
 //! The wire format is the server's contract: `POST {server_url}/api/drift/heartbeat/{app}/{profile}`
 //! (see the README).
-
 //!
 //! # Layout
 //!

@@ -26,6 +26,15 @@ fn head(text: &str, max: usize) -> (&str, bool) {
     }
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn prefix_within(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("")
+}
+
 /// At most `max` characters of `text`, with `...` when it was longer.
 pub(crate) fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     match head(text, max) {
@@ -114,6 +123,13 @@ mod tests {
             excerpt(&long),
             format!("{:?}... (100 bytes)", "x".repeat(64))
         );
+    }
+
+    #[test]
+    fn byte_prefixes_respect_char_boundaries() {
+        assert_eq!(prefix_within("héllo", 2), "h");
+        assert_eq!(prefix_within("héllo", 3), "hé");
+        assert_eq!(prefix_within("abc", 10), "abc");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use crate::env::Environment;
 use crate::limits::{DETECTED_JSON_BUDGET, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN};
+use crate::redact::prefix_within;
 use crate::schedule::random_suffix;
 pub use crate::wire::InstanceMetadata;
 
@@ -98,7 +99,7 @@ pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata
         .chain(detected.hostname)
         .find(|h| !h.is_empty() && !h.chars().any(char::is_control))
         .unwrap_or_else(|| "instance".to_owned());
-    let host = truncate(&host, MAX_NAME_LEN - suffix.len() - 1);
+    let host = prefix_within(&host, MAX_NAME_LEN - suffix.len() - 1);
     format!("{host}-{suffix}")
 }
 
@@ -176,15 +177,6 @@ fn clean(source: &str, value: String) -> Option<String> {
         return None;
     }
     Some(value.to_owned())
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.get(..end).unwrap_or("")
 }
 
 /// Drops the longest detected values until all of them fit the request's reserve for detected
@@ -267,13 +259,6 @@ mod tests {
         let before = small.clone();
         fit_budget(&mut small);
         assert_eq!(small, before);
-    }
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("héllo", 3), "hé");
-        assert_eq!(truncate("abc", 10), "abc");
     }
 
     #[test]
