@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use reqwest::Url;
+
 use crate::endpoint::{has_userinfo, parse_server_url};
 use crate::env::Environment;
 use crate::error::{invalid, ConfigError};
@@ -165,6 +167,12 @@ impl HeartbeatConfig {
     /// The first problem found, saying what to fix. Error messages never echo a header value
     /// or token, show URLs without userinfo, and quote at most 64 characters of any value.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check().map(drop)
+    }
+
+    /// [`validate`](Self::validate), returning the parsed server URL, so that the sender need
+    /// not parse it again.
+    pub(crate) fn check(&self) -> Result<Url, ConfigError> {
         let url = parse_server_url(&self.server_url)?;
         check_segment("app", &self.app)?;
         check_segment("profile", &self.profile)?;
@@ -188,7 +196,7 @@ impl HeartbeatConfig {
             has_userinfo(&url),
         )?;
         parse_root_certificates(&self.root_certificates)?;
-        Ok(())
+        Ok(url)
     }
 
     /// Every duration non-zero (where zero means nothing) and at most [`MAX_DURATION`]; the

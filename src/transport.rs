@@ -42,9 +42,15 @@ impl fmt::Debug for Reporter {
 
 impl Reporter {
     /// Sets up the HTTP client for a configuration that passed
-    /// [`HeartbeatConfig::validate`]: nothing is checked again here.
+    /// [`HeartbeatConfig::validate`]. Parses the server URL again; [`Reporter::connect`]
+    /// takes the one [`HeartbeatConfig::check`] returned instead.
     pub(crate) fn new(config: &HeartbeatConfig) -> Result<Self, ConfigError> {
-        let server = parse_server_url(&config.server_url)?;
+        Self::connect(config, parse_server_url(&config.server_url)?)
+    }
+
+    /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
+    /// is checked again here.
+    pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
         warn_if_clear_text(config, &server);
         let url = join_heartbeat_path(server, &config.app, &config.profile)?;
         let https = url.scheme() == "https";
