@@ -8,16 +8,19 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use crate::config::{check_name, check_version, ConfigError, HeartbeatBuilder, HeartbeatConfig};
+use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
+use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
+use crate::error::{ConfigError, Disposition, ReporterError};
 use crate::metadata::{self, InstanceMetadata};
 use crate::plan::Origin;
-use crate::reporter::{Disposition, HeartbeatResponse, Reporter, ReporterError};
 use crate::schedule::Schedule;
 use crate::sender::Shared;
 use crate::status::HeartbeatStatus;
+use crate::transport::Reporter;
+use crate::validate::{check_name, check_version};
+use crate::wire::{Health, HeartbeatResponse};
 use crate::worker::{self, delay_ms};
-use crate::Health;
 
 /// Extra time `stop()` waits beyond the grace before it aborts the worker.
 const STOP_SLACK: Duration = Duration::from_millis(100);
@@ -397,5 +400,13 @@ impl fmt::Debug for HeartbeatClient {
             .field("config_version", &self.config_version())
             .field("running", &self.is_running())
             .finish_non_exhaustive()
+    }
+}
+
+impl sealed::Sealed for HeartbeatClient {}
+
+impl FromConfig for HeartbeatClient {
+    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
+        HeartbeatClient::new(config)
     }
 }

@@ -12,8 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// The largest file the SDK reads during detection (a Kubernetes namespace file is a few bytes).
-pub(crate) const MAX_FILE_BYTES: u64 = 4096;
+use crate::limits::MAX_FILE_BYTES;
 
 /// A source of environment variables and files, injectable for tests.
 ///
@@ -133,12 +132,7 @@ impl Environment {
             tracing::debug!("the host name is not valid UTF-8; not using it");
             return None;
         };
-        let name = name.trim();
-        if name.is_empty() {
-            None
-        } else {
-            Some(name.to_owned())
-        }
+        trimmed_non_blank(&name)
     }
 
     /// The value of a variable, if it is set, is valid UTF-8 and is not blank.
@@ -180,18 +174,19 @@ impl Environment {
         if text.len() as u64 > MAX_FILE_BYTES {
             return None;
         }
-        let trimmed = text.trim();
-        if trimmed.is_empty() {
-            None
-        } else {
-            Some(trimmed.to_owned())
-        }
+        trimmed_non_blank(&text)
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
         let relative = Path::new(path.trim_start_matches('/'));
         self.root.join(relative)
     }
+}
+
+/// `text` without surrounding whitespace; `None` when nothing is left.
+fn trimmed_non_blank(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 impl Default for Environment {

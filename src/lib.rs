@@ -11,7 +11,7 @@
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let client = HeartbeatClient::builder()
-//!         .server_url("http://vortex-config:8080")
+//!         .server_url("http://vortex-config:8888")
 //!         .app("payment-service")
 //!         .profile("production")
 //!         .interval(Duration::from_secs(30))
@@ -52,38 +52,69 @@
 //!
 //! The wire format is the server's contract: `POST {server_url}/api/drift/heartbeat/{app}/{profile}`
 //! (see the README).
+//!
+//! # Layout
+//!
+//! One concern a file; each file imports only from files listed before it (bottom layer first):
+//!
+//! | layer | files (in import order) |
+//! |---|---|
+//! | facts | `limits`, `redact`, `error`, `wire`, `drift`, `status` |
+//! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
+//! | configuration | `env`, `metadata/`, `config`, `builder` |
+//! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
+//! | handles | `client`, `blocking/`, and `reporter` (re-exports under a historical path) |
+//!
+//! `CONTRIBUTING.md` says what each file holds and where a new feature goes.
 
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
-pub mod blocking;
-mod client;
-mod config;
+// facts
 mod drift;
+mod error;
+mod limits;
+mod redact;
+mod status;
+mod wire;
+// policy
+mod endpoint;
+mod plan;
+mod retry_after;
+pub mod schedule;
+mod tls;
+mod validate;
+// configuration
+mod builder;
+mod config;
 mod env;
 mod metadata;
-mod plan;
-pub mod reporter;
-pub mod schedule;
+// mechanism
 mod sender;
-mod status;
 #[cfg(feature = "metrics")]
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transport;
 mod worker;
+// handles
+pub mod blocking;
+mod client;
+pub mod reporter;
 
+pub use builder::{FromConfig, HeartbeatBuilder};
 pub use client::HeartbeatClient;
-pub use config::{
-    ConfigError, HeartbeatBuilder, HeartbeatConfig, MAX_DURATION, MAX_HEADERS,
-    MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN,
-    MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
-};
+pub use config::HeartbeatConfig;
 pub use drift::DriftState;
 pub use env::Environment;
+pub use error::{Cause, ConfigError, Disposition, ReporterError};
+pub use limits::{
+    MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
+    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
+};
 pub use metadata::InstanceMetadata;
-pub use reporter::{Disposition, Health, HeartbeatResponse, ReporterError};
 pub use status::HeartbeatStatus;
+pub use wire::{Health, HeartbeatResponse};
 
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatConfig`].
 pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::reporter::Disposition;
+use crate::error::Disposition;
 use crate::schedule::{RateLimiter, Schedule};
 
 /// Who asked for a report.

@@ -29,30 +29,13 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-/// The longest `Retry-After` the client honours. A server that asks for more is waited on for
-/// this long: waiting longer would make the instance vanish from the server's drift report,
-/// whose default time-to-live is 5 minutes.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub use crate::limits::MAX_RETRY_AFTER;
 
-/// Jitter factors, as fractions of the nominal delay.
+/// Jitter factors, as fractions of the nominal delay: each delay is drawn uniformly from
+/// `[low, high] x nominal`.
 ///
-/// Each delay is drawn uniformly from `[low, high] x nominal`. The defaults were chosen with the
-/// fleet simulation in `examples/fleet.rs` (see the README's table):
-///
-/// - `first: (0.1, 1.0)`: a fleet started in the same second spreads its second reports over
-///   90 % of an interval. Because that width equals the shortest interval (`interval.0`), the
-///   third report of an instance can never land before the latest second report of the fleet,
-///   so from then on no second carries more than `N / (0.9 x interval)` reports (1.11 x the
-///   mean) apart from sampling noise. A wider phase loses that guarantee (its rounds can
-///   overlap); a narrower one packs the fleet tighter (`(0.2, 1.0)` measures 1.3 x).
-/// - `interval: (0.9, 1.1)`: keeps phases drifting apart; its exact width barely matters once
-///   the first phase is spread.
-/// - `retry: (0.5, 1.5)`: a fleet whose backoff starts in lockstep (cold start against a down
-///   server) arrives at about 1.1 x the mean in the minute after recovery; `(0.5, 1.0)` gives
-///   1.25 x, `(1.0, 1.5)` 1.9 x, the seed's `+0..10 %` 3.2 x (9 x with the cap applied first).
-/// - `retry_after: (1.0, 1.5)`: never earlier than the server asked, at most half again as
-///   long. A fleet told "come back in 60 s" at once returns at about 1.0 x the mean; `(1.0, 1.2)`
-///   gives 2.5 x, no jitter 30 x.
+/// The defaults keep a fleet that starts, fails or is throttled together from reporting
+/// together; `docs/schedule-notes.md` gives the fleet simulation's numbers behind each range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jitter {
     /// Range for the delay between the immediate first report and the second one, as a
@@ -184,6 +167,40 @@ impl Schedule {
         honoured.max(self.after_failure(failures))
     }
 
+    /// The longest delay [`after_failure`](Self::after_failure) can draw after `failures`
+    /// consecutive failures: the top of the jitter range, clamped to the cap.
+    fn longest_after_failure(&self, failures: u32) -> Duration {
+        let nominal = nominal_retry_delay(failures, self.initial, self.max);
+        let (lo, hi) = self.jitter.retry;
+        scale(nominal, hi.max(lo)).min(self.max)
+    }
+
+    /// The longest total of the backoff delays between `attempts` attempts, all failing:
+    /// what `report_now()` can spend waiting, besides the attempts themselves.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vortex_client::schedule::Schedule;
+    ///
+    /// let schedule = Schedule::new(Duration::from_secs(30), Duration::from_secs(1), Duration::from_secs(60));
+    /// // Three attempts wait twice: at most 1.5 x 1 s, then 1.5 x 2 s.
+    /// assert_eq!(schedule.longest_backoff(3), Duration::from_millis(4500));
+    /// ```
+    #[must_use]
+    pub fn longest_backoff(&self, attempts: u32) -> Duration {
+        let mut total = Duration::ZERO;
+        for failures in 1..attempts {
+            let longest = self.longest_after_failure(failures);
+            // Once the delay stops growing (the cap, or the doubling saturating), every later
+            // one is the same: add them at once instead of counting to `attempts`.
+            if self.longest_after_failure(failures + 1) == longest {
+                return total.saturating_add(longest.saturating_mul(attempts - failures));
+            }
+            total = total.saturating_add(longest);
+        }
+        total
+    }
+
     fn draw(&mut self, nominal: Duration, lo: f64, hi: f64) -> Duration {
         // A range the RNG cannot sample (infinite or NaN bounds, or a width that overflows)
         // falls back to its lower bound; `scale` then saturates.
@@ -247,11 +264,9 @@ impl RateLimiter {
     ///
     /// The wait until a slot is free, when none is free at `now`.
     pub fn check(&mut self, now: Instant) -> Result<(), Duration> {
-        let tat = self.next_free.map_or(now, |t| t.max(now));
-        let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
+        let (slot, allowed_from) = self.next_slot(now);
         if now >= allowed_from {
-            // Saturates instead of panicking when `gap` is absurdly long.
-            self.next_free = Some(tat.checked_add(self.gap).unwrap_or(tat));
+            self.take(slot);
             Ok(())
         } else {
             Err(allowed_from - now)
@@ -275,10 +290,23 @@ impl RateLimiter {
     /// assert_eq!(limiter.reserve(t0), gap * 2);
     /// ```
     pub fn reserve(&mut self, now: Instant) -> Duration {
-        let tat = self.next_free.map_or(now, |t| t.max(now));
-        let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
-        self.next_free = Some(tat.checked_add(self.gap).unwrap_or(tat));
+        let (slot, allowed_from) = self.next_slot(now);
+        self.take(slot);
         allowed_from.saturating_duration_since(now)
+    }
+
+    /// The next slot's theoretical time (the GCRA's "theoretical arrival time": one gap after
+    /// the last slot taken, or `now` when idle), and the earliest time it may be used (the
+    /// burst lets it be used early by up to `tolerance`).
+    fn next_slot(&self, now: Instant) -> (Instant, Instant) {
+        let slot = self.next_free.map_or(now, |t| t.max(now));
+        let allowed_from = slot.checked_sub(self.tolerance).unwrap_or(now);
+        (slot, allowed_from)
+    }
+
+    fn take(&mut self, slot: Instant) {
+        // Saturates instead of panicking when `gap` is absurdly long.
+        self.next_free = Some(slot.checked_add(self.gap).unwrap_or(slot));
     }
 }
 
@@ -422,6 +450,28 @@ mod tests {
             assert!(l.check(later).is_ok());
         }
         assert!(l.check(later).is_err());
+    }
+
+    #[test]
+    fn longest_backoff_bounds_every_drawn_sequence() {
+        let mut s = Schedule::with_seed(S(30), S(1), S(60), 5);
+        for attempts in [1, 2, 3, 8, 12] {
+            let bound = s.longest_backoff(attempts);
+            for _ in 0..100 {
+                let drawn: Duration = (1..attempts).map(|n| s.after_failure(n)).sum();
+                assert!(
+                    drawn <= bound,
+                    "{drawn:?} > {bound:?} for {attempts} attempts"
+                );
+            }
+        }
+        // 1.5 + 3 + 6 + 12 + 24 + 48, then the cap.
+        assert_eq!(s.longest_backoff(8), Duration::from_millis(94_500 + 60_000));
+        let exact = s.clone().jitter(Jitter::NONE);
+        assert_eq!(exact.longest_backoff(4), S(1 + 2 + 4));
+        // Saturates instead of counting to u32::MAX.
+        let huge = Schedule::with_seed(S(30), S(1), Duration::MAX, 0);
+        assert_eq!(huge.longest_backoff(u32::MAX), Duration::MAX);
     }
 
     #[test]

@@ -16,11 +16,13 @@ use tokio::time::Instant;
 
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
+use crate::error::{Disposition, ReporterError};
 use crate::metadata::{self, InstanceMetadata};
 use crate::plan::{Origin, Outcome};
-use crate::reporter::{Disposition, HeartbeatRequest, HeartbeatResponse, Reporter, ReporterError};
 use crate::status::HeartbeatStatus;
-use crate::Health;
+use crate::transport::Reporter;
+use crate::wire::Health;
+use crate::wire::{HeartbeatRequest, HeartbeatResponse};
 
 /// The last recorded outcome, numbered in send order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

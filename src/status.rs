@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::reporter::HeartbeatResponse;
+use crate::wire::HeartbeatResponse;
 
 /// A snapshot of what the client knows, from [`HeartbeatClient::status`](crate::HeartbeatClient::status).
 ///

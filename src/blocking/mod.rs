@@ -10,7 +10,7 @@
 //!
 //! fn main() -> Result<(), vortex_client::ConfigError> {
 //!     let client = HeartbeatClient::builder()
-//!         .server_url("http://vortex-config:8080")
+//!         .server_url("http://vortex-config:8888")
 //!         .app("payment-service")
 //!         .profile("production")
 //!         .config_version("v2.3.4")
@@ -49,33 +49,39 @@
 //! out). In async code prefer the async client, or call the blocking one through
 //! `tokio::task::spawn_blocking`.
 
+mod drift;
+mod thread;
+
 use std::fmt;
 use std::future::Future;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle, ThreadId};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::runtime::Handle;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::config::HeartbeatBuilder;
-use crate::schedule::nominal_retry_delay;
-use crate::{
-    ConfigError, DriftState, Health, HeartbeatConfig, HeartbeatResponse, HeartbeatStatus,
-    ReporterError,
-};
+use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
+use crate::config::HeartbeatConfig;
+use crate::drift::DriftState;
+use crate::endpoint::{join_heartbeat_path, parse_server_url};
+use crate::error::{ConfigError, ReporterError};
+use crate::redact::redact_url;
+use crate::schedule::Schedule;
+use crate::wire::{Health, HeartbeatResponse};
+use crate::HeartbeatStatus;
 
-/// The name of the client's thread.
-pub const THREAD_NAME: &str = "vortex-heartbeat";
+pub use drift::DriftReceiver;
+use drift::{ring_on_drift, Bell};
+use thread::Thread;
+#[doc(hidden)]
+pub use thread::THREAD_NAME;
 
 /// How much longer than [`HeartbeatConfig::stop_grace`] `stop()` and `Drop` may take.
+#[doc(hidden)]
 pub const STOP_MARGIN: Duration = Duration::from_millis(500);
-
-/// How long the runtime's shutdown waits for its blocking tasks (e.g. a DNS lookup).
-const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);
 
 /// How long `start()` waits for the thread to spawn the worker. The thread runs nothing but
 /// short async steps, so this is only a safety net.
@@ -88,8 +94,8 @@ const REPORT_MARGIN: Duration = Duration::from_secs(1);
 /// Config server from a thread of its own.
 ///
 /// Cheap to clone: every clone is a handle to the same thread. When the last handle is dropped
-/// the thread stops and is joined, within [`HeartbeatConfig::stop_grace`] plus
-/// [`STOP_MARGIN`] (1.5 s by default).
+/// the thread stops and is joined, within [`HeartbeatConfig::stop_grace`] plus half a second
+/// (1.5 s by default).
 ///
 /// See the [module docs](self) for where it may be used and what blocking means there.
 ///
@@ -98,7 +104,7 @@ const REPORT_MARGIN: Duration = Duration::from_secs(1);
 ///
 /// # fn run() -> Result<(), vortex_client::ConfigError> {
 /// let client = HeartbeatClient::builder()
-///     .server_url("http://vortex-config:8080")
+///     .server_url("http://vortex-config:8888")
 ///     .app("payment-service")
 ///     .profile("production")
 ///     .config_version("v2.3.4")
@@ -123,20 +129,9 @@ struct Shared {
     client: crate::HeartbeatClient,
     runtime: Handle,
     bell: Arc<Bell>,
-    thread: Mutex<Option<Worker>>,
-    thread_id: ThreadId,
-}
-
-struct Worker {
-    shutdown: oneshot::Sender<()>,
-    finished: mpsc::Receiver<()>,
-    join: JoinHandle<()>,
-}
-
-/// What the thread hands back once its runtime and client exist.
-struct Parts {
-    client: crate::HeartbeatClient,
-    runtime: Handle,
+    /// The heartbeat URL without userinfo, for the errors this facade makes itself.
+    redacted_url: String,
+    thread: Mutex<Option<Thread>>,
 }
 
 /// Why work handed to the thread got no answer.
@@ -164,41 +159,19 @@ impl HeartbeatClient {
     /// async client), and [`ConfigError::Runtime`] when the thread or its runtime cannot be
     /// started.
     pub fn new(config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let (shutdown_tx, shutdown_rx) = oneshot::channel();
-        let (finished_tx, finished_rx) = mpsc::sync_channel(1);
-        let join = thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || run_thread(config, ready_tx, shutdown_rx, finished_tx))
-            .map_err(|e| ConfigError::Runtime(format!("cannot spawn a thread: {e}")))?;
-        let parts = match ready_rx.recv() {
-            Ok(Ok(parts)) => parts,
-            Ok(Err(error)) => {
-                let _ = join.join();
-                return Err(error);
-            }
-            Err(_) => {
-                let _ = join.join();
-                return Err(ConfigError::Runtime(
-                    "the heartbeat thread exited during start-up".into(),
-                ));
-            }
-        };
+        let redacted_url = redacted_heartbeat_url(&config);
+        let (thread, parts) = Thread::start(config)?;
         let bell = Arc::new(Bell::default());
         parts
             .runtime
             .spawn(ring_on_drift(parts.client.subscribe_drift(), bell.clone()));
         Ok(HeartbeatClient {
             shared: Arc::new(Shared {
-                thread_id: join.thread().id(),
                 client: parts.client,
                 runtime: parts.runtime,
                 bell,
-                thread: Mutex::new(Some(Worker {
-                    shutdown: shutdown_tx,
-                    finished: finished_rx,
-                    join,
-                })),
+                redacted_url,
+                thread: Mutex::new(Some(thread)),
             }),
         })
     }
@@ -220,7 +193,7 @@ impl HeartbeatClient {
 
     /// Stops reporting. Returns at once when idle or backing off; a request in flight gets
     /// [`HeartbeatConfig::stop_grace`] (default 1 s) to finish, then is cancelled. Either way
-    /// it returns within `stop_grace` + [`STOP_MARGIN`]. After `stop()` returns the client
+    /// it returns within `stop_grace` plus half a second. After `stop()` returns the client
     /// sends nothing more until started again.
     ///
     /// Idempotent. The thread stays up (for `start()`, `report_now()`); dropping the last
@@ -267,7 +240,7 @@ impl HeartbeatClient {
         match self.call(bound, async move { client.report_now().await }) {
             Ok(result) => result,
             Err(CallError::TimedOut) => Err(ReporterError::Timeout {
-                url: self.shown_url(),
+                url: self.shared.redacted_url.clone(),
                 timeout: bound,
             }),
             Err(CallError::Gone) => Err(ReporterError::NoRuntime(
@@ -357,10 +330,10 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe_drift(&self) -> DriftReceiver {
-        DriftReceiver {
-            drift: self.shared.client.subscribe_drift(),
-            bell: self.shared.bell.clone(),
-        }
+        DriftReceiver::new(
+            self.shared.client.subscribe_drift(),
+            self.shared.bell.clone(),
+        )
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
@@ -392,13 +365,6 @@ impl HeartbeatClient {
             Err(RecvTimeoutError::Disconnected) => Err(CallError::Gone),
         }
     }
-
-    fn shown_url(&self) -> String {
-        let c = self.shared.client.config();
-        crate::reporter::heartbeat_url(&c.server_url, &c.app, &c.profile)
-            .map(|url| crate::config::redact_url(url.as_str()))
-            .unwrap_or_default()
-    }
 }
 
 impl fmt::Debug for HeartbeatClient {
@@ -409,215 +375,40 @@ impl fmt::Debug for HeartbeatClient {
     }
 }
 
-impl HeartbeatBuilder<HeartbeatClient> {
-    /// Validates the configuration and creates the blocking client (it does not start it).
-    ///
-    /// # Errors
-    ///
-    /// As [`HeartbeatClient::new`], plus a malformed environment variable.
-    pub fn build(self) -> Result<HeartbeatClient, ConfigError> {
-        HeartbeatClient::new(self.build_config()?)
-    }
-}
+impl sealed::Sealed for HeartbeatClient {}
 
-/// The client's thread: build the runtime and the async client, answer the handshake, then
-/// drive the runtime until shutdown; stop the worker within its grace and shut the runtime
-/// down within a bound.
-fn run_thread(
-    config: HeartbeatConfig,
-    ready: mpsc::SyncSender<Result<Parts, ConfigError>>,
-    shutdown: oneshot::Receiver<()>,
-    finished: mpsc::SyncSender<()>,
-) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = ready.send(Err(ConfigError::Runtime(format!(
-                "cannot build a tokio runtime: {e}"
-            ))));
-            return;
-        }
-    };
-    // Built within this runtime, so that nothing binds to a runtime of the caller's.
-    let client = {
-        let _entered = runtime.enter();
-        crate::HeartbeatClient::new(config)
-    };
-    let client = match client {
-        Ok(client) => client,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    let parts = Parts {
-        client: client.clone(),
-        runtime: runtime.handle().clone(),
-    };
-    if ready.send(Ok(parts)).is_err() {
-        return;
+impl FromConfig for HeartbeatClient {
+    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
+        HeartbeatClient::new(config)
     }
-    runtime.block_on(async {
-        // A dropped sender means shutdown too.
-        let _ = shutdown.await;
-        client.stop().await;
-    });
-    drop(client);
-    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
-    let _ = finished.send(());
 }
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        let Some(worker) = self.thread.get_mut().take() else {
-            return;
-        };
-        let _ = worker.shutdown.send(());
-        if thread::current().id() != self.thread_id {
-            let bound = self.client.config().stop_grace + STOP_MARGIN;
-            match worker.finished.recv_timeout(bound) {
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => {
-                    let _ = worker.join.join();
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    tracing::warn!(
-                        bound = ?bound,
-                        "the heartbeat thread did not finish in time; leaving it to exit on its own"
-                    );
-                }
-            }
+        if let Some(thread) = self.thread.get_mut().take() {
+            thread.stop(self.client.config().stop_grace + STOP_MARGIN);
+            self.bell.close();
         }
-        self.bell.close();
     }
 }
 
-/// The longest a `report_now()` can take: every attempt timing out, with the longest jittered
-/// backoff delay between attempts.
+/// The heartbeat URL without userinfo; empty for a configuration that does not validate
+/// (the client is then never built).
+fn redacted_heartbeat_url(c: &HeartbeatConfig) -> String {
+    parse_server_url(&c.server_url)
+        .and_then(|server| join_heartbeat_path(server, &c.app, &c.profile))
+        .map(|url| redact_url(url.as_str()))
+        .unwrap_or_default()
+}
+
+/// The longest a `report_now()` can take: every attempt timing out, with the longest backoff
+/// delay the schedule can draw between attempts.
 fn report_now_bound(c: &HeartbeatConfig) -> Duration {
-    let attempts = c.timeout.saturating_mul(c.max_retries);
-    let mut backoff = Duration::ZERO;
-    for failures in 1..c.max_retries {
-        let nominal = nominal_retry_delay(failures, c.initial_retry_delay, c.max_retry_delay);
-        let longest = nominal.saturating_add(nominal / 2).min(c.max_retry_delay);
-        // From the cap on, or once the doubling factor saturates (33 failures), every later
-        // delay is the same.
-        if nominal >= c.max_retry_delay || failures >= 33 {
-            let rest = c.max_retries - failures;
-            backoff = backoff.saturating_add(longest.saturating_mul(rest));
-            break;
-        }
-        backoff = backoff.saturating_add(longest);
-    }
-    attempts
-        .saturating_add(backoff)
+    let schedule = Schedule::with_seed(c.interval, c.initial_retry_delay, c.max_retry_delay, 0);
+    c.timeout
+        .saturating_mul(c.max_retries)
+        .saturating_add(schedule.longest_backoff(c.max_retries))
         .saturating_add(REPORT_MARGIN)
-}
-
-/// Wakes blocking drift waiters. The drift watch itself holds the state; the bell only says
-/// "look again", rung by a task on the client's runtime after every change.
-#[derive(Default)]
-struct Bell {
-    closed: Mutex<bool>,
-    rung: Condvar,
-}
-
-impl Bell {
-    fn ring(&self) {
-        let _guard = self.closed.lock();
-        self.rung.notify_all();
-    }
-
-    fn close(&self) {
-        *self.closed.lock() = true;
-        self.rung.notify_all();
-    }
-}
-
-/// Rings the bell on every drift change, and once more when the client's runtime drops it.
-async fn ring_on_drift(mut drift: watch::Receiver<DriftState>, bell: Arc<Bell>) {
-    struct RingOnDrop(Arc<Bell>);
-    impl Drop for RingOnDrop {
-        fn drop(&mut self) {
-            self.0.ring();
-        }
-    }
-    let _ring = RingOnDrop(bell.clone());
-    while drift.changed().await.is_ok() {
-        drift.borrow_and_update();
-        bell.ring();
-    }
-}
-
-/// Waits, blocking, for the drift facts of a [`HeartbeatClient`] to change.
-///
-/// From [`HeartbeatClient::subscribe_drift`]. Each receiver tracks what it has seen: a change
-/// that happens while the application is busy (between two waits) is not missed, and the next
-/// [`wait_for_change`](Self::wait_for_change) returns it at once. A receiver that falls behind
-/// several changes gets the latest state, not every intermediate one.
-///
-/// Needs no runtime; usable from any thread, including a runtime's (it blocks that thread).
-pub struct DriftReceiver {
-    drift: watch::Receiver<DriftState>,
-    bell: Arc<Bell>,
-}
-
-impl DriftReceiver {
-    /// Waits up to `timeout` for the drift facts to change since this receiver last returned
-    /// them (or since it was created), and returns the new facts. `None` when nothing changed
-    /// within `timeout`.
-    ///
-    /// Once the client is gone nothing can change: it waits out `timeout` and returns `None`
-    /// (so a loop around it does not spin); check [`is_closed`](Self::is_closed) to leave the
-    /// loop.
-    pub fn wait_for_change(&mut self, timeout: Duration) -> Option<DriftState> {
-        let deadline = Instant::now().checked_add(timeout);
-        let mut closed = self.bell.closed.lock();
-        loop {
-            if !*closed {
-                if let Ok(true) = self.drift.has_changed() {
-                    return Some(self.drift.borrow_and_update().clone());
-                }
-            }
-            match deadline {
-                Some(deadline) => {
-                    if self.bell.rung.wait_until(&mut closed, deadline).timed_out() {
-                        let changed = !*closed && matches!(self.drift.has_changed(), Ok(true));
-                        return changed.then(|| self.drift.borrow_and_update().clone());
-                    }
-                }
-                None => self.bell.rung.wait(&mut closed),
-            }
-        }
-    }
-
-    /// The current drift facts, marking them seen.
-    pub fn current(&mut self) -> DriftState {
-        self.drift.borrow_and_update().clone()
-    }
-
-    /// True when the facts changed since this receiver last returned them.
-    #[must_use]
-    pub fn has_changed(&self) -> bool {
-        matches!(self.drift.has_changed(), Ok(true))
-    }
-
-    /// True once the client is gone: nothing will change any more.
-    #[must_use]
-    pub fn is_closed(&self) -> bool {
-        *self.bell.closed.lock() || self.drift.has_changed().is_err()
-    }
-}
-
-impl fmt::Debug for DriftReceiver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DriftReceiver")
-            .field("state", &*self.drift.borrow())
-            .field("closed", &self.is_closed())
-            .finish()
-    }
 }
 
 #[cfg(test)]

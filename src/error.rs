@@ -1,0 +1,347 @@
+//! The errors: a setting that is wrong ([`ConfigError`]), a report that failed
+//! ([`ReporterError`]), and what the client does about a failure ([`Disposition`]).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::redact::excerpt;
+
+/// A setting that is wrong, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required setting was given neither to the builder nor through the environment.
+    #[error("missing required setting `{0}`: set it on the builder or through its environment variable (see the README)")]
+    MissingField(&'static str),
+    /// A setting has a value the SDK cannot use.
+    #[error("invalid `{field}`: {reason}")]
+    InvalidValue {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// An environment variable holds a value the SDK cannot use.
+    #[error("invalid environment variable {var}={}: {reason}", excerpt(.value))]
+    InvalidEnv {
+        /// The variable's name.
+        var: &'static str,
+        /// Its value (shortened in the message).
+        value: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The HTTP client could not be built (e.g. an unusable root certificate).
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// The blocking client could not start its thread or that thread's runtime (e.g. the
+    /// process is out of threads or file descriptors).
+    #[error("cannot start the heartbeat thread: {0}")]
+    Runtime(String),
+}
+
+/// A [`ConfigError::InvalidValue`].
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// What the client does after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// A transient fault: retry with exponential backoff.
+    Retryable,
+    /// The server asked to wait this long (`Retry-After`) before the next attempt.
+    Throttled(Duration),
+    /// Retrying cannot help until something is fixed: log once, keep the normal interval.
+    Permanent,
+}
+
+/// How the client reacts to an HTTP error status, given the server's `Retry-After`.
+#[must_use]
+pub(crate) fn classify_status(status: u16, retry_after: Option<Duration>) -> Disposition {
+    match (status, retry_after) {
+        (429 | 503, Some(delay)) => Disposition::Throttled(delay),
+        (408 | 425 | 429 | 500 | 502 | 503 | 504, _) => Disposition::Retryable,
+        (501 | 505, _) => Disposition::Permanent,
+        (500..=599, _) => Disposition::Retryable,
+        _ => Disposition::Permanent,
+    }
+}
+
+/// The underlying error of a failed attempt (from the HTTP stack), kept so that
+/// [`source()`](StdError::source) can return it. Two causes are equal when they say the same.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn StdError + Send + Sync>);
+
+impl Cause {
+    pub(crate) fn new(error: impl StdError + Send + Sync + 'static) -> Self {
+        Cause(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for Cause {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// Why a report failed.
+///
+/// Messages say what to fix; URLs in them never carry userinfo, and no token appears.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReporterError {
+    /// No connection could be made (refused, unreachable, DNS failure).
+    #[error("cannot connect to {url}: {detail}")]
+    Connect {
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The underlying cause, as text.
+        detail: String,
+        /// The underlying error.
+        source: Cause,
+    },
+    /// The attempt took longer than the configured timeout.
+    #[error("no answer from {url} within {timeout:?}")]
+    Timeout {
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// The connection failed mid-way (reset, closed, malformed HTTP).
+    #[error("request to {url} failed: {detail}")]
+    Transport {
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The underlying cause, as text.
+        detail: String,
+        /// The underlying error.
+        source: Cause,
+    },
+    /// TLS failed: an untrusted or invalid certificate, or a server that does not speak TLS.
+    #[error("TLS with {url} failed: {detail}. If the server uses a private CA, add it with add_root_certificate(); if it speaks plain HTTP, use an http:// URL")]
+    Tls {
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The underlying cause, as text.
+        detail: String,
+        /// The underlying error.
+        source: Cause,
+    },
+    /// The server answered with a non-2xx, non-3xx status.
+    #[error("the server answered {status} for POST {url}{}{}", status_hint(*.status), body_suffix(.body))]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The server's `Retry-After`, when it sent a usable one.
+        retry_after: Option<Duration>,
+        /// The start of the response body, for diagnosis: at most 256 characters, control
+        /// characters removed, the client's credentials replaced by `<redacted>`.
+        body: String,
+    },
+    /// The server answered with a redirect, which the client does not follow.
+    #[error("the server redirected POST {url} ({status}) to {location:?}; redirects to another origin, and redirects other than 307/308, are not followed: set server_url to the final address")]
+    Redirect {
+        /// The HTTP status code.
+        status: u16,
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The `Location` header resolved against the heartbeat URL, without userinfo or the
+        /// client's credentials, at most 512 characters.
+        location: String,
+    },
+    /// The response body exceeded [`MAX_RESPONSE_BYTES`](crate::reporter::MAX_RESPONSE_BYTES);
+    /// the connection was dropped.
+    #[error("the response from {url} exceeds {limit} bytes; it was not read")]
+    ResponseTooLarge {
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The request body would exceed [`MAX_REQUEST_BYTES`](crate::reporter::MAX_REQUEST_BYTES)
+    /// (too much metadata).
+    #[error("the request body is {size} bytes; at most {limit} are sent. Reduce custom metadata {detail}")]
+    RequestTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// Extra detail.
+        detail: String,
+    },
+    /// The client has no async runtime to run on (e.g. polled outside tokio).
+    #[error("no tokio runtime: {0}")]
+    NoRuntime(String),
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        400 | 422 => ": the server rejected the report's body (a client/server version mismatch?)",
+        401 | 403 => ": check the credentials (bearer_token / headers)",
+        404 | 405 => ": check server_url and that the server's drift API is enabled",
+        408 | 425 | 429 | 500 | 502 | 503 | 504 => " (transient; retrying with backoff)",
+        _ => "",
+    }
+}
+
+fn body_suffix(body: &str) -> String {
+    if body.is_empty() {
+        String::new()
+    } else {
+        format!("; body: {body:?}")
+    }
+}
+
+impl ReporterError {
+    /// How the client reacts to this error.
+    #[must_use]
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            ReporterError::Connect { .. }
+            | ReporterError::Timeout { .. }
+            | ReporterError::Transport { .. } => Disposition::Retryable,
+            ReporterError::Status {
+                status,
+                retry_after,
+                ..
+            } => classify_status(*status, *retry_after),
+            ReporterError::Tls { .. }
+            | ReporterError::Redirect { .. }
+            | ReporterError::ResponseTooLarge { .. }
+            | ReporterError::RequestTooLarge { .. }
+            | ReporterError::NoRuntime(_) => Disposition::Permanent,
+        }
+    }
+
+    /// True when retrying with backoff may help.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self.disposition(), Disposition::Permanent)
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ReporterError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ReporterError::Status { status, .. } | ReporterError::Redirect { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// A short, stable label for metrics and log de-duplication.
+    pub(crate) fn kind(&self) -> String {
+        match self {
+            ReporterError::Connect { .. } => "connect".into(),
+            ReporterError::Timeout { .. } => "timeout".into(),
+            ReporterError::Transport { .. } => "transport".into(),
+            ReporterError::Tls { .. } => "tls".into(),
+            ReporterError::Status { status, .. } => format!("status {status}"),
+            ReporterError::Redirect { status, .. } => format!("redirect {status}"),
+            ReporterError::ResponseTooLarge { .. } => "response too large".into(),
+            ReporterError::RequestTooLarge { .. } => "request too large".into(),
+            ReporterError::NoRuntime(_) => "no runtime".into(),
+        }
+    }
+}
+
+/// The error and its sources, joined with `: `, without repeats.
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        for s in [408, 425, 429, 500, 502, 503, 504] {
+            assert_eq!(classify_status(s, None), Disposition::Retryable, "{s}");
+        }
+        for s in [400, 401, 403, 404, 405, 422, 501] {
+            assert_eq!(classify_status(s, None), Disposition::Permanent, "{s}");
+        }
+        let seven = Some(Duration::from_secs(7));
+        assert_eq!(
+            classify_status(429, seven),
+            Disposition::Throttled(Duration::from_secs(7))
+        );
+        assert_eq!(
+            classify_status(503, seven),
+            Disposition::Throttled(Duration::from_secs(7))
+        );
+        assert_eq!(classify_status(500, seven), Disposition::Retryable);
+        let not_found = ReporterError::Status {
+            status: 404,
+            url: String::new(),
+            retry_after: None,
+            body: String::new(),
+        };
+        assert_eq!(not_found.disposition(), Disposition::Permanent);
+        assert!(not_found.to_string().contains("check server_url"));
+    }
+
+    #[test]
+    fn transport_errors_keep_their_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = ReporterError::Connect {
+            url: "http://h/".into(),
+            detail: "refused".into(),
+            source: Cause::new(io),
+        };
+        let source = error.source().map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("refused"));
+        assert_eq!(error.clone(), error);
+    }
+}

@@ -1,0 +1,222 @@
+//! `OTEL_RESOURCE_ATTRIBUTES`: OpenTelemetry's resource attributes, parsed strictly (a
+//! malformed variable is ignored whole) and mapped onto metadata fields.
+
+use super::clean;
+
+/// The OpenTelemetry resource attributes variable.
+pub(super) const OTEL_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// The OpenTelemetry resource attributes that map onto metadata fields, already cleaned.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct OtelFields {
+    pub(super) host_name: Option<String>,
+    pub(super) host_ip: Option<String>,
+    pub(super) cloud_region: Option<String>,
+    pub(super) k8s_pod_name: Option<String>,
+    pub(super) k8s_namespace_name: Option<String>,
+    pub(super) service_version: Option<String>,
+}
+
+impl OtelFields {
+    pub(super) fn from_attributes(attributes: Vec<(String, String)>) -> Self {
+        let mut fields = OtelFields::default();
+        // A later duplicate wins, as it would in a map.
+        for (key, value) in attributes {
+            let slot = match key.as_str() {
+                "host.name" => &mut fields.host_name,
+                "host.ip" => &mut fields.host_ip,
+                "cloud.region" => &mut fields.cloud_region,
+                "k8s.pod.name" => &mut fields.k8s_pod_name,
+                "k8s.namespace.name" => &mut fields.k8s_namespace_name,
+                "service.version" => &mut fields.service_version,
+                _ => continue,
+            };
+            if let Some(value) = clean(OTEL_VAR, value) {
+                *slot = Some(value);
+            }
+        }
+        fields
+    }
+}
+
+/// Why `OTEL_RESOURCE_ATTRIBUTES` was ignored. Names the entry, never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OtelParseError {
+    /// 1-based position of the offending `key=value` entry.
+    entry: usize,
+    reason: &'static str,
+}
+
+impl std::fmt::Display for OtelParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "entry {}: {}", self.entry, self.reason)
+    }
+}
+
+/// Parses OpenTelemetry's `OTEL_RESOURCE_ATTRIBUTES`: `key1=value1,key2=value2` in the W3C
+/// Baggage format without properties. Keys are tokens; values are percent-decoded (`%2C` is a
+/// comma; `+` stays a plus) and must be UTF-8. Whitespace around keys, values and separators is
+/// trimmed, and empty entries (e.g. a trailing comma) are skipped. Anything else malformed, e.g.
+/// an entry without `=`, an empty key, a raw space, quote, semicolon or backslash inside a value,
+/// or a broken `%` escape, is an error: the caller then ignores the whole variable.
+pub(crate) fn parse_otel_resource_attributes(
+    raw: &str,
+) -> Result<Vec<(String, String)>, OtelParseError> {
+    let mut attributes = Vec::new();
+    for (index, entry) in raw.split(',').enumerate() {
+        let error = |reason| OtelParseError {
+            entry: index + 1,
+            reason,
+        };
+        let entry = trim_ows(entry);
+        if entry.is_empty() {
+            continue;
+        }
+        let (key, value) = entry
+            .split_once('=')
+            .ok_or_else(|| error("expected key=value"))?;
+        let key = trim_ows(key);
+        if key.is_empty() {
+            return Err(error("the key is empty"));
+        }
+        if !key.bytes().all(is_token_char) {
+            return Err(error(
+                "the key holds a character that is not allowed in a token",
+            ));
+        }
+        let value = percent_decode(trim_ows(value)).map_err(error)?;
+        attributes.push((key.to_owned(), value));
+    }
+    Ok(attributes)
+}
+
+/// Trims optional whitespace (spaces and tabs) as the W3C Baggage grammar allows.
+fn trim_ows(text: &str) -> &str {
+    text.trim_matches(|c| c == ' ' || c == '\t')
+}
+
+/// RFC 7230 `tchar`.
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// W3C Baggage `baggage-octet`: printable ASCII except space, `"`, `,`, `;` and `\`.
+fn is_baggage_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
+}
+
+/// Decodes `%XX` escapes; every other byte must be a baggage octet, and the result UTF-8.
+fn percent_decode(value: &str) -> Result<String, &'static str> {
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'%' {
+            let escape = bytes.get(i + 1..i + 3).unwrap_or_default();
+            if escape.len() != 2 || !escape.iter().all(u8::is_ascii_hexdigit) {
+                return Err("a % in the value is not followed by two hex digits");
+            }
+        } else if !is_baggage_octet(b) {
+            return Err("the value holds a character that must be percent-encoded");
+        }
+    }
+    percent_encoding::percent_decode(bytes)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| "the percent-decoded value is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::MAX_LABEL_VALUE_LEN;
+
+    fn parse(raw: &str) -> Result<Vec<(String, String)>, OtelParseError> {
+        parse_otel_resource_attributes(raw)
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn otel_parses_pairs_and_trims_whitespace() {
+        assert_eq!(parse("").unwrap(), pairs(&[]));
+        assert_eq!(
+            parse("host.name=web-1,cloud.region=eu-west-1").unwrap(),
+            pairs(&[("host.name", "web-1"), ("cloud.region", "eu-west-1")])
+        );
+        assert_eq!(
+            parse(" host.name = web-1 ,\tk8s.pod.name=api-0\t").unwrap(),
+            pairs(&[("host.name", "web-1"), ("k8s.pod.name", "api-0")])
+        );
+        // Empty entries (a trailing or doubled comma) are skipped, an empty value is kept.
+        assert_eq!(parse("a=1,,b=,").unwrap(), pairs(&[("a", "1"), ("b", "")]));
+        // `=` is a baggage octet: only the first one separates key and value.
+        assert_eq!(parse("a=b=c").unwrap(), pairs(&[("a", "b=c")]));
+    }
+
+    #[test]
+    fn otel_percent_decodes_values() {
+        assert_eq!(
+            parse("service.version=1.0%2Bbuild%2C7,team=a%3Db%20c,host.name=caf%C3%A9").unwrap(),
+            pairs(&[
+                ("service.version", "1.0+build,7"),
+                ("team", "a=b c"),
+                ("host.name", "café"),
+            ])
+        );
+        // Percent-decoding is not form-decoding: `+` stays a plus. Hex is case-insensitive.
+        assert_eq!(parse("v=1+2%2f%2F").unwrap(), pairs(&[("v", "1+2//")]));
+    }
+
+    #[test]
+    fn otel_malformed_values_are_errors_naming_the_entry() {
+        for (raw, entry) in [
+            ("host.name", 1),
+            ("a=1,host.name", 2),
+            ("=web-1", 1),
+            ("a=1, =2", 2),
+            ("host name=web-1", 1),
+            ("a=1,b=%zz", 2),
+            ("a=%4", 1),
+            ("a=%", 1),
+            ("a=two words", 1),
+            ("a=\"quoted\"", 1),
+            ("a=v;prop=1", 1),
+            ("a=back\\slash", 1),
+            ("a=caf\u{e9}", 1),
+            ("a=line\nbreak", 1),
+            ("a=%FF%FE", 1),
+        ] {
+            let error = parse(raw).expect_err(raw);
+            assert_eq!(error.entry, entry, "{raw}: {error}");
+        }
+        let shown = parse("a=1,b=s3cret%zz").unwrap_err().to_string();
+        assert!(shown.contains("entry 2"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn otel_fields_pick_known_keys_and_drop_unusable_values() {
+        let fields = OtelFields::from_attributes(pairs(&[
+            ("host.name", "first"),
+            ("host.name", "web-1"),
+            ("host.ip", "10.0.0.7"),
+            ("cloud.region", "  "),
+            ("k8s.pod.name", &"p".repeat(MAX_LABEL_VALUE_LEN + 1)),
+            ("k8s.namespace.name", "pay\u{7}ments"),
+            ("service.version", "2.0.1"),
+            ("service.name", "ignored"),
+        ]));
+        assert_eq!(
+            fields,
+            OtelFields {
+                host_name: Some("web-1".into()),
+                host_ip: Some("10.0.0.7".into()),
+                service_version: Some("2.0.1".into()),
+                ..OtelFields::default()
+            }
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! How a report is sent: one reqwest client (URL, headers, timeouts, redirect policy and TLS
+//! set up once), the POST, a bounded read of the answer, and the mapping of every failure to a
+//! [`ReporterError`] whose text carries no credential.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{StatusCode, Url};
+
+use crate::config::HeartbeatConfig;
+use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path, parse_server_url};
+use crate::error::{error_chain, Cause, ConfigError, ReporterError};
+use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
+use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
+use crate::retry_after::parse_retry_after;
+use crate::tls::add_roots;
+use crate::wire::HeartbeatResponse;
+
+/// Sends reports: one HTTP client, URL and headers built once and reused.
+pub(crate) struct Reporter {
+    http: reqwest::Client,
+    url: Url,
+    /// `url` without userinfo: what logs and errors show.
+    redacted_url: String,
+    timeout: Duration,
+    /// Credentials that must never appear in an error message, even when a server echoes
+    /// them in its answer: longest first. Never printed.
+    secrets: Vec<String>,
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reporter")
+            .field("url", &self.redacted_url)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reporter {
+    /// Sets up the HTTP client for a configuration that passed
+    /// [`HeartbeatConfig::validate`]. Parses the server URL again; [`Reporter::connect`]
+    /// takes the one [`HeartbeatConfig::check`] returned instead.
+    pub(crate) fn new(config: &HeartbeatConfig) -> Result<Self, ConfigError> {
+        Self::connect(config, parse_server_url(&config.server_url)?)
+    }
+
+    /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
+    /// is checked again here.
+    pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
+        warn_if_clear_text(config, &server);
+        let url = join_heartbeat_path(server, &config.app, &config.profile)?;
+        let https = url.scheme() == "https";
+        let builder = add_roots(http_builder(config, &url), &config.root_certificates, https)?;
+        let http = builder.build().map_err(|e| {
+            let hint = if https {
+                ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
+            } else {
+                ""
+            };
+            ConfigError::Http(format!("{}{hint}", error_chain(&e.without_url())))
+        })?;
+        let secrets = collect_secrets(config, &url, &http);
+        Ok(Reporter {
+            redacted_url: redact_url(url.as_str()),
+            http,
+            url,
+            timeout: config.timeout,
+            secrets,
+        })
+    }
+
+    /// The heartbeat URL (it may carry userinfo: never log it).
+    pub(crate) fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The heartbeat URL without userinfo.
+    pub(crate) fn shown_url(&self) -> &str {
+        &self.redacted_url
+    }
+
+    /// One attempt: POST the body, classify the outcome, read a bounded answer.
+    pub(crate) async fn send(&self, body: Bytes) -> Result<HeartbeatResponse, ReporterError> {
+        let mut response = self
+            .http
+            .post(self.url.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| self.redacted_location(&String::from_utf8_lossy(v.as_bytes())))
+                .unwrap_or_default();
+            return Err(ReporterError::Redirect {
+                status: status.as_u16(),
+                url: self.redacted_url.clone(),
+                location,
+            });
+        }
+        if !status.is_success() {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let body = self.error_snippet(&mut response).await;
+            return Err(ReporterError::Status {
+                status: status.as_u16(),
+                url: self.redacted_url.clone(),
+                retry_after,
+                body,
+            });
+        }
+        let body = self
+            .read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
+            .await?;
+        Ok(HeartbeatResponse::parse_lenient(&body))
+    }
+
+    /// A redirect's `Location` as it may appear in errors and logs: resolved against the
+    /// heartbeat URL, without userinfo, without any of the client's credentials, shortened.
+    fn redacted_location(&self, location: &str) -> String {
+        let shown = match self.url.join(location) {
+            Ok(resolved) => redact_url(resolved.as_str()),
+            Err(_) => redact_url(location),
+        };
+        shorten(&scrub(&shown, &self.secrets, false), MAX_SHOWN_LOCATION).into_owned()
+    }
+
+    /// The start of an error response's body, for the error message: at most
+    /// [`ERROR_BODY_SNIPPET`] characters, control characters removed, and every credential the
+    /// client sends replaced (a gateway may echo the request's headers). Reads a little more
+    /// than it keeps, so that a credential cut by the read limit is recognised too.
+    async fn error_snippet(&self, response: &mut reqwest::Response) -> String {
+        let longest_secret = self.secrets.first().map_or(0, String::len);
+        let window = ERROR_BODY_SNIPPET + longest_secret;
+        let Ok(raw) = self.read_bounded(response, window, true).await else {
+            return String::new();
+        };
+        let cut = raw.len() >= window;
+        let text: String = String::from_utf8_lossy(&raw)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        shorten(&scrub(&text, &self.secrets, cut), ERROR_BODY_SNIPPET).into_owned()
+    }
+
+    /// Reads at most `limit` bytes. With `truncate`, a longer body is cut (for error snippets);
+    /// without, it is an error. Either way no more than `limit` bytes are buffered and the rest
+    /// is never read (the connection is dropped).
+    async fn read_bounded(
+        &self,
+        response: &mut reqwest::Response,
+        limit: usize,
+        truncate: bool,
+    ) -> Result<Vec<u8>, ReporterError> {
+        let too_large = || ReporterError::ResponseTooLarge {
+            url: self.redacted_url.clone(),
+            limit,
+        };
+        if !truncate && response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                if truncate {
+                    body.extend_from_slice(&chunk[..room]);
+                    return Ok(body);
+                }
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> ReporterError {
+        let error = error.without_url();
+        let url = self.redacted_url.clone();
+        if error.is_timeout() || chain_has_timeout(&error) {
+            return ReporterError::Timeout {
+                url,
+                timeout: self.timeout,
+            };
+        }
+        let detail = error_chain(&error);
+        let tls = is_tls_failure(&error);
+        let connect = error.is_connect();
+        let source = Cause::new(error);
+        if tls {
+            ReporterError::Tls {
+                url,
+                detail,
+                source,
+            }
+        } else if connect {
+            ReporterError::Connect {
+                url,
+                detail,
+                source,
+            }
+        } else {
+            ReporterError::Transport {
+                url,
+                detail,
+                source,
+            }
+        }
+    }
+}
+
+/// The reqwest client's settings: headers, timeouts, pooling, redirects, name resolution.
+fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
+    let origin = url.origin();
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("vortex-client/", env!("CARGO_PKG_VERSION")))
+        .default_headers(default_headers(config))
+        .timeout(config.timeout)
+        .connect_timeout(config.connect_timeout.min(config.timeout))
+        .pool_idle_timeout(
+            config
+                .interval
+                .saturating_mul(2)
+                .max(Duration::from_secs(90)),
+        )
+        .pool_max_idle_per_host(1)
+        // 307/308 keep the method and body; follow them within the same origin only.
+        // Anything else comes back as a 3xx and is reported as a configuration error.
+        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+            let same_origin = attempt.url().origin() == origin;
+            let keeps_body = matches!(
+                attempt.status(),
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
+            );
+            if same_origin && keeps_body && attempt.previous().len() < 3 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }));
+    // RFC 6761: names under .invalid never resolve, and resolvers should say so without
+    // asking DNS. The system resolver asks anyway; an empty override answers at once.
+    match url.host_str() {
+        Some(host) if is_reserved_invalid(host) => builder.resolve_to_addrs(host, &[]),
+        _ => builder,
+    }
+}
+
+/// The headers sent with every report. Validation already checked every name and value, so
+/// none is dropped here; credentials are marked sensitive (never printed by reqwest).
+fn default_headers(config: &HeartbeatConfig) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    let extra = config.headers.iter().filter_map(|(name, value)| {
+        Some((
+            HeaderName::from_bytes(name.as_bytes()).ok()?,
+            HeaderValue::from_str(value).ok()?,
+        ))
+    });
+    let bearer = config
+        .bearer_token
+        .as_ref()
+        .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok())
+        .map(|value| (AUTHORIZATION, value));
+    for (name, mut value) in extra.chain(bearer) {
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    headers
+}
+
+/// Credentials over plain http work, but anyone on the path can read them.
+fn warn_if_clear_text(config: &HeartbeatConfig, server: &Url) {
+    let authorization = config
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    let credentials = has_userinfo(server) || authorization || config.bearer_token.is_some();
+    if server.scheme() == "http" && credentials {
+        tracing::warn!(
+            url = %redact_url(&config.server_url),
+            "credentials are sent in clear text over http: use an https server_url"
+        );
+    }
+}
+
+/// Every credential the client sends, in the forms a server could echo: the bearer token,
+/// extra header values, URL userinfo (as written and percent-decoded) and the Basic
+/// credentials derived from it. Values shorter than 4 bytes are too short to scrub without
+/// mangling messages (and too short to be secrets). Longest first.
+fn collect_secrets(config: &HeartbeatConfig, url: &Url, http: &reqwest::Client) -> Vec<String> {
+    let mut secrets: Vec<String> = Vec::new();
+    secrets.extend(config.bearer_token.iter().cloned());
+    secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
+    for part in [url.username(), url.password().unwrap_or_default()] {
+        secrets.push(part.to_owned());
+        secrets.push(percent_decode_lossy(part));
+    }
+    // The Basic credentials reqwest derives from the userinfo, exactly as sent.
+    if let Ok(request) = http.post(url.clone()).build() {
+        if let Some(value) = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(credentials) = value.strip_prefix("Basic ") {
+                secrets.push(credentials.to_owned());
+            }
+        }
+    }
+    secrets.retain(|s| s.trim().len() >= 4);
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
+/// Every error in the chain, looking inside `std::io::Error` wrappers too (their `source()`
+/// skips the wrapped error).
+fn walk_chain(
+    error: &(dyn StdError + 'static),
+    visit: &mut dyn FnMut(&(dyn StdError + 'static)) -> bool,
+) -> bool {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(e) = current {
+        if visit(e) {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if walk_chain(inner, visit) {
+                    return true;
+                }
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
+fn chain_has_timeout(error: &(dyn StdError + 'static)) -> bool {
+    walk_chain(error, &mut |e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    })
+}
+
+fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
+    walk_chain(error, &mut |e| {
+        #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        text.contains("certificate")
+            || text.contains("invalid peer")
+            || text.contains("tls handshake")
+    })
+}
