@@ -69,6 +69,7 @@ mod sender;
 mod status;
 #[cfg(feature = "metrics")]
 mod telemetry;
+mod timestamp;
 mod worker;
 
 pub use client::HeartbeatClient;

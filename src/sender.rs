@@ -256,7 +256,7 @@ impl Shared {
             s.last_error = None;
             s.reports_sent += 1;
             s.expected_version.clone_from(&response.expected_version);
-            s.drift_detected = response.drift_detected;
+            s.drift_detected = Some(response.drift_detected);
             // Steady state (same answer, same version) copies nothing: no allocation per report.
             if s.last_response.as_ref() != Some(response) {
                 s.last_response = Some(response.clone());
@@ -269,12 +269,12 @@ impl Shared {
         crate::telemetry::success(response.drift_detected);
         self.drift.send_if_modified(|d| {
             let changed = d.expected_version != response.expected_version
-                || d.drift_detected != response.drift_detected
+                || d.drift_detected != Some(response.drift_detected)
                 || d.reported_version.as_deref() != Some(&**version);
             if changed {
                 *d = DriftState {
                     expected_version: response.expected_version.clone(),
-                    drift_detected: response.drift_detected,
+                    drift_detected: Some(response.drift_detected),
                     reported_version: Some(version.to_string()),
                 };
             }
