@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         while drift.changed().await.is_ok() {
             let state = drift.borrow_and_update().clone();
             println!(
-                "app: reported {:?}, server expects {:?}, drift={}",
+                "app: reported {:?}, server expects {:?}, drift={:?}",
                 state.reported_version, state.expected_version, state.drift_detected
             );
             if let Some(version) = state.refresh_to() {

@@ -75,10 +75,18 @@ impl Worker {
 
 impl Drop for Lifecycle {
     fn drop(&mut self) {
-        if let Some(worker) = self.worker.get_mut().take() {
-            // Signal only: the worker finishes a request in flight within its grace, detached.
-            let _ = worker.stop.send(true);
+        let Some(worker) = self.worker.get_mut().take() else {
+            return;
+        };
+        if !worker.has_ended() && !*worker.stop.borrow() {
+            // A handle dropped by mistake (`build()?.start().await;` without keeping it) would
+            // otherwise end reporting in silence.
+            tracing::warn!(
+                "heartbeat client stopped because the last handle was dropped; keep the client (or a clone) alive as long as the service runs, and call stop().await on shutdown"
+            );
         }
+        // Signal only: the worker finishes a request in flight within its grace, detached.
+        let _ = worker.stop.send(true);
     }
 }
 
@@ -335,7 +343,7 @@ impl HeartbeatClient {
     /// let mut status = client.subscribe();
     /// while status.changed().await.is_ok() {
     ///     let s = status.borrow_and_update().clone();
-    ///     if s.drift_detected {
+    ///     if s.drift_detected == Some(true) {
     ///         // reload configuration, then client.set_config_version(...)
     ///     }
     /// }

@@ -12,17 +12,23 @@
 /// use vortex_client::DriftState;
 ///
 /// let state = DriftState::default(); // before the first accepted report
-/// assert!(!state.drift_detected);
+/// assert_eq!(state.drift_detected, None); // unknown, which is not "no drift"
 /// assert_eq!(state.refresh_to(), None);
+/// assert_eq!(
+///     serde_json::to_string(&state).unwrap(),
+///     r#"{"expected_version":null,"drift_detected":null,"reported_version":null}"#
+/// );
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
 #[non_exhaustive]
 pub struct DriftState {
     /// The version the server expects for this app and profile (`None` while it has no
     /// expectation, and before the first accepted report).
     pub expected_version: Option<String>,
-    /// Whether the server saw drift in the last accepted report.
-    pub drift_detected: bool,
+    /// Whether the server saw drift in the last accepted report: `None` while unknown (no
+    /// accepted report yet, or an answer without a verdict), `Some(false)` when the server
+    /// sees none.
+    pub drift_detected: Option<bool>,
     /// The configuration version carried by the last accepted report.
     pub reported_version: Option<String>,
 }
@@ -44,7 +50,7 @@ impl DriftState {
     /// ```
     #[must_use]
     pub fn refresh_to(&self) -> Option<&str> {
-        if self.drift_detected {
+        if self.drift_detected == Some(true) {
             self.expected_version.as_deref()
         } else {
             None

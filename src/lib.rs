@@ -59,7 +59,7 @@
 //!
 //! | layer | files (in import order) |
 //! |---|---|
-//! | facts | `limits`, `redact`, `error`, `wire`, `drift`, `status` |
+//! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `drift`, `status` |
 //! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
 //! | configuration | `env`, `metadata/`, `config`, `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
@@ -76,6 +76,7 @@ mod error;
 mod limits;
 mod redact;
 mod status;
+mod timestamp;
 mod wire;
 // policy
 mod endpoint;

@@ -69,10 +69,11 @@ struct Body {
 }
 
 /// Bookkeeping of the sends, kept under the send lock.
-#[derive(Default)]
 struct Ledger {
     seq: u64,
     outage: Outage,
+    #[cfg(feature = "metrics")]
+    telemetry: crate::telemetry::Telemetry,
 }
 
 /// Failure bookkeeping behind the log discipline: warn once per outage, debug for repeats,
@@ -88,6 +89,12 @@ struct Outage {
 impl Shared {
     pub(crate) fn new(config: HeartbeatConfig, reporter: Reporter) -> Self {
         let version: Arc<str> = Arc::from(config.config_version.as_str());
+        let ledger = Ledger {
+            seq: 0,
+            outage: Outage::default(),
+            #[cfg(feature = "metrics")]
+            telemetry: crate::telemetry::Telemetry::new(&config.app, &config.profile),
+        };
         Self {
             changes: Mutex::new(Changes {
                 version,
@@ -99,7 +106,7 @@ impl Shared {
             reporter,
             config,
             changed: Notify::new(),
-            sending: tokio::sync::Mutex::new(Ledger::default()),
+            sending: tokio::sync::Mutex::new(ledger),
             status: watch::Sender::new(HeartbeatStatus::default()),
             drift: watch::Sender::new(DriftState::default()),
             outcomes: watch::Sender::new(None),
@@ -206,7 +213,7 @@ impl Shared {
         let started = std::time::Instant::now();
         let result = self.reporter.send(body.bytes.clone()).await;
         #[cfg(feature = "metrics")]
-        crate::telemetry::attempt_finished(started.elapsed());
+        ledger.telemetry.attempt_finished(started.elapsed());
         let recorded = match &result {
             Ok(response) => self.record_success(&mut ledger, &body, response, origin),
             Err(error) => self.record_failure(&mut ledger, error, origin),
@@ -258,7 +265,7 @@ impl Shared {
             s.last_error = None;
             s.reports_sent += 1;
             s.expected_version.clone_from(&response.expected_version);
-            s.drift_detected = response.drift_detected;
+            s.drift_detected = Some(response.drift_detected);
             // Steady state (same answer, same version) copies nothing: no allocation per report.
             if s.last_response.as_ref() != Some(response) {
                 s.last_response = Some(response.clone());
@@ -268,15 +275,15 @@ impl Shared {
             }
         });
         #[cfg(feature = "metrics")]
-        crate::telemetry::success(response.drift_detected);
+        ledger.telemetry.accepted(Some(response.drift_detected));
         self.drift.send_if_modified(|d| {
             let changed = d.expected_version != response.expected_version
-                || d.drift_detected != response.drift_detected
+                || d.drift_detected != Some(response.drift_detected)
                 || d.reported_version.as_deref() != Some(&**version);
             if changed {
                 *d = DriftState {
                     expected_version: response.expected_version.clone(),
-                    drift_detected: response.drift_detected,
+                    drift_detected: Some(response.drift_detected),
                     reported_version: Some(version.to_string()),
                 };
             }
@@ -307,7 +314,7 @@ impl Shared {
             s.reports_failed += 1;
         });
         #[cfg(feature = "metrics")]
-        crate::telemetry::failure(failures);
+        ledger.telemetry.failed(failures);
         let outcome = Outcome::Failed {
             disposition: error.disposition(),
             failures,

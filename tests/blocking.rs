@@ -55,7 +55,7 @@ fn lifecycle(server: &Server) {
     let status = client.status();
     assert!(status.reports_sent >= 4, "{status:?}");
     assert_eq!(status.reported_version.as_deref(), Some("v2"));
-    assert!(client.drift_state().drift_detected);
+    assert_eq!(client.drift_state().drift_detected, Some(true));
     assert!(client.try_set_config_version("").is_err());
 
     // Dropping a clone does not stop the client.

@@ -117,7 +117,7 @@ async fn first_report_has_the_contract_shape() {
         .unwrap()
         .clone();
     assert_eq!(s.expected_version.as_deref(), Some("v2.3.5"));
-    assert!(s.drift_detected);
+    assert_eq!(s.drift_detected, Some(true));
     assert_eq!(s.reported_version.as_deref(), Some("v2.3.4"));
     assert_eq!(s.consecutive_failures, 0);
     assert!(s.last_success.is_some());

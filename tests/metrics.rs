@@ -24,6 +24,8 @@ struct Store {
     counters: Mutex<BTreeMap<String, u64>>,
     gauges: Mutex<BTreeMap<String, f64>>,
     histograms: Mutex<BTreeMap<String, Vec<f64>>>,
+    /// name -> (unit, description)
+    descriptions: Mutex<BTreeMap<String, (Option<Unit>, String)>>,
 }
 
 struct Handle {
@@ -93,6 +95,15 @@ impl HistogramFn for Handle {
 }
 
 impl TestRecorder {
+    fn describe(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.0
+            .descriptions
+            .lock()
+            .insert(name.as_str().to_owned(), (unit, text.to_string()));
+    }
+    fn description(&self, name: &str) -> Option<(Option<Unit>, String)> {
+        self.0.descriptions.lock().get(name).cloned()
+    }
     fn handle(&self, key: &Key) -> Arc<Handle> {
         Arc::new(Handle {
             key: key_text(key),
@@ -116,9 +127,15 @@ impl TestRecorder {
 }
 
 impl Recorder for TestRecorder {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_counter(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
+    fn describe_gauge(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
+    fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, text: SharedString) {
+        self.describe(name, unit, text);
+    }
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         Counter::from_arc(self.handle(key))
     }
@@ -130,11 +147,12 @@ impl Recorder for TestRecorder {
     }
 }
 
-const SUCCESS: &str = "heartbeat_total{status=success}";
-const ERROR: &str = "heartbeat_total{status=error}";
-const DURATION: &str = "heartbeat_duration_seconds";
-const DRIFT: &str = "heartbeat_drift_detected";
-const FAILURES: &str = "heartbeat_consecutive_failures";
+const SUCCESS: &str =
+    "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=accepted}";
+const ERROR: &str = "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=failed}";
+const DURATION: &str = "vortex_heartbeat_request_duration_seconds{app=metrics-app,profile=test}";
+const DRIFT: &str = "vortex_heartbeat_drift{app=metrics-app,profile=test}";
+const FAILURES: &str = "vortex_heartbeat_consecutive_failures{app=metrics-app,profile=test}";
 
 /// Everything runs on this thread (a current-thread runtime), so the local recorder sees the
 /// client's metrics and no other test's.
@@ -230,4 +248,58 @@ fn connection_failures_are_timed_and_counted() {
             assert_eq!(recorder.histogram(DURATION).len(), 1);
         });
     });
+}
+
+/// Two clients in one process keep their own series, and every metric is described once
+/// with its unit.
+#[test]
+fn clients_are_labelled_and_metrics_described() {
+    let recorder = TestRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let receiver = Receiver::start().await;
+            receiver.expect_version(Some("v1"));
+            let build = |app: &str| {
+                HeartbeatClient::builder()
+                    .environment(Environment::empty())
+                    .server_url(receiver.url())
+                    .app(app)
+                    .profile("test")
+                    .instance_id("i-metrics")
+                    .config_version("v1")
+                    .build()
+                    .unwrap()
+            };
+            let (a, b) = (build("metrics-app"), build("other-app"));
+            a.report_now().await.unwrap();
+            b.set_config_version("v0");
+            b.report_now().await.unwrap();
+            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+            assert_eq!(
+                recorder.gauge("vortex_heartbeat_drift{app=other-app,profile=test}"),
+                Some(1.0),
+                "the second client does not overwrite the first one's gauge"
+            );
+        });
+    });
+    let expected = [
+        ("vortex_heartbeat_reports_total", Some(Unit::Count)),
+        (
+            "vortex_heartbeat_request_duration_seconds",
+            Some(Unit::Seconds),
+        ),
+        ("vortex_heartbeat_drift", None),
+        ("vortex_heartbeat_consecutive_failures", Some(Unit::Count)),
+    ];
+    for (name, unit) in expected {
+        let (got_unit, text) = recorder
+            .description(name)
+            .unwrap_or_else(|| panic!("{name} is not described"));
+        assert_eq!(got_unit, unit, "{name}");
+        assert!(text.len() > 20, "{name}: {text:?}");
+    }
 }

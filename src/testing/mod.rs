@@ -44,7 +44,7 @@
 //!
 //! // The first report comes back with drift: the watch fires.
 //! let within = Duration::from_secs(10);
-//! let state = tokio::time::timeout(within, drift.wait_for(|s| s.drift_detected))
+//! let state = tokio::time::timeout(within, drift.wait_for(|s| s.drift_detected == Some(true)))
 //!     .await??
 //!     .clone();
 //! assert_eq!(state.refresh_to(), Some("v2"));
@@ -53,7 +53,7 @@
 //! // The service loads v2 and says so: the new version is reported, the drift clears.
 //! client.set_config_version("v2");
 //! server.wait_for_version("v2", within).await?;
-//! tokio::time::timeout(within, drift.wait_for(|s| !s.drift_detected)).await??;
+//! tokio::time::timeout(within, drift.wait_for(|s| s.drift_detected == Some(false))).await??;
 //! assert_eq!(server.drift_report("payment-service", "production").drifted, 0);
 //! assert!(server.rejections().is_empty(), "every body fit the server's model");
 //! client.stop().await;

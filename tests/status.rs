@@ -1,0 +1,125 @@
+//! A status users can show and act on: "unknown" is not "no drift", the status and the drift
+//! view serialise to JSON, and dropping the last handle of a running client says so.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{capture_logs, dead_port, Receiver, Reply};
+use vortex_client::{Environment, HeartbeatClient};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("app")
+        .profile("prod")
+        .instance_id("i-1")
+        .config_version("v1")
+        .interval(Duration::from_secs(3600))
+}
+
+#[tokio::test]
+async fn an_unreachable_server_leaves_drift_unknown() {
+    let url = format!("http://{}", dead_port().await);
+    let c = client(&url).build().unwrap();
+    let mut status = c.subscribe();
+    c.start().await;
+    status.wait_for(|s| s.reports_failed > 0).await.unwrap();
+    assert_eq!(c.status().drift_detected, None);
+    assert_eq!(c.drift_state().drift_detected, None);
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_without_the_drift_api_leaves_drift_unknown() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Status(404));
+    let c = client(&rx.url()).build().unwrap();
+    assert!(c.report_now().await.is_err());
+    assert_eq!(c.status().drift_detected, None);
+    assert_eq!(c.drift_state().drift_detected, None);
+}
+
+#[tokio::test]
+async fn no_drift_and_drift_are_known_after_an_accepted_report() {
+    let rx = Receiver::start().await;
+    let c = client(&rx.url()).build().unwrap();
+    c.report_now().await.unwrap();
+    assert_eq!(c.status().drift_detected, Some(false));
+    assert_eq!(c.drift_state().drift_detected, Some(false));
+    assert_eq!(
+        c.status().expected_version,
+        None,
+        "no expectation on the server"
+    );
+
+    rx.expect_version(Some("v2"));
+    c.report_now().await.unwrap();
+    assert_eq!(c.status().drift_detected, Some(true));
+    assert_eq!(c.drift_state().refresh_to(), Some("v2"));
+}
+
+#[tokio::test]
+async fn the_status_serialises_with_rfc3339_times() {
+    let rx = Receiver::start().await;
+    rx.expect_version(Some("v2"));
+    let c = client(&rx.url()).build().unwrap();
+    c.report_now().await.unwrap();
+    let json = serde_json::to_value(c.status()).unwrap();
+    let last_success = json["last_success"].as_str().unwrap();
+    // e.g. 2026-11-30T23:40:21.123Z
+    assert_eq!(last_success.len(), 24, "{last_success}");
+    assert!(last_success.ends_with('Z') && last_success.as_bytes()[10] == b'T');
+    assert_eq!(json["last_attempt"], json["last_success"]);
+    assert_eq!(json["drift_detected"], true);
+    assert_eq!(json["expected_version"], "v2");
+    assert_eq!(json["reported_version"], "v1");
+    assert_eq!(json["reports_sent"], 1);
+    assert_eq!(json["consecutive_failures"], 0);
+    assert_eq!(json["last_error"], serde_json::Value::Null);
+    assert_eq!(
+        json["last_response"],
+        serde_json::json!({"registered": true, "expected_version": "v2", "drift_detected": true})
+    );
+
+    let drift = serde_json::to_value(c.drift_state()).unwrap();
+    assert_eq!(
+        drift,
+        serde_json::json!({"expected_version": "v2", "drift_detected": true, "reported_version": "v1"})
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_the_last_handle_of_a_running_client_warns_once() {
+    let (logs, _guard) = capture_logs();
+    let rx = Receiver::start().await;
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    rx.wait_for(1, WAIT).await;
+    let clone = c.clone();
+    drop(c);
+    assert!(logs.lines("WARN", "last handle was dropped").is_empty());
+    drop(clone);
+    let warned = logs.lines("WARN", "last handle was dropped");
+    assert_eq!(warned.len(), 1, "{}", logs.text());
+    assert!(warned[0].contains("keep the client"), "{}", warned[0]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
+    let (logs, _guard) = capture_logs();
+    let rx = Receiver::start().await;
+    let c = client(&rx.url()).build().unwrap();
+    c.start().await;
+    c.stop().await;
+    drop(c);
+    drop(client(&rx.url()).build().unwrap());
+    assert!(
+        logs.lines("WARN", "last handle").is_empty(),
+        "{}",
+        logs.text()
+    );
+}
