@@ -8,6 +8,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use crate::answer::HeartbeatResponse;
 use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
@@ -19,7 +20,7 @@ use crate::sender::Shared;
 use crate::status::HeartbeatStatus;
 use crate::transport::Reporter;
 use crate::validate::{check_name, check_version};
-use crate::wire::{Health, HeartbeatResponse};
+use crate::wire::Health;
 use crate::worker::{self, delay_ms};
 
 /// Extra time `stop()` waits beyond the grace before it aborts the worker.

@@ -59,7 +59,7 @@
 //!
 //! | layer | files (in import order) |
 //! |---|---|
-//! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `drift`, `status` |
+//! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
 //! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
 //! | configuration | `env`, `metadata/`, `config`, `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
@@ -71,6 +71,7 @@
 #![warn(unreachable_pub)]
 
 // facts
+mod answer;
 mod drift;
 mod error;
 mod limits;
@@ -103,6 +104,7 @@ pub mod blocking;
 mod client;
 pub mod reporter;
 
+pub use answer::HeartbeatResponse;
 pub use builder::{FromConfig, HeartbeatBuilder};
 pub use client::HeartbeatClient;
 pub use config::HeartbeatConfig;
@@ -115,7 +117,7 @@ pub use limits::{
 };
 pub use metadata::InstanceMetadata;
 pub use status::HeartbeatStatus;
-pub use wire::{Health, HeartbeatResponse};
+pub use wire::Health;
 
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatConfig`].
 pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;

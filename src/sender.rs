@@ -14,6 +14,7 @@ use parking_lot::Mutex;
 use tokio::sync::{watch, Notify, OnceCell};
 use tokio::time::Instant;
 
+use crate::answer::{Answer, HeartbeatResponse, Resolved};
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
 use crate::error::{Disposition, ReporterError};
@@ -22,7 +23,7 @@ use crate::plan::{Origin, Outcome};
 use crate::status::HeartbeatStatus;
 use crate::transport::Reporter;
 use crate::wire::Health;
-use crate::wire::{HeartbeatRequest, HeartbeatResponse};
+use crate::wire::HeartbeatRequest;
 
 /// The last recorded outcome, numbered in send order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,11 +215,16 @@ impl Shared {
         let result = self.reporter.send(body.bytes.clone()).await;
         #[cfg(feature = "metrics")]
         ledger.telemetry.attempt_finished(started.elapsed());
-        let recorded = match &result {
-            Ok(response) => self.record_success(&mut ledger, &body, response, origin),
-            Err(error) => self.record_failure(&mut ledger, error, origin),
-        };
-        (result, recorded)
+        match result {
+            Ok(answer) => {
+                let (response, recorded) = self.record_success(&mut ledger, &body, answer, origin);
+                (Ok(response), recorded)
+            }
+            Err(error) => {
+                let recorded = self.record_failure(&mut ledger, &error, origin);
+                (Err(error), recorded)
+            }
+        }
     }
 
     /// The current body, serialised once per change of version or health.
@@ -247,17 +253,23 @@ impl Shared {
         Ok(body)
     }
 
+    /// Records an accepted report; returns the answer as users see it. The answer is read
+    /// against the drift facts known before it (see [`Answer::resolve`]).
     fn record_success(
         &self,
         ledger: &mut Ledger,
         body: &Body,
-        response: &HeartbeatResponse,
+        answer: Answer,
         origin: Origin,
-    ) -> Recorded {
+    ) -> (HeartbeatResponse, Recorded) {
         self.changes.lock().delivered = Some(body.generation);
         ledger.outage.recovered(self.reporter.shown_url());
         let now = SystemTime::now();
         let version = &body.version;
+        let Resolved { response, drift } = {
+            let known = self.drift.borrow();
+            answer.resolve(known.expected_version.as_deref(), version)
+        };
         self.status.send_modify(|s| {
             s.last_success = Some(now);
             s.last_attempt = Some(now);
@@ -265,9 +277,9 @@ impl Shared {
             s.last_error = None;
             s.reports_sent += 1;
             s.expected_version.clone_from(&response.expected_version);
-            s.drift_detected = Some(response.drift_detected);
+            s.drift_detected = drift;
             // Steady state (same answer, same version) copies nothing: no allocation per report.
-            if s.last_response.as_ref() != Some(response) {
+            if s.last_response.as_ref() != Some(&response) {
                 s.last_response = Some(response.clone());
             }
             if s.reported_version.as_deref() != Some(&**version) {
@@ -275,15 +287,15 @@ impl Shared {
             }
         });
         #[cfg(feature = "metrics")]
-        ledger.telemetry.accepted(Some(response.drift_detected));
+        ledger.telemetry.accepted(drift);
         self.drift.send_if_modified(|d| {
             let changed = d.expected_version != response.expected_version
-                || d.drift_detected != Some(response.drift_detected)
+                || d.drift_detected != drift
                 || d.reported_version.as_deref() != Some(&**version);
             if changed {
                 *d = DriftState {
                     expected_version: response.expected_version.clone(),
-                    drift_detected: Some(response.drift_detected),
+                    drift_detected: drift,
                     reported_version: Some(version.to_string()),
                 };
             }
@@ -291,11 +303,14 @@ impl Shared {
         });
         tracing::debug!(
             version = %version,
-            drift = response.drift_detected,
+            drift = ?drift,
             expected = ?response.expected_version,
             "heartbeat accepted"
         );
-        self.publish(ledger, Outcome::Accepted { by: origin })
+        (
+            response,
+            self.publish(ledger, Outcome::Accepted { by: origin }),
+        )
     }
 
     fn record_failure(

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::wire::HeartbeatResponse;
+use crate::answer::HeartbeatResponse;
 
 /// A snapshot of what the client knows, from [`HeartbeatClient::status`](crate::HeartbeatClient::status).
 ///

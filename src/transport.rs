@@ -10,6 +10,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 
+use crate::answer::Answer;
 use crate::config::HeartbeatConfig;
 use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path, parse_server_url};
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
@@ -17,7 +18,6 @@ use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
 use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
 use crate::tls::add_roots;
-use crate::wire::HeartbeatResponse;
 
 /// Sends reports: one HTTP client, URL and headers built once and reused.
 pub(crate) struct Reporter {
@@ -84,7 +84,7 @@ impl Reporter {
     }
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer.
-    pub(crate) async fn send(&self, body: Bytes) -> Result<HeartbeatResponse, ReporterError> {
+    pub(crate) async fn send(&self, body: Bytes) -> Result<Answer, ReporterError> {
         let mut response = self
             .http
             .post(self.url.clone())
@@ -122,7 +122,7 @@ impl Reporter {
         let body = self
             .read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
             .await?;
-        Ok(HeartbeatResponse::parse_lenient(&body))
+        Ok(Answer::parse(&body))
     }
 
     /// A redirect's `Location` as it may appear in errors and logs: resolved against the

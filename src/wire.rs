@@ -77,59 +77,6 @@ impl HeartbeatRequest<'_> {
     }
 }
 
-/// The server's answer to a report.
-///
-/// Parsed leniently: unknown members are ignored, a missing `expected_version` means none, a
-/// missing `drift_detected` means false, and a 2xx with an empty or non-JSON body counts as
-/// delivered with no drift facts.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct HeartbeatResponse {
-    /// The server registered the report.
-    pub registered: bool,
-    /// The version the server expects for this app and profile, if it has an expectation.
-    pub expected_version: Option<String>,
-    /// The reported version differs from the expected one.
-    pub drift_detected: bool,
-}
-
-#[derive(Deserialize)]
-struct WireResponse {
-    #[serde(default)]
-    registered: Option<bool>,
-    #[serde(default)]
-    expected_version: Option<String>,
-    #[serde(default)]
-    drift_detected: Option<bool>,
-}
-
-impl HeartbeatResponse {
-    /// Parses a 2xx body leniently (see the type's docs). Never fails, never panics.
-    #[must_use]
-    pub fn parse_lenient(body: &[u8]) -> HeartbeatResponse {
-        // Only an object is the contract's shape (serde would also read a struct from an
-        // array such as `[false]`).
-        let is_object = body
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'{');
-        let wire = is_object
-            .then(|| serde_json::from_slice::<WireResponse>(body).ok())
-            .flatten();
-        match wire {
-            Some(wire) => HeartbeatResponse {
-                registered: wire.registered.unwrap_or(true),
-                expected_version: wire.expected_version,
-                drift_detected: wire.drift_detected.unwrap_or(false),
-            },
-            None => HeartbeatResponse {
-                registered: true,
-                expected_version: None,
-                drift_detected: false,
-            },
-        }
-    }
-}
-
 /// Metadata about the running instance, sent under `metadata` in every report.
 ///
 /// Every field is optional: what is unknown is omitted from the request. Custom labels go under
@@ -240,35 +187,5 @@ mod tests {
         .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(v.get("metadata").is_none());
-    }
-
-    #[test]
-    fn responses_parse_leniently() {
-        let full =
-            br#"{"registered":true,"expected_version":"v2","drift_detected":true,"extra":1}"#;
-        assert_eq!(
-            HeartbeatResponse::parse_lenient(full),
-            HeartbeatResponse {
-                registered: true,
-                expected_version: Some("v2".into()),
-                drift_detected: true
-            }
-        );
-        let delivered = HeartbeatResponse {
-            registered: true,
-            expected_version: None,
-            drift_detected: false,
-        };
-        for body in [
-            &b""[..],
-            b"not json",
-            b"{}",
-            br#"{"expected_version":null}"#,
-            b"[1,2]",
-            br#"[false, "v9", true]"#,
-            b"\xff\xfe",
-        ] {
-            assert_eq!(HeartbeatResponse::parse_lenient(body), delivered);
-        }
     }
 }

@@ -123,3 +123,35 @@ async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
         logs.text()
     );
 }
+
+/// One member of the wrong type is ignored alone: a drift already known is not wiped.
+#[tokio::test]
+async fn a_wrongly_typed_member_keeps_the_drift_facts() {
+    let rx = Receiver::start().await;
+    rx.expect_version(Some("v2"));
+    let c = client(&rx.url()).build().unwrap();
+    c.report_now().await.unwrap();
+    let known = (Some("v2".to_owned()), Some(true));
+    let facts = |c: &HeartbeatClient| {
+        let d = c.drift_state();
+        (d.expected_version, d.drift_detected)
+    };
+    assert_eq!(facts(&c), known);
+    for body in [
+        &br#"{"registered":"yes","expected_version":"v2","drift_detected":true}"#[..],
+        br#"{"registered":true,"expected_version":"v2","drift_detected":"true"}"#,
+        br#"{"registered":true,"expected_version":2,"drift_detected":true}"#,
+        br#"{"registered":true,"expected_version":2,"drift_detected":"maybe"}"#,
+        b"<html>gateway says hi</html>",
+    ] {
+        rx.script([Reply::Raw(200, body.to_vec())]);
+        let answer = c.report_now().await.unwrap();
+        assert_eq!(facts(&c), known, "{}", String::from_utf8_lossy(body));
+        assert_eq!(answer.expected_version.as_deref(), Some("v2"));
+        assert!(answer.drift_detected);
+    }
+    // A well-typed answer still moves the facts.
+    rx.expect_version(Some("v1"));
+    c.report_now().await.unwrap();
+    assert_eq!(facts(&c), (Some("v1".to_owned()), Some(false)));
+}

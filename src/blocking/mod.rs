@@ -63,6 +63,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::answer::HeartbeatResponse;
 use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
@@ -70,7 +71,7 @@ use crate::endpoint::{join_heartbeat_path, parse_server_url};
 use crate::error::{ConfigError, ReporterError};
 use crate::redact::redact_url;
 use crate::schedule::Schedule;
-use crate::wire::{Health, HeartbeatResponse};
+use crate::wire::Health;
 use crate::HeartbeatStatus;
 
 pub use drift::DriftReceiver;
