@@ -85,13 +85,17 @@ impl Reporter {
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer.
     pub(crate) async fn send(&self, body: Bytes) -> Result<Answer, ReporterError> {
-        let mut response = self
-            .http
-            .post(self.url.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let mut response = match self.post(body.clone()).await {
+            Ok(response) => response,
+            // A keep-alive connection that the server closed as it was reused (its idle
+            // timeout fired): nothing is wrong with the server, and the report is idempotent
+            // (it carries the current state), so it goes once more at once, on a new connection.
+            Err(e) if closed_under_request(&e) => {
+                tracing::debug!(error = %error_chain(&e.without_url()), "connection closed under the report; sending it again");
+                self.post(body).await.map_err(|e| self.transport_error(e))?
+            }
+            Err(e) => return Err(self.transport_error(e)),
+        };
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -123,6 +127,10 @@ impl Reporter {
             .read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
             .await?;
         Ok(Answer::parse(&body))
+    }
+
+    async fn post(&self, body: Bytes) -> reqwest::Result<reqwest::Response> {
+        self.http.post(self.url.clone()).body(body).send().await
     }
 
     /// A redirect's `Location` as it may appear in errors and logs: resolved against the
@@ -369,5 +377,25 @@ fn is_tls_failure(error: &(dyn StdError + 'static)) -> bool {
         text.contains("certificate")
             || text.contains("invalid peer")
             || text.contains("tls handshake")
+    })
+}
+
+/// The connection was closed or reset under a request already on its way (not a refused
+/// connection, not a timeout): what a server's idle timeout does to a keep-alive connection
+/// reused at that moment.
+fn closed_under_request(error: &reqwest::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if error.is_connect() || error.is_timeout() {
+        return false;
+    }
+    walk_chain(error, &mut |e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+                )
+            })
     })
 }

@@ -396,3 +396,107 @@ impl Watchers {
         (self.status.await.unwrap(), self.drift.await.unwrap())
     }
 }
+
+/// A server that answers each request with keep-alive implied (no `Connection: close`) and
+/// closes the connection right after the answer, like one whose idle timeout fires as the
+/// client reuses the connection. Returns its URL.
+async fn closing_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Headers, then the body its Content-Length announces.
+                while let Ok(n) = socket.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if request_complete(&request) {
+                        break;
+                    }
+                }
+                let body = r#"{"registered":true,"expected_version":null,"drift_detected":false}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                // Closed without a word a moment later, as the client reuses it: the next
+                // request is written to a connection the server no longer reads.
+                tokio::time::sleep(MS(1)).await;
+            });
+        }
+    });
+    url
+}
+
+fn request_complete(request: &[u8]) -> bool {
+    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    request.len() >= end + 4 + length
+}
+
+/// Finding 7: a connection the server closed as it was reused costs no failure: the report
+/// is retried once at once on a new connection.
+async fn a_reused_connection_closed_by_the_server_is_retried_once() {
+    let url = closing_server().await;
+    let c = client(&url).max_retries(1).build().unwrap();
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        if let Err(e) = c.report_now().await {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 40 failed: {failures:?}",
+        failures.len()
+    );
+    assert_eq!(c.status().reports_failed, 0);
+}
+
+both_runtimes!(a_reused_connection_closed_by_the_server_is_retried_once);
+
+/// A server that reads each request and closes the connection without answering: the report
+/// goes twice (the retry on a new connection), then fails as one failure.
+async fn the_retry_on_a_closed_connection_is_made_once() {
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    tokio::spawn({
+        let requests = requests.clone();
+        async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = socket.read(&mut buf).await {
+                    request.extend_from_slice(&buf[..n]);
+                    if n == 0 || request_complete(&request) {
+                        break;
+                    }
+                }
+                requests.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        }
+    });
+    let c = client(&url).max_retries(1).build().unwrap();
+    let error = c.report_now().await.unwrap_err();
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "{error}");
+    assert_eq!(c.status().reports_failed, 1);
+}
+
+both_runtimes!(the_retry_on_a_closed_connection_is_made_once);
