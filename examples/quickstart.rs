@@ -8,8 +8,10 @@
 //! `testing`, which the crate's dev-dependencies turn on) on 127.0.0.1 and walks through start,
 //! drift detected, version updated, drift cleared, stop, showing what an operator's drift
 //! report says at each step. With `VORTEX_URL` (and optionally `VORTEX_APP`, `VORTEX_PROFILE`)
-//! it reports to that server.
+//! it reports to that server; a failure ends the program with a one-line error and a
+//! non-zero exit code. `RUST_LOG` sets the log level (`debug`, `warn`, ...; default `info`).
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tokio::time::timeout;
@@ -22,15 +24,28 @@ const PROFILE: &str = "production";
 type Error = Box<dyn std::error::Error>;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> ExitCode {
+    // Without a subscriber the SDK's logs (its errors included) go nowhere.
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(level)
         .with_target(false)
         .init();
 
-    match std::env::var("VORTEX_URL") {
+    let outcome = match std::env::var("VORTEX_URL") {
         Ok(url) if !url.trim().is_empty() => against_a_real_server().await,
         _ => walkthrough().await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Display, not Debug: the SDK's errors are written to be read as they are.
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

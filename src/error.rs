@@ -208,7 +208,7 @@ fn status_hint(status: u16) -> &'static str {
     match status {
         400 | 422 => ": the server rejected the report's body (a client/server version mismatch?)",
         401 | 403 => ": check the credentials (bearer_token / headers)",
-        404 | 405 => ": check server_url and that the server's drift API is enabled",
+        404 | 405 => ": no drift API at this URL; server_url must be the server's base address (a gateway prefix at most) on a server with the drift API (Vortex Config 1.0.2 and older have none)",
         408 | 425 | 429 | 500 | 502 | 503 | 504 => " (transient; retrying with backoff)",
         _ => "",
     }

@@ -350,9 +350,9 @@ impl Shared {
 }
 
 impl Outage {
-    /// A success: logs the recovery when there was an outage, and forgets it.
+    /// A success: logs the recovery when an outage was announced, and forgets it.
     fn recovered(&mut self, url: &str) {
-        if self.failed_attempts > 0 {
+        if self.since.is_some() {
             let outage = self.since.map(|since| since.elapsed()).unwrap_or_default();
             tracing::info!(
                 outage_secs = outage.as_secs_f64(),
@@ -365,8 +365,14 @@ impl Outage {
     }
 
     /// A failure: logs it by the discipline above; returns the consecutive failures.
+    /// `report_now()` returns its error to the caller, so its failures are logged at debug
+    /// only and do not count as an announced outage.
     fn failed(&mut self, error: &ReporterError, text: &str, origin: Origin) -> u32 {
         self.failed_attempts = self.failed_attempts.saturating_add(1);
+        if origin == Origin::ReportNow {
+            tracing::debug!(error = %text, "report_now() failed");
+            return self.failed_attempts;
+        }
         let first = self.since.is_none();
         if first {
             self.since = Some(Instant::now());
@@ -376,9 +382,6 @@ impl Outage {
                 let kind = error.kind();
                 if self.logged_permanent.as_deref() == Some(kind.as_str()) {
                     tracing::debug!(error = %text, "heartbeat rejected again");
-                } else if origin == Origin::ReportNow {
-                    tracing::error!(error = %text, "heartbeat rejected; fix the configuration");
-                    self.logged_permanent = Some(kind);
                 } else {
                     tracing::error!(error = %text, "heartbeat rejected; fix the configuration (keeping the normal interval)");
                     self.logged_permanent = Some(kind);
