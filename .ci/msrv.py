@@ -59,6 +59,9 @@ def main():
           f"{len(undeclared)} declare none ({', '.join(undeclared) or '-'})")
     for failure in failures:
         print(f"MSRV violation: {failure}, newer than the crate's rust-version {msrv}")
+    if failures:
+        print("Fix: `cargo update` (this repository resolves for rust-version, see .cargo/config.toml),"
+              " pin an older release, or raise rust-version deliberately.")
     return 1 if failures else 0
 
 
