@@ -5,7 +5,9 @@
 # report to a loopback receiver, and exits 0; a panic or a failed request fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../../target/downstream}"
+# A directory of its own under the crate's target directory: the applications' feature sets
+# differ from the crate's, and sharing one directory among them compiles each dependency once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/downstream"
 
 apps=(
     reqwest-default
