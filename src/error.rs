@@ -329,7 +329,11 @@ mod tests {
             body: String::new(),
         };
         assert_eq!(not_found.disposition(), Disposition::Permanent);
-        assert!(not_found.to_string().contains("check server_url"));
+        let text = not_found.to_string();
+        assert!(
+            text.contains("no drift API at this URL") && text.contains("1.0.2"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -646,7 +646,11 @@ async fn a_permanent_error_is_logged_once_with_a_hint() {
     assert_delays(&log, Expect::Interval, Duration::ZERO);
     let errors = logs.lines("ERROR", "heartbeat rejected");
     assert_eq!(errors.len(), 1, "{}", logs.text());
-    assert!(errors[0].contains("check server_url"), "{}", errors[0]);
+    assert!(
+        errors[0].contains("server_url must be the server's base address"),
+        "{}",
+        errors[0]
+    );
     assert!(errors[0].contains("/api/drift/heartbeat/payment-service/production"));
     assert_eq!(logs.lines("DEBUG", "heartbeat rejected again").len(), 3);
     assert!(logs.lines("WARN", "").is_empty(), "{}", logs.text());
