@@ -46,9 +46,17 @@
 //!
 //! | feature | default | HTTPS through |
 //! |---|---|---|
-//! | `rustls-ring` | yes | rustls on ring, with the platform's certificate verifier |
-//! | `rustls` | no | rustls on aws-lc-rs (reqwest's default provider), with the platform's verifier |
+//! | `rustls` | yes | rustls on aws-lc-rs (reqwest's own TLS), with the platform's verifier |
+//! | `rustls-ring` | no | rustls on ring; the application must have no reqwest client of its own or install a process-wide rustls `CryptoProvider` first |
 //! | neither (`default-features = false`) | | no TLS: `http://` only, e.g. behind a mesh sidecar |
+//!
+//! `metrics` records through the `metrics` facade; `testing` adds `vortex_client::testing`, a
+//! mock Vortex server for users' own tests.
+//!
+//! More in the repository's `docs/`: `resilience.md` (faults, backoff, fleet behaviour),
+//! `security.md` (validation, redaction, TLS with a private CA), `metadata.md` (what is
+//! detected and from where), `observability.md` (logs and metrics), `wire.md` (the contract);
+//! measurements in `BENCHMARKS.md`.
 //!
 //! The wire format is the server's contract: `POST {server_url}/api/drift/heartbeat/{app}/{profile}`
 //! (see the README).
