@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::config::HeartbeatConfig;
 use crate::env::Environment;
 use crate::error::ConfigError;
+use crate::health_check::HealthCheck;
 use crate::limits::MAX_DURATION;
 #[cfg(doc)]
 use crate::limits::{
@@ -244,6 +245,48 @@ impl<T> HeartbeatBuilder<T> {
     /// [`MAX_DURATION`].
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.config.stop_grace = grace;
+        self
+    }
+
+    /// A health check, asked before each periodic report (and the first): its answer becomes
+    /// the reported health, so a change is reported with that report. It runs as a task on
+    /// the client's runtime; do blocking work in `tokio::task::spawn_blocking`. A check that
+    /// panics counts as [`Health::Unhealthy`], one slower than
+    /// [`health_check_timeout`](Self::health_check_timeout) (default 1 s) as
+    /// [`Health::Degraded`]; neither stops the worker or delays the report beyond the bound.
+    /// `set_health` still works between checks: the next check's answer replaces it.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use vortex_client::{Health, HeartbeatConfig};
+    ///
+    /// let database_up = Arc::new(AtomicBool::new(true));
+    /// let config = HeartbeatConfig::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .health_check(move || {
+    ///         let up = database_up.load(Ordering::Relaxed);
+    ///         async move { if up { Health::Healthy } else { Health::Degraded } }
+    ///     })
+    ///     .build()?;
+    /// assert!(config.health_check.is_some());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
+    pub fn health_check<F, Fut>(mut self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Health> + Send + 'static,
+    {
+        self.config.health_check = Some(HealthCheck::new(check));
+        self
+    }
+
+    /// How long one health check may take before it counts as [`Health::Degraded`]. Default
+    /// 1 s; at most [`MAX_DURATION`].
+    pub fn health_check_timeout(mut self, bound: Duration) -> Self {
+        self.config.health_check_timeout = bound;
         self
     }
 

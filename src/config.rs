@@ -8,6 +8,7 @@ use reqwest::Url;
 use crate::endpoint::{has_userinfo, parse_server_url};
 use crate::env::Environment;
 use crate::error::{invalid, ConfigError};
+use crate::health_check::HealthCheck;
 use crate::limits::{
     DETECTED_METADATA_ALLOWANCE, MAX_DURATION, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN,
     MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_VERSION_LEN, MIN_PERIOD, SERVER_INSTANCE_TTL,
@@ -88,6 +89,12 @@ pub struct HeartbeatConfig {
     pub root_certificates: Vec<Vec<u8>>,
     /// Where environment variables and files are read from. Default: the process.
     pub environment: Environment,
+    /// Asked before each periodic report; its answer becomes the reported health. Default
+    /// none. See [`HeartbeatBuilder::health_check`](crate::HeartbeatBuilder::health_check).
+    pub health_check: Option<HealthCheck>,
+    /// How long one health check may take before it counts as [`Health::Degraded`]. Default
+    /// 1 s; at most [`MAX_DURATION`].
+    pub health_check_timeout: Duration,
 }
 
 impl Default for HeartbeatConfig {
@@ -114,6 +121,8 @@ impl Default for HeartbeatConfig {
             headers: Vec::new(),
             root_certificates: Vec::new(),
             environment: Environment::process(),
+            health_check: None,
+            health_check_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -149,6 +158,8 @@ impl fmt::Debug for HeartbeatConfig {
             )
             .field("root_certificates", &self.root_certificates.len())
             .field("environment", &self.environment)
+            .field("health_check", &self.health_check)
+            .field("health_check_timeout", &self.health_check_timeout)
             .finish()
     }
 }
@@ -210,6 +221,7 @@ impl HeartbeatConfig {
             ("max_retry_delay", self.max_retry_delay, false),
             ("min_report_gap", self.min_report_gap, true),
             ("stop_grace", self.stop_grace, true),
+            ("health_check_timeout", self.health_check_timeout, false),
         ] {
             if d.is_zero() && !zero_allowed {
                 return Err(invalid(field, "must be greater than zero"));

@@ -69,7 +69,7 @@
 //! |---|---|
 //! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
 //! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
-//! | configuration | `env`, `metadata/`, `config`, `builder` |
+//! | configuration | `env`, `health_check`, `metadata/`, `config`, `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
 //! | handles | `client`, `blocking/`, and `reporter` (re-exports under a historical path) |
 //!
@@ -98,6 +98,7 @@ mod validate;
 mod builder;
 mod config;
 mod env;
+mod health_check;
 mod metadata;
 // mechanism
 mod sender;
@@ -119,6 +120,7 @@ pub use config::HeartbeatConfig;
 pub use drift::DriftState;
 pub use env::Environment;
 pub use error::{Cause, ConfigError, Disposition, ReporterError};
+pub use health_check::HealthCheck;
 pub use limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,

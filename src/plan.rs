@@ -69,6 +69,11 @@ impl Plan {
         self.booked.map_or(self.next, |slot| slot.min(self.next))
     }
 
+    /// True when the periodic (or retry) attempt is due at `now`, not only a booked slot.
+    pub(crate) fn periodic_due(&self, now: Instant) -> bool {
+        self.next <= now
+    }
+
     /// A version or health change waits to be reported (`waiting` is false when a report
     /// already carried it). Books the next rate-limited slot, unless one is booked already
     /// (the change rides on it) or the last report failed (it rides on the retry).

@@ -7,9 +7,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use crate::health_check::HealthCheck;
 use crate::plan::{Origin, Outcome, Plan};
 use crate::schedule::{RateLimiter, Schedule};
 use crate::sender::{Recorded, Shared};
+use crate::wire::Health;
 
 /// What woke the worker.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     outcomes.mark_unchanged();
     // The sequence number of the outcome the plan last followed.
     let mut followed = 0;
+    let mut checker = Checker::default();
     loop {
         let wake = tokio::select! {
             biased;
@@ -56,6 +59,18 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         // 1 ms granularity would add up to a millisecond.
         if plan.due() > Instant::now() {
             continue;
+        }
+        if let Some(check) = c
+            .health_check
+            .as_ref()
+            .filter(|_| plan.periodic_due(Instant::now()))
+        {
+            let health = tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                health = checker.ask(check, c.health_check_timeout) => health,
+            };
+            shared.set_health(health);
         }
         plan.on_send(Instant::now());
         let send = shared.send(Origin::Worker);
@@ -79,6 +94,43 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             &mut followed,
             newest.unwrap_or(recorded),
         );
+    }
+}
+
+/// Asks the application's health check, and logs when it starts or stops failing.
+#[derive(Default)]
+struct Checker {
+    /// What went wrong with the last check, if anything.
+    problem: Option<&'static str>,
+}
+
+impl Checker {
+    /// One evaluation, in a task of its own (a panic stays there) and within `bound`: a panic
+    /// counts as unhealthy, a check slower than the bound as degraded.
+    async fn ask(&mut self, check: &HealthCheck, bound: Duration) -> Health {
+        let task = tokio::spawn(check.evaluate());
+        let abort = task.abort_handle();
+        let (health, problem) = match tokio::time::timeout(bound, task).await {
+            Ok(Ok(health)) => (health, None),
+            Ok(Err(_)) => (Health::Unhealthy, Some("the health check panicked")),
+            Err(_) => {
+                abort.abort();
+                (
+                    Health::Degraded,
+                    Some("the health check took longer than its bound"),
+                )
+            }
+        };
+        if problem != self.problem {
+            match problem {
+                Some(what) => {
+                    tracing::warn!(bound_ms = delay_ms(bound), "{what}; reporting {health}")
+                }
+                None => tracing::info!("the health check answers again"),
+            }
+            self.problem = problem;
+        }
+        health
     }
 }
 
