@@ -117,7 +117,7 @@ async fn a_check_slower_than_its_bound_counts_as_degraded_within_the_bound() {
 async fn stop_does_not_wait_for_a_hung_check() {
     let server = MockServer::start().await.unwrap();
     let c = client(&server.url())
-        .health_check(|| std::future::pending())
+        .health_check(std::future::pending)
         .health_check_timeout(S(60))
         .build()
         .unwrap();
