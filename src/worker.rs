@@ -1,13 +1,14 @@
 //! The background worker: one loop that waits for whatever comes first (stop, a change, the
 //! outcome of a `report_now()`, the next deadline) and sends through the client's one sender.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
-use crate::health_check::HealthCheck;
+use crate::config::HeartbeatConfig;
 use crate::plan::{Origin, Outcome, Plan};
 use crate::schedule::{RateLimiter, Schedule};
 use crate::sender::{Recorded, Shared};
@@ -60,29 +61,15 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         if plan.due() > Instant::now() {
             continue;
         }
-        if let Some(check) = c
-            .health_check
-            .as_ref()
-            .filter(|_| plan.periodic_due(Instant::now()))
-        {
-            let health = tokio::select! {
-                biased;
-                _ = stop.changed() => return,
-                health = checker.ask(check, c.health_check_timeout) => health,
+        if c.health_check.is_some() && plan.periodic_due(Instant::now()) {
+            let Some(health) = until_stop(&mut stop, checker.ask(c)).await else {
+                return;
             };
             shared.set_health(health);
         }
         plan.on_send(Instant::now());
-        let send = shared.send(Origin::Worker);
-        tokio::pin!(send);
-        let recorded = tokio::select! {
-            biased;
-            (_, recorded) = &mut send => recorded,
-            _ = stop.changed() => {
-                // Stopping: let the request in flight finish within the grace, then exit.
-                let _ = tokio::time::timeout(c.stop_grace, send).await;
-                return;
-            }
+        let Some(recorded) = send_within_grace(&shared, &mut stop).await else {
+            return;
         };
         // A report_now() may have been recorded after this one: the newest outcome wins.
         let newest = outcomes
@@ -97,6 +84,32 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// `work`, or `None` as soon as `stop` fires.
+async fn until_stop<T>(
+    stop: &mut watch::Receiver<bool>,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = stop.changed() => None,
+        done = work => Some(done),
+    }
+}
+
+/// The worker's send. When `stop` fires meanwhile, the request in flight gets the grace to
+/// finish, and the result is `None`: the worker exits.
+async fn send_within_grace(shared: &Shared, stop: &mut watch::Receiver<bool>) -> Option<Recorded> {
+    let send = shared.send(Origin::Worker);
+    tokio::pin!(send);
+    match until_stop(stop, &mut send).await {
+        Some((_, recorded)) => Some(recorded),
+        None => {
+            let _ = tokio::time::timeout(shared.config.stop_grace, send).await;
+            None
+        }
+    }
+}
+
 /// Asks the application's health check, and logs when it starts or stops failing.
 #[derive(Default)]
 struct Checker {
@@ -105,9 +118,14 @@ struct Checker {
 }
 
 impl Checker {
-    /// One evaluation, in a task of its own (a panic stays there) and within `bound`: a panic
-    /// counts as unhealthy, a check slower than the bound as degraded.
-    async fn ask(&mut self, check: &HealthCheck, bound: Duration) -> Health {
+    /// One evaluation of the configured check, in a task of its own (a panic stays there)
+    /// and within its bound: a panic counts as unhealthy, a check slower than the bound as
+    /// degraded. Healthy when no check is configured.
+    async fn ask(&mut self, config: &HeartbeatConfig) -> Health {
+        let Some(check) = &config.health_check else {
+            return Health::Healthy;
+        };
+        let bound = config.health_check_timeout;
         let task = tokio::spawn(check.evaluate());
         let abort = task.abort_handle();
         let (health, problem) = match tokio::time::timeout(bound, task).await {

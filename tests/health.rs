@@ -52,9 +52,17 @@ async fn a_change_of_health_rides_on_the_next_periodic_report() {
     assert_eq!(first[0].health, Health::Healthy);
     state.store(1, Ordering::SeqCst);
     let reports = server.wait_for_reports(2, WAIT).await.unwrap();
-    assert_eq!(reports[1].health, Health::Degraded, "the next report carries it");
+    assert_eq!(
+        reports[1].health,
+        Health::Degraded,
+        "the next report carries it"
+    );
     assert_eq!(c.health(), Health::Degraded);
-    assert_eq!(asked.load(Ordering::SeqCst), 2, "asked once per periodic report");
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "asked once per periodic report"
+    );
     c.stop().await;
 }
 
@@ -71,7 +79,11 @@ async fn set_health_works_between_checks_and_the_next_check_wins() {
     let reports = server.wait_for_reports(2, WAIT).await.unwrap();
     assert_eq!(reports[1].health, Health::Unhealthy);
     let reports = server.wait_for_reports(3, WAIT).await.unwrap();
-    assert_eq!(reports[2].health, Health::Healthy, "the periodic check answers again");
+    assert_eq!(
+        reports[2].health,
+        Health::Healthy,
+        "the periodic check answers again"
+    );
     c.stop().await;
 }
 
