@@ -5,7 +5,6 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -13,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vortex_client::testing::MockServer;
+
+#[path = "support/example.rs"]
+mod example;
 
 const APP: &str = "payment-service";
 const PROFILE: &str = "production";
@@ -72,7 +74,7 @@ impl Service {
     /// Builds and starts the example against `server_url` on a free loopback port, and waits
     /// for it to print its address.
     fn spawn(server_url: &str) -> Service {
-        let mut child = Command::new(example_binary())
+        let mut child = Command::new(example::binary("service"))
             // Only what the test sets: a VORTEX_* variable of the caller must not leak in.
             .env_clear()
             .env("VORTEX_URL", server_url)
@@ -164,48 +166,6 @@ impl Drop for Service {
             }
         }
     }
-}
-
-/// Builds the example and returns its path (from cargo's JSON messages). Built, not `cargo
-/// run`: the test then signals the example itself, and no wait includes a build. With this
-/// test's features, so the library built for the test is reused (a feature missing from the
-/// list costs one more build, never a wrong result); a no-op once built.
-fn example_binary() -> PathBuf {
-    let features = [
-        ("rustls-ring", cfg!(feature = "rustls-ring")),
-        ("rustls", cfg!(feature = "rustls")),
-        ("metrics", cfg!(feature = "metrics")),
-        ("testing", cfg!(feature = "testing")),
-    ];
-    let features: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
-    let mut cargo = Command::new(env!("CARGO"));
-    // What cargo set for this test, not for a build: a build script that watches one of these
-    // (ring watches CARGO_MANIFEST_DIR) would rebuild, and the next `cargo test` again.
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text.starts_with("CARGO_PKG_") || key_text.starts_with("CARGO_MANIFEST_") {
-            cargo.env_remove(&key);
-        }
-    }
-    let output = cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--example", "service"])
-        .args(["--message-format", "json-render-diagnostics"])
-        .args(["--no-default-features", "--features", &features.join(",")])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo build --example service failed"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["target"]["name"] == "service" && m["target"]["kind"][0] == "example")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo named no executable for the example")
 }
 
 /// Reads the child's stdout (its log and `listening on http://ADDR`) on a thread, because a
