@@ -59,9 +59,9 @@
 //!
 //! | layer | files (in import order) |
 //! |---|---|
-//! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `drift`, `status` |
+//! | facts | `limits`, `redact`, `sources`, `error`, `timestamp`, `wire`, `drift`, `status` |
 //! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
-//! | configuration | `env`, `metadata/`, `config`, `builder` |
+//! | configuration | `env`, `metadata/`, `config`, `fallback` (settings from the environment and OpenTelemetry), `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
 //! | handles | `client`, `blocking/`, and `reporter` (re-exports under a historical path) |
 //!
@@ -75,6 +75,7 @@ mod drift;
 mod error;
 mod limits;
 mod redact;
+mod sources;
 mod status;
 mod timestamp;
 mod wire;
@@ -89,6 +90,7 @@ mod validate;
 mod builder;
 mod config;
 mod env;
+mod fallback;
 mod metadata;
 // mechanism
 mod sender;
@@ -126,3 +128,8 @@ pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles the Rust examples of `docs/metadata.md` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/metadata.md")]
+pub struct MetadataDocDoctests;
