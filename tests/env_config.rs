@@ -473,6 +473,7 @@ fn rejected_otel_identity_values_name_their_source() {
             reason: "\"..\" cannot be used as a path segment".into(),
         }
     );
+    assert!(error.to_string().contains(".profile(..)"), "{error}");
     let error = build(
         &[("VORTEX_PROFILE", "p")],
         &[("service.name", "pay\u{7}ment")],
@@ -564,4 +565,89 @@ async fn the_built_instance_id_is_the_one_the_server_receives() {
     client.report_now().await.unwrap();
     let report = server.next_report(Duration::from_secs(5)).await.unwrap();
     assert_eq!(report.instance_id, "otel-7f9c");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error messages: the setting, its builder method and its variable, through `?` in main too
+
+fn missing(vars: &[(&'static str, &'static str)]) -> ConfigError {
+    HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars.iter().copied()))
+        .build()
+        .unwrap_err()
+}
+
+#[test]
+fn a_missing_setting_names_its_builder_method_and_variable() {
+    let url = missing(&[]);
+    assert_eq!(
+        url.to_string(),
+        "server_url is not set: call .server_url(..) on the builder or set VORTEX_URL"
+    );
+    let app = missing(&[URL]);
+    assert_eq!(
+        app.to_string(),
+        "app is not set: call .app(..) on the builder or set VORTEX_APP \
+         (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES)"
+    );
+    let profile = missing(&[URL, ("VORTEX_APP", "a")]);
+    assert_eq!(
+        profile.to_string(),
+        "profile is not set: call .profile(..) on the builder or set VORTEX_PROFILE \
+         (or SPRING_PROFILES_ACTIVE, or deployment.environment.name in OTEL_RESOURCE_ATTRIBUTES)"
+    );
+}
+
+#[test]
+fn debug_reads_like_the_message_as_main_prints_it() {
+    let error = missing(&[]);
+    assert_eq!(format!("{error:?}"), error.to_string());
+    // What `fn main() -> Result<(), Box<dyn Error>>` prints when `build()?` fails.
+    let boxed: Box<dyn std::error::Error> = error.clone().into();
+    assert_eq!(
+        format!("Error: {boxed:?}"),
+        "Error: server_url is not set: call .server_url(..) on the builder or set VORTEX_URL"
+    );
+    // The structure is still there for whoever asks.
+    assert_eq!(
+        format!("{error:#?}"),
+        "MissingField(\n    \"server_url\",\n)"
+    );
+}
+
+#[test]
+fn an_invalid_value_names_its_builder_method_and_variable() {
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::empty())
+        .server_url("http://vortex-config:8888")
+        .app("..")
+        .profile("p")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        format!("{error:?}"),
+        "invalid app: \"..\" cannot be used as a path segment (call .app(..) on the builder or \
+         set VORTEX_APP (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES))"
+    );
+    let error =
+        HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "soon")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid environment variable VORTEX_HEARTBEAT_INTERVAL=\"soon\": expected a positive \
+         duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds (fix or unset \
+         VORTEX_HEARTBEAT_INTERVAL, or call .interval(..) on the builder, which takes precedence)"
+    );
+    for (var, value, method) in [
+        ("VORTEX_URL", "ftp://vortex-config", ".server_url(..)"),
+        ("VORTEX_APP", "..", ".app(..)"),
+        ("VORTEX_PROFILE", "..", ".profile(..)"),
+        ("VORTEX_INSTANCE_ID", "pod\nname", ".instance_id(..)"),
+        ("VORTEX_HEARTBEAT_TIMEOUT", "0", ".timeout(..)"),
+    ] {
+        let text = format!(
+            "{:?}",
+            HeartbeatConfig::from_environment(with(var, value)).unwrap_err()
+        );
+        assert!(text.contains(var) && text.contains(method), "{text}");
+    }
 }
