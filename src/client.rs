@@ -13,13 +13,13 @@ use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
 use crate::error::{ConfigError, Disposition, ReporterError};
-use crate::metadata::{self, InstanceMetadata};
+use crate::metadata::InstanceMetadata;
 use crate::plan::Origin;
 use crate::schedule::Schedule;
 use crate::sender::Shared;
 use crate::status::HeartbeatStatus;
 use crate::transport::Reporter;
-use crate::validate::{check_name, check_version};
+use crate::validate::check_version;
 use crate::wire::Health;
 use crate::worker::{self, delay_ms};
 
@@ -112,20 +112,11 @@ impl HeartbeatClient {
     ///
     /// [`ConfigError`] when a setting is invalid or the HTTP client cannot be built.
     pub fn new(mut config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        if config.instance_id.is_empty() {
-            config.instance_id =
-                metadata::default_instance_id(&config.environment, &config.metadata);
-            // The pod name or host name comes from the environment: check it like a user value.
-            check_name("instance_id", &config.instance_id, false).map_err(|e| {
-                ConfigError::InvalidValue {
-                    field: "instance_id",
-                    reason: format!("the generated id (from the pod name or host name) is unusable ({e}); set instance_id explicitly"),
-                }
-            })?;
-        }
+        // Validated once: the parsed server URL goes on to the transport.
+        let server = config.check()?;
+        config.fill_instance_id()?;
         config.warn_if_questionable();
-        let reporter = Reporter::new(&config)?;
+        let reporter = Reporter::connect(&config, server)?;
         Ok(HeartbeatClient {
             shared: Arc::new(Shared::new(config, reporter)),
             lifecycle: Arc::new(Lifecycle {

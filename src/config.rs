@@ -13,6 +13,7 @@ use crate::limits::{
     DETECTED_METADATA_ALLOWANCE, MAX_DURATION, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN,
     MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_VERSION_LEN, MIN_PERIOD, SERVER_INSTANCE_TTL,
 };
+use crate::metadata::default_instance_id;
 use crate::redact::redact_url;
 use crate::tls::parse_root_certificates;
 use crate::validate::{check_credentials, check_name, check_segment, check_text, check_version};
@@ -47,7 +48,11 @@ pub struct HeartbeatConfig {
     /// Profile, e.g. `production`: the `{profile}` path segment.
     pub profile: String,
     /// Unique id of this instance, stable for the life of the process. Empty means generated:
-    /// the Kubernetes pod name, else the host name plus a random suffix.
+    /// the Kubernetes pod name, else the host name plus a random suffix. The builder's
+    /// `build()` fills it in (after `VORTEX_INSTANCE_ID` and OpenTelemetry's
+    /// `service.instance.id`), so a built configuration shows the id that will be sent;
+    /// [`HeartbeatClient::new`](crate::HeartbeatClient::new) generates it for a configuration
+    /// that has none.
     pub instance_id: String,
     /// The configuration version reported until [`set_config_version`] is called.
     /// Default `"unknown"`.
@@ -314,6 +319,35 @@ impl HeartbeatConfig {
                 format!("explicit metadata makes a report of up to {size} bytes; at most {limit} are allowed (the request body is capped at {MAX_REQUEST_BYTES} bytes, with room kept for detected metadata)"),
             ));
         }
+        Ok(())
+    }
+
+    /// Fills an empty `instance_id` with the generated one (the pod name in Kubernetes, else
+    /// the host name plus a random suffix; see `docs/metadata.md`) and checks it like a user
+    /// value. A set id is kept, so calling it again changes nothing. Both the builder's
+    /// `build()` and `HeartbeatClient::new` call it, so the id a configuration shows is the
+    /// one sent.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidValue`] for `instance_id` when the generated id is unusable.
+    pub(crate) fn fill_instance_id(&mut self) -> Result<(), ConfigError> {
+        if !self.instance_id.is_empty() {
+            return Ok(());
+        }
+        let id = default_instance_id(&self.environment, &self.metadata);
+        // The pod name or host name comes from the environment: check it like a user value.
+        check_name("instance_id", &id, false).map_err(|e| {
+            let why = match e {
+                ConfigError::InvalidValue { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            invalid(
+                "instance_id",
+                format!("the generated id (from the pod name or host name) is unusable: {why}"),
+            )
+        })?;
+        self.instance_id = id;
         Ok(())
     }
 

@@ -7,16 +7,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::redact::excerpt;
+use crate::sources::{field_of_var, source_of, Source};
 
 /// A setting that is wrong, with what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The message (`Display`) names the setting, its builder method and, where the environment
+/// can give it, its variable, e.g. `server_url is not set: call .server_url(..) on the builder
+/// or set VORTEX_URL`. `Debug` prints the same message, so that `?` in a `main` returning
+/// `Result<(), Box<dyn Error>>` reads `Error: server_url is not set: ...`; the alternate form
+/// (`{:#?}`) shows the variant and its fields.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// A required setting was given neither to the builder nor through the environment.
-    #[error("missing required setting `{0}`: set it on the builder or through its environment variable (see the README)")]
+    #[error("{field} is not set: {how}", field = .0, how = how_to_set(.0))]
     MissingField(&'static str),
     /// A setting has a value the SDK cannot use.
-    #[error("invalid `{field}`: {reason}")]
+    #[error("invalid {field}: {reason}{}", set_hint(.field))]
     InvalidValue {
         /// The setting.
         field: &'static str,
@@ -24,11 +31,12 @@ pub enum ConfigError {
         reason: String,
     },
     /// An environment variable holds a value the SDK cannot use.
-    #[error("invalid environment variable {var}={}: {reason}", excerpt(.value))]
+    #[error("invalid environment variable {var}={}: {reason}{}", excerpt(.value), env_hint(.var, .value))]
     InvalidEnv {
         /// The variable's name.
         var: &'static str,
-        /// Its value (shortened in the message).
+        /// Its value (shortened in the message); for `OTEL_RESOURCE_ATTRIBUTES`, the
+        /// offending `key=value` entry.
         value: String,
         /// What is wrong and how to fix it.
         reason: String,
@@ -40,6 +48,53 @@ pub enum ConfigError {
     /// process is out of threads or file descriptors).
     #[error("cannot start the heartbeat thread: {0}")]
     Runtime(String),
+}
+
+impl fmt::Debug for ConfigError {
+    /// The message, as `Display` shows it; `{:#?}` shows the variant and its fields.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            ConfigError::MissingField(field) => f.debug_tuple("MissingField").field(field).finish(),
+            ConfigError::InvalidValue { field, reason } => f
+                .debug_struct("InvalidValue")
+                .field("field", field)
+                .field("reason", reason)
+                .finish(),
+            ConfigError::InvalidEnv { var, value, reason } => f
+                .debug_struct("InvalidEnv")
+                .field("var", var)
+                .field("value", &excerpt(value))
+                .field("reason", reason)
+                .finish(),
+            ConfigError::Http(detail) => f.debug_tuple("Http").field(detail).finish(),
+            ConfigError::Runtime(detail) => f.debug_tuple("Runtime").field(detail).finish(),
+        }
+    }
+}
+
+/// How to set a missing setting: its builder method and its variables.
+fn how_to_set(field: &str) -> String {
+    source_of(field).map_or_else(
+        || format!("call .{field}(..) on the builder"),
+        Source::how_to_set,
+    )
+}
+
+/// For a setting the environment can give: where its value comes from.
+fn set_hint(field: &str) -> String {
+    source_of(field).map_or_else(String::new, |s| format!(" ({})", s.how_to_set()))
+}
+
+/// For a rejected variable: the builder method that takes precedence over it.
+fn env_hint(var: &str, value: &str) -> String {
+    field_of_var(var, value).map_or_else(String::new, |field| {
+        format!(
+            " (fix or unset {var}, or call .{field}(..) on the builder, which takes precedence)"
+        )
+    })
 }
 
 /// A [`ConfigError::InvalidValue`].

@@ -67,9 +67,9 @@
 //!
 //! | layer | files (in import order) |
 //! |---|---|
-//! | facts | `limits`, `redact`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
+//! | facts | `limits`, `redact`, `sources`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
 //! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
-//! | configuration | `env`, `health_check`, `metadata/`, `config`, `builder` |
+//! | configuration | `env`, `health_check`, `metadata/`, `config`, `fallback` (settings from the environment and OpenTelemetry), `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
 //! | handles | `client`, `blocking/`, and `reporter` (re-exports under a historical path) |
 //!
@@ -84,6 +84,7 @@ mod drift;
 mod error;
 mod limits;
 mod redact;
+mod sources;
 mod status;
 mod timestamp;
 mod wire;
@@ -98,6 +99,7 @@ mod validate;
 mod builder;
 mod config;
 mod env;
+mod fallback;
 mod health_check;
 mod metadata;
 // mechanism
@@ -138,3 +140,8 @@ pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles the Rust examples of `docs/metadata.md` as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/metadata.md")]
+pub struct MetadataDocDoctests;

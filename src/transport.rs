@@ -12,7 +12,7 @@ use reqwest::{StatusCode, Url};
 
 use crate::answer::Answer;
 use crate::config::HeartbeatConfig;
-use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path, parse_server_url};
+use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path};
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
 use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
@@ -41,13 +41,6 @@ impl fmt::Debug for Reporter {
 }
 
 impl Reporter {
-    /// Sets up the HTTP client for a configuration that passed
-    /// [`HeartbeatConfig::validate`]. Parses the server URL again; [`Reporter::connect`]
-    /// takes the one [`HeartbeatConfig::check`] returned instead.
-    pub(crate) fn new(config: &HeartbeatConfig) -> Result<Self, ConfigError> {
-        Self::connect(config, parse_server_url(&config.server_url)?)
-    }
-
     /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
     /// is checked again here.
     pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {

@@ -9,6 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::Receiver;
+use vortex_client::testing::MockServer;
 use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
 
 fn base() -> Vec<(&'static str, &'static str)> {
@@ -77,7 +78,6 @@ fn unset_and_blank_variables_keep_the_defaults() {
     let config = HeartbeatConfig::from_environment(Environment::from_vars(base())).unwrap();
     assert_eq!(config.interval, defaults.interval);
     assert_eq!(config.timeout, defaults.timeout);
-    assert_eq!(config.instance_id, "");
     let config =
         HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "  ")).unwrap();
     assert_eq!(config.interval, defaults.interval);
@@ -274,4 +274,380 @@ async fn configuration_entirely_from_the_environment_reports() {
     client.report_now().await.unwrap();
     let reports = rx.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(reports[0].path, "/api/drift/heartbeat/billing/kubernetes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenTelemetry identity: service.name, deployment.environment.name, service.instance.id
+
+const URL: (&str, &str) = ("VORTEX_URL", "http://vortex-config:8888");
+
+/// A configuration from `vars` (plus `VORTEX_URL`), on a machine called `dev-laptop`, with
+/// `code` given to `resource_attributes`.
+fn build(
+    vars: &[(&'static str, &'static str)],
+    code: &[(&str, &str)],
+) -> Result<HeartbeatConfig, ConfigError> {
+    let mut all = vec![URL];
+    all.extend_from_slice(vars);
+    HeartbeatConfig::builder()
+        .environment(Environment::from_vars(all).with_hostname("dev-laptop"))
+        .resource_attributes(code.iter().copied())
+        .build()
+}
+
+#[test]
+fn otel_resource_attributes_give_app_profile_and_instance_id() {
+    let config = build(
+        &[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=billing,deployment.environment.name=staging,service.instance.id=billing-7f9c,host.name=h1",
+        )],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.app, "billing");
+    assert_eq!(config.profile, "staging");
+    assert_eq!(config.instance_id, "billing-7f9c");
+    // Metadata from the environment stays detection's business: it is not made explicit.
+    assert_eq!(config.metadata.hostname, None);
+}
+
+#[test]
+fn the_older_deployment_environment_key_is_accepted_and_the_current_one_wins() {
+    let base = [("OTEL_SERVICE_NAME", "billing")];
+    let old = [
+        base[0],
+        ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=legacy"),
+    ];
+    assert_eq!(build(&old, &[]).unwrap().profile, "legacy");
+    let both = [
+        base[0],
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=current,deployment.environment=legacy",
+        ),
+    ];
+    assert_eq!(build(&both, &[]).unwrap().profile, "current");
+    let in_code = [
+        ("deployment.environment", "legacy"),
+        ("deployment.environment.name", "current"),
+    ];
+    assert_eq!(build(&base, &in_code).unwrap().profile, "current");
+}
+
+/// A config builder over `URL`, `fixed` and `vars` (on `dev-laptop`), with `code` given to
+/// `resource_attributes`.
+fn ladder_step(
+    fixed: &[(&'static str, &'static str)],
+    vars: &[(&'static str, &'static str)],
+    code: &[(&'static str, &'static str)],
+) -> vortex_client::HeartbeatConfigBuilder {
+    let mut all = vec![URL];
+    all.extend_from_slice(fixed);
+    all.extend_from_slice(vars);
+    HeartbeatConfig::builder()
+        .environment(Environment::from_vars(all).with_hostname("dev-laptop"))
+        .resource_attributes(code.iter().copied())
+}
+
+#[test]
+fn app_precedence_explicit_vortex_code_otel_service_name_then_the_attribute() {
+    let fixed = [
+        ("VORTEX_PROFILE", "p"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=otel-attribute"),
+    ];
+    let vars = [
+        ("VORTEX_APP", "vortex-app"),
+        ("OTEL_SERVICE_NAME", "otel-service-name"),
+    ];
+    let code = [("service.name", "code-app")];
+    let app = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().app;
+    assert_eq!(
+        app(ladder_step(&fixed, &vars, &code).app("explicit")),
+        "explicit"
+    );
+    assert_eq!(app(ladder_step(&fixed, &vars, &code)), "vortex-app");
+    assert_eq!(
+        app(ladder_step(&fixed, &vars[1..], &code)),
+        "code-app",
+        "code beats the environment's OpenTelemetry variables"
+    );
+    assert_eq!(
+        app(ladder_step(&fixed, &vars[1..], &[])),
+        "otel-service-name",
+        "OTEL_SERVICE_NAME beats service.name in OTEL_RESOURCE_ATTRIBUTES"
+    );
+    assert_eq!(app(ladder_step(&fixed, &[], &[])), "otel-attribute");
+}
+
+#[test]
+fn profile_precedence_explicit_vortex_spring_code_then_the_attribute() {
+    let fixed = [
+        ("VORTEX_APP", "a"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=otel-profile",
+        ),
+    ];
+    let vars = [
+        ("VORTEX_PROFILE", "vortex-profile"),
+        ("SPRING_PROFILES_ACTIVE", "spring,eu"),
+    ];
+    let code = [("deployment.environment.name", "code-profile")];
+    let profile = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().profile;
+    assert_eq!(
+        profile(ladder_step(&fixed, &vars, &code).profile("explicit")),
+        "explicit"
+    );
+    assert_eq!(profile(ladder_step(&fixed, &vars, &code)), "vortex-profile");
+    assert_eq!(profile(ladder_step(&fixed, &vars[1..], &code)), "spring");
+    assert_eq!(profile(ladder_step(&fixed, &[], &code)), "code-profile");
+    assert_eq!(profile(ladder_step(&fixed, &[], &[])), "otel-profile");
+}
+
+#[test]
+fn instance_id_precedence_explicit_vortex_code_attribute_then_generated() {
+    let fixed = [("VORTEX_APP", "a"), ("VORTEX_PROFILE", "p")];
+    let otel = [("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=otel-id")];
+    let vortex = [otel[0], ("VORTEX_INSTANCE_ID", "vortex-id")];
+    let code = [("service.instance.id", "code-id")];
+    let id = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().instance_id;
+    assert_eq!(
+        id(ladder_step(&fixed, &vortex, &code).instance_id("explicit")),
+        "explicit"
+    );
+    assert_eq!(id(ladder_step(&fixed, &vortex, &code)), "vortex-id");
+    assert_eq!(id(ladder_step(&fixed, &otel, &code)), "code-id");
+    assert_eq!(id(ladder_step(&fixed, &otel, &[])), "otel-id");
+    let generated = id(ladder_step(&fixed, &[], &[]));
+    assert!(generated.starts_with("dev-laptop-"), "{generated}");
+}
+
+#[test]
+fn the_sdk_placeholder_service_name_is_not_an_app() {
+    for placeholder in ["unknown_service", "unknown_service:payment-bin"] {
+        let error = build(
+            &[("VORTEX_PROFILE", "p"), ("OTEL_SERVICE_NAME", placeholder)],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(error, ConfigError::MissingField("app"), "{placeholder}");
+        // A placeholder in code lets the environment's real name through.
+        let config = build(
+            &[("VORTEX_PROFILE", "p"), ("OTEL_SERVICE_NAME", "billing")],
+            &[("service.name", placeholder)],
+        )
+        .unwrap();
+        assert_eq!(config.app, "billing", "{placeholder}");
+    }
+}
+
+#[test]
+fn a_malformed_otel_variable_gives_no_identity() {
+    let error = build(
+        &[
+            ("VORTEX_PROFILE", "p"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=billing,broken"),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(error, ConfigError::MissingField("app"));
+}
+
+#[test]
+fn rejected_otel_identity_values_name_their_source() {
+    let error = build(
+        &[
+            ("VORTEX_APP", "a"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=.."),
+        ],
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        ConfigError::InvalidEnv {
+            var: "OTEL_RESOURCE_ATTRIBUTES",
+            value: "deployment.environment.name=..".into(),
+            reason: "\"..\" cannot be used as a path segment".into(),
+        }
+    );
+    assert!(error.to_string().contains(".profile(..)"), "{error}");
+    let error = build(
+        &[("VORTEX_PROFILE", "p")],
+        &[("service.name", "pay\u{7}ment")],
+    )
+    .unwrap_err();
+    match &error {
+        ConfigError::InvalidValue {
+            field: "app",
+            reason,
+        } => {
+            assert!(
+                reason.contains("service.name given to .resource_attributes(..)"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected InvalidValue for app, got {other:#?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generated instance id is filled by build() and is the one sent
+
+#[test]
+fn the_config_builder_fills_the_generated_instance_id() {
+    let laptop = build(&[("VORTEX_APP", "a"), ("VORTEX_PROFILE", "p")], &[]).unwrap();
+    let suffix = laptop
+        .instance_id
+        .strip_prefix("dev-laptop-")
+        .expect(&laptop.instance_id);
+    assert_eq!(suffix.len(), 8, "{}", laptop.instance_id);
+    let pod = build(
+        &[
+            ("VORTEX_APP", "a"),
+            ("VORTEX_PROFILE", "p"),
+            ("POD_NAME", "api-7d4f9b8c-abc12"),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(pod.instance_id, "api-7d4f9b8c-abc12");
+    // A configuration without an id still gets one from the client.
+    let bare = HeartbeatConfig {
+        server_url: "http://127.0.0.1:9".into(),
+        app: "a".into(),
+        profile: "p".into(),
+        environment: Environment::empty().with_hostname("bare-host"),
+        ..HeartbeatConfig::default()
+    };
+    let client = HeartbeatClient::new(bare).unwrap();
+    assert!(
+        client.config().instance_id.starts_with("bare-host-"),
+        "{}",
+        client.config().instance_id
+    );
+}
+
+#[tokio::test]
+async fn the_built_instance_id_is_the_one_the_server_receives() {
+    let server = MockServer::start().await.unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(Environment::empty().with_hostname("dev-laptop"))
+        .server_url(server.url())
+        .app("payment-service")
+        .profile("production")
+        .build()
+        .unwrap();
+    assert!(
+        config.instance_id.starts_with("dev-laptop-"),
+        "{}",
+        config.instance_id
+    );
+    let client = HeartbeatClient::new(config.clone()).unwrap();
+    assert_eq!(client.config().instance_id, config.instance_id);
+    client.report_now().await.unwrap();
+    let report = server.next_report(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(report.instance_id, config.instance_id);
+
+    // Through the client builder too, and from an OTel attribute.
+    let client = HeartbeatClient::builder()
+        .environment(Environment::from_vars([(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.instance.id=otel-7f9c",
+        )]))
+        .server_url(server.url())
+        .app("payment-service")
+        .profile("production")
+        .build()
+        .unwrap();
+    client.report_now().await.unwrap();
+    let report = server.next_report(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(report.instance_id, "otel-7f9c");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error messages: the setting, its builder method and its variable, through `?` in main too
+
+fn missing(vars: &[(&'static str, &'static str)]) -> ConfigError {
+    HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars.iter().copied()))
+        .build()
+        .unwrap_err()
+}
+
+#[test]
+fn a_missing_setting_names_its_builder_method_and_variable() {
+    let url = missing(&[]);
+    assert_eq!(
+        url.to_string(),
+        "server_url is not set: call .server_url(..) on the builder or set VORTEX_URL"
+    );
+    let app = missing(&[URL]);
+    assert_eq!(
+        app.to_string(),
+        "app is not set: call .app(..) on the builder or set VORTEX_APP \
+         (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES)"
+    );
+    let profile = missing(&[URL, ("VORTEX_APP", "a")]);
+    assert_eq!(
+        profile.to_string(),
+        "profile is not set: call .profile(..) on the builder or set VORTEX_PROFILE \
+         (or SPRING_PROFILES_ACTIVE, or deployment.environment.name in OTEL_RESOURCE_ATTRIBUTES)"
+    );
+}
+
+#[test]
+fn debug_reads_like_the_message_as_main_prints_it() {
+    let error = missing(&[]);
+    assert_eq!(format!("{error:?}"), error.to_string());
+    // What `fn main() -> Result<(), Box<dyn Error>>` prints when `build()?` fails.
+    let boxed: Box<dyn std::error::Error> = error.clone().into();
+    assert_eq!(
+        format!("Error: {boxed:?}"),
+        "Error: server_url is not set: call .server_url(..) on the builder or set VORTEX_URL"
+    );
+    // The structure is still there for whoever asks.
+    assert_eq!(
+        format!("{error:#?}"),
+        "MissingField(\n    \"server_url\",\n)"
+    );
+}
+
+#[test]
+fn an_invalid_value_names_its_builder_method_and_variable() {
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::empty())
+        .server_url("http://vortex-config:8888")
+        .app("..")
+        .profile("p")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        format!("{error:?}"),
+        "invalid app: \"..\" cannot be used as a path segment (call .app(..) on the builder or \
+         set VORTEX_APP (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES))"
+    );
+    let error =
+        HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "soon")).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid environment variable VORTEX_HEARTBEAT_INTERVAL=\"soon\": expected a positive \
+         duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds (fix or unset \
+         VORTEX_HEARTBEAT_INTERVAL, or call .interval(..) on the builder, which takes precedence)"
+    );
+    for (var, value, method) in [
+        ("VORTEX_URL", "ftp://vortex-config", ".server_url(..)"),
+        ("VORTEX_APP", "..", ".app(..)"),
+        ("VORTEX_PROFILE", "..", ".profile(..)"),
+        ("VORTEX_INSTANCE_ID", "pod\nname", ".instance_id(..)"),
+        ("VORTEX_HEARTBEAT_TIMEOUT", "0", ".timeout(..)"),
+    ] {
+        let text = format!(
+            "{:?}",
+            HeartbeatConfig::from_environment(with(var, value)).unwrap_err()
+        );
+        assert!(text.contains(var) && text.contains(method), "{text}");
+    }
 }

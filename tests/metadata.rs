@@ -498,6 +498,65 @@ async fn disable_auto_detect_sends_only_explicit_values() {
     assert!(bare.get("metadata").is_none(), "{bare}");
 }
 
+/// The pairs of an OpenTelemetry `Resource` built in code rank below explicit values and above
+/// the environment's `OTEL_RESOURCE_ATTRIBUTES` and every other source.
+#[tokio::test]
+async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_environment() {
+    let rx = Receiver::start().await;
+    let root = Root::new();
+    let vars = [
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "host.name=otel-host,cloud.region=otel-region,k8s.namespace.name=otel-ns",
+        ),
+        ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+        ("POD_NAME", "env-pod"),
+        ("POD_IP", "10.2.2.2"),
+        ("APP_VERSION", "0.0.1"),
+    ];
+    let code = [
+        ("host.name", "code-host"),
+        ("cloud.region", "code-region"),
+        ("k8s.pod.name", "code-pod"),
+        ("service.version", "1.8.0"),
+        ("host.ip", "not\nan address"), // unusable: left out, the next source is used
+        ("telemetry.sdk.language", "rust"), // not a metadata field
+    ];
+    let client = builder(&rx, env(&vars, &root, "os-host"))
+        .resource_attributes(code)
+        .app_version("9.9.9")
+        .build()
+        .unwrap();
+    // The configuration shows them as explicit values: what will be sent.
+    assert_eq!(
+        client.config().metadata.hostname.as_deref(),
+        Some("code-host")
+    );
+    let body = report_with(&rx, &client).await;
+    assert_eq!(
+        body["metadata"],
+        json!({
+            "hostname": "code-host",          // code > OTEL > OS
+            "ip_address": "10.2.2.2",         // unusable code value: POD_IP
+            "region": "code-region",          // code > OTEL
+            "kubernetes_pod": "code-pod",     // code > POD_NAME
+            "kubernetes_namespace": "otel-ns", // not in code: OTEL
+            "app_version": "9.9.9",           // explicit > code
+        })
+    );
+    // The pod name given in code is the generated instance id.
+    assert_eq!(body["instance_id"], "code-pod");
+    // Values given in code are the application's own: sent without detection too.
+    let bare = report(
+        &rx,
+        builder(&rx, env(&vars, &root, "os-host"))
+            .resource_attributes([("host.name", "code-host")])
+            .disable_auto_detect(),
+    )
+    .await;
+    assert_eq!(bare["metadata"], json!({ "hostname": "code-host" }));
+}
+
 // ---------------------------------------------------------------------------------------------
 // A hostile environment cannot make the body invalid
 

@@ -4,7 +4,8 @@
 //! cached: no heartbeat pays for it. Every field is taken from the first source that has a
 //! usable value, highest priority first:
 //!
-//! 1. the explicit builder value (merged by the client on top of what is detected here);
+//! 1. the explicit builder value, and then the resource attributes given to the builder in
+//!    code (both merged by the client on top of what is detected here);
 //! 2. `OTEL_RESOURCE_ATTRIBUTES` (OpenTelemetry's resource attributes);
 //! 3. the field's own environment variables, then files and the OS.
 //!
@@ -24,6 +25,7 @@ use crate::redact::prefix_within;
 use crate::schedule::random_suffix;
 pub use crate::wire::InstanceMetadata;
 
+pub(crate) use otel::OtelParseError;
 use otel::{parse_otel_resource_attributes, OtelFields, OTEL_VAR};
 
 /// Variables the Kubernetes downward API is commonly mapped to, for the pod's name.
@@ -50,13 +52,10 @@ const IN_KUBERNETES_VAR: &str = "KUBERNETES_SERVICE_HOST";
 /// Detects what the environment tells about this instance. Explicit values are merged on top
 /// by the caller. Without `server` (the caller knows the IP already) no route is looked up.
 pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> InstanceMetadata {
-    let otel = match parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or("")) {
-        Ok(attributes) => OtelFields::from_attributes(attributes),
+    let otel = match otel_env_attributes(env) {
+        Ok(attributes) => OtelFields::from_attributes(OTEL_VAR, attributes),
         Err(error) => {
-            tracing::warn!(
-                %error,
-                "{OTEL_VAR} is malformed; ignoring it whole, as the OpenTelemetry specification says"
-            );
+            warn_malformed(&error);
             OtelFields::default()
         }
     };
@@ -74,8 +73,8 @@ pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> 
 /// suffix. Computed once per client, so it is stable for the life of the process.
 pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata) -> String {
     // Parse quietly: `detect` reports a malformed variable.
-    let otel = parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or(""))
-        .map(OtelFields::from_attributes)
+    let otel = otel_env_attributes(env)
+        .map(|attributes| OtelFields::from_attributes(OTEL_VAR, attributes))
         .unwrap_or_default();
     let detected = detect_local(env, otel);
     let usable = |id: &String| id.len() <= MAX_NAME_LEN && !id.chars().any(char::is_control);
@@ -101,6 +100,38 @@ pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata
         .unwrap_or_else(|| "instance".to_owned());
     let host = prefix_within(&host, MAX_NAME_LEN - suffix.len() - 1);
     format!("{host}-{suffix}")
+}
+
+/// The environment's `OTEL_RESOURCE_ATTRIBUTES`, parsed (empty when unset). A malformed one is
+/// an error: the caller ignores it whole, as the OpenTelemetry specification says.
+pub(crate) fn otel_env_attributes(
+    env: &Environment,
+) -> Result<Vec<(String, String)>, OtelParseError> {
+    parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or(""))
+}
+
+/// Logs that `OTEL_RESOURCE_ATTRIBUTES` is ignored, naming the entry (never a value).
+pub(crate) fn warn_malformed(error: &OtelParseError) {
+    tracing::warn!(
+        %error,
+        "{OTEL_VAR} is malformed; ignoring it whole, as the OpenTelemetry specification says"
+    );
+}
+
+/// The metadata fields among resource attributes an application gives in code
+/// (`host.name`, `k8s.pod.name`, `service.version`, ...), each value cleaned like a detected
+/// one: an unusable value is left out.
+pub(crate) fn metadata_from_attributes(attributes: &[(String, String)]) -> InstanceMetadata {
+    let otel = OtelFields::from_attributes("resource_attributes", attributes.iter().cloned());
+    InstanceMetadata {
+        hostname: otel.host_name,
+        ip_address: otel.host_ip,
+        region: otel.cloud_region,
+        kubernetes_pod: otel.k8s_pod_name,
+        kubernetes_namespace: otel.k8s_namespace_name,
+        app_version: otel.service_version,
+        custom: BTreeMap::new(),
+    }
 }
 
 /// Everything but the route lookup: variables, the host name, the namespace file.

@@ -4,7 +4,7 @@
 use super::clean;
 
 /// The OpenTelemetry resource attributes variable.
-pub(super) const OTEL_VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
+pub(super) const OTEL_VAR: &str = crate::sources::OTEL_RESOURCE_ATTRIBUTES;
 
 /// The OpenTelemetry resource attributes that map onto metadata fields, already cleaned.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,7 +18,11 @@ pub(super) struct OtelFields {
 }
 
 impl OtelFields {
-    pub(super) fn from_attributes(attributes: Vec<(String, String)>) -> Self {
+    /// The fields among `attributes`; `source` names them in the debug log of a dropped value.
+    pub(super) fn from_attributes(
+        source: &str,
+        attributes: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
         let mut fields = OtelFields::default();
         // A later duplicate wins, as it would in a map.
         for (key, value) in attributes {
@@ -31,7 +35,7 @@ impl OtelFields {
                 "service.version" => &mut fields.service_version,
                 _ => continue,
             };
-            if let Some(value) = clean(OTEL_VAR, value) {
+            if let Some(value) = clean(source, value) {
                 *slot = Some(value);
             }
         }
@@ -199,16 +203,19 @@ mod tests {
 
     #[test]
     fn otel_fields_pick_known_keys_and_drop_unusable_values() {
-        let fields = OtelFields::from_attributes(pairs(&[
-            ("host.name", "first"),
-            ("host.name", "web-1"),
-            ("host.ip", "10.0.0.7"),
-            ("cloud.region", "  "),
-            ("k8s.pod.name", &"p".repeat(MAX_LABEL_VALUE_LEN + 1)),
-            ("k8s.namespace.name", "pay\u{7}ments"),
-            ("service.version", "2.0.1"),
-            ("service.name", "ignored"),
-        ]));
+        let fields = OtelFields::from_attributes(
+            OTEL_VAR,
+            pairs(&[
+                ("host.name", "first"),
+                ("host.name", "web-1"),
+                ("host.ip", "10.0.0.7"),
+                ("cloud.region", "  "),
+                ("k8s.pod.name", &"p".repeat(MAX_LABEL_VALUE_LEN + 1)),
+                ("k8s.namespace.name", "pay\u{7}ments"),
+                ("service.version", "2.0.1"),
+                ("service.name", "ignored"),
+            ]),
+        );
         assert_eq!(
             fields,
             OtelFields {
