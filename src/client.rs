@@ -165,7 +165,7 @@ impl HeartbeatClient {
             profile = %c.profile,
             instance = %c.instance_id,
             interval_secs = c.interval.as_secs_f64(),
-            url = %self.shared.reporter.shown_url(),
+            url = %self.shared.reporter.redacted_url(),
             "heartbeat client started"
         );
         true
@@ -393,7 +393,7 @@ impl fmt::Debug for HeartbeatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.shared.config;
         f.debug_struct("HeartbeatClient")
-            .field("url", &self.shared.reporter.shown_url())
+            .field("url", &self.shared.reporter.redacted_url())
             .field("app", &c.app)
             .field("profile", &c.profile)
             .field("instance_id", &c.instance_id)

@@ -263,7 +263,7 @@ impl Shared {
         origin: Origin,
     ) -> (HeartbeatResponse, Recorded) {
         self.changes.lock().delivered = Some(body.generation);
-        ledger.outage.recovered(self.reporter.shown_url());
+        ledger.outage.recovered(self.reporter.redacted_url());
         let now = SystemTime::now();
         let version = &body.version;
         let Resolved { response, drift } = {

@@ -72,7 +72,7 @@ impl Reporter {
     }
 
     /// The heartbeat URL without userinfo.
-    pub(crate) fn shown_url(&self) -> &str {
+    pub(crate) fn redacted_url(&self) -> &str {
         &self.redacted_url
     }
 
