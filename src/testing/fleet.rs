@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::clock::{rfc3339, Clock};
+use super::clock::Clock;
 use super::model::{Report, ReportedMetadata};
 use super::views::{
     DriftReport, DriftSummary, DriftedInstance, InstanceList, LiveInstance, ALERT_MIN_INSTANCES,
     DEFAULT_ALERT_THRESHOLD, DEFAULT_DRIFT_GRACE, DEFAULT_TTL,
 };
+use crate::timestamp::rfc3339;
 use crate::Health;
 
 /// The read side's rules, settable on the mock server.
