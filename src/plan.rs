@@ -162,6 +162,17 @@ mod tests {
         Plan::new(schedule, RateLimiter::new(1, S(5)), now)
     }
 
+    /// A plan whose one on-demand report was spent on a change at `t0`: the next change
+    /// waits for the gap.
+    fn burst_spent(t0: Instant) -> Plan {
+        let mut p = plan(t0);
+        p.on_outcome(t0, OK, false);
+        p.on_change(t0, true);
+        p.on_send(t0);
+        p.on_outcome(t0, OK, false);
+        p
+    }
+
     const OK: Outcome = Outcome::Accepted { by: Origin::Worker };
     const NOW: Outcome = Outcome::Accepted {
         by: Origin::ReportNow,
@@ -254,11 +265,7 @@ mod tests {
     #[test]
     fn a_booked_change_survives_a_success_that_did_not_carry_it() {
         let t0 = Instant::now();
-        let mut p = plan(t0);
-        p.on_outcome(t0, OK, false);
-        p.on_change(t0, true);
-        p.on_send(t0);
-        p.on_outcome(t0, OK, false);
+        let mut p = burst_spent(t0);
         p.on_change(t0 + S(1), true);
         assert_eq!(p.due(), t0 + S(5));
         // An answer to a report sent before the change: the slot stays booked, not pushed.
@@ -269,11 +276,7 @@ mod tests {
     #[test]
     fn a_success_that_carried_the_booked_change_frees_the_next_change() {
         let t0 = Instant::now();
-        let mut p = plan(t0);
-        p.on_outcome(t0, OK, false);
-        p.on_change(t0, true);
-        p.on_send(t0);
-        p.on_outcome(t0, OK, false);
+        let mut p = burst_spent(t0);
         p.on_change(t0, true);
         assert_eq!(p.due(), t0 + S(5));
         // report_now() carried it: nothing stays booked ...
@@ -312,11 +315,7 @@ mod tests {
     #[test]
     fn a_failure_drops_the_booked_slot_and_a_permanent_one_keeps_the_interval() {
         let t0 = Instant::now();
-        let mut p = plan(t0);
-        p.on_outcome(t0, OK, false);
-        p.on_change(t0, true);
-        p.on_send(t0);
-        p.on_outcome(t0, OK, false);
+        let mut p = burst_spent(t0);
         p.on_change(t0, true);
         p.on_outcome(t0, failed(1), true);
         assert_eq!(p.due(), t0 + S(1), "the change rides on the retry");
