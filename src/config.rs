@@ -88,6 +88,11 @@ pub struct HeartbeatConfig {
     pub root_certificates: Vec<Vec<u8>>,
     /// Where environment variables and files are read from. Default: the process.
     pub environment: Environment,
+
+    /// The application's own HTTP client, used instead of one the SDK builds (see
+    /// [`HeartbeatBuilder::http_client`](crate::HeartbeatBuilder::http_client) for what the
+    /// SDK still applies and which settings cannot be combined with it). Default `None`.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for HeartbeatConfig {
@@ -114,6 +119,8 @@ impl Default for HeartbeatConfig {
             headers: Vec::new(),
             root_certificates: Vec::new(),
             environment: Environment::process(),
+
+            http_client: None,
         }
     }
 }
@@ -149,6 +156,11 @@ impl fmt::Debug for HeartbeatConfig {
             )
             .field("root_certificates", &self.root_certificates.len())
             .field("environment", &self.environment)
+            // The client's own Debug shows its default headers, which may hold credentials.
+            .field(
+                "http_client",
+                &self.http_client.as_ref().map(|_| "<application's client>"),
+            )
             .finish()
     }
 }
@@ -196,6 +208,7 @@ impl HeartbeatConfig {
             has_userinfo(&url),
         )?;
         parse_root_certificates(&self.root_certificates)?;
+        self.check_http_client()?;
         Ok(url)
     }
 
@@ -320,6 +333,19 @@ impl HeartbeatConfig {
                 "the backoff cap is close to or above the server's 5-minute instance TTL: after an outage instances may vanish from the drift report until their next attempt"
             );
         }
+    }
+}
+
+impl HeartbeatConfig {
+    /// Settings that configure the SDK's own HTTP client cannot apply to the application's.
+    fn check_http_client(&self) -> Result<(), ConfigError> {
+        if self.http_client.is_some() && !self.root_certificates.is_empty() {
+            return Err(invalid(
+                "root_certificates",
+                "cannot be combined with http_client(): the application's client decides which certificates it trusts; add the certificate to that client (reqwest::ClientBuilder::tls_certs_merge) instead",
+            ));
+        }
+        Ok(())
     }
 }
 
