@@ -457,9 +457,10 @@ impl<T> HeartbeatBuilder<T> {
     /// - [`connect_timeout`](Self::connect_timeout): ignored; the client's own connect timeout
     ///   applies, and the SDK's [`timeout`](Self::timeout) bounds the whole attempt, connecting
     ///   included.
-    /// - The SDK's pool settings (idle timeout, one idle connection per host) and the TLS
-    ///   feature chosen for the SDK: the client's own apply. An `https://` server URL still
-    ///   needs a TLS feature of the SDK.
+    /// - The SDK's pool settings (idle timeout, one idle connection per host), its name
+    ///   resolution (which fails `.invalid` host names without asking DNS) and the TLS feature
+    ///   chosen for the SDK: the client's own apply. An `https://` server URL still needs a TLS
+    ///   feature of the SDK, which checks the URL.
     ///
     /// [`ReporterError::Redirect`]: crate::ReporterError::Redirect
     ///
