@@ -459,6 +459,106 @@ impl<T> HeartbeatBuilder<T> {
     }
 }
 
+impl<T> HeartbeatBuilder<T> {
+    /// Sends reports through the application's own `reqwest::Client` instead of a client the
+    /// SDK builds: its connection pool, proxies, TLS stack and trusted roots serve the reports
+    /// too, and the SDK builds no second client. A `reqwest::Client` is a handle: keep using
+    /// your clone, the pool is shared.
+    ///
+    /// The SDK still applies, per request: its [`timeout`](Self::timeout) (which overrides the
+    /// client's own total timeout for these requests), its headers (`Content-Type`, `Accept`,
+    /// `User-Agent`), [`header`](Self::header)s and [`bearer_token`](Self::bearer_token)
+    /// (these win over the client's default headers of the same name; the client's other
+    /// default headers are sent too), userinfo from `server_url` as Basic authentication, and
+    /// its cap on the answer's size. The client's own default headers are not known to the
+    /// SDK, so an error answer that echoes them is not scrubbed of them in error messages.
+    ///
+    /// Redirects follow the client's redirect policy, which the SDK cannot change. The SDK
+    /// counts an answer only when it comes from the heartbeat URL itself: an answer the client
+    /// reached by following a redirect is a [`ReporterError::Redirect`] (a configuration
+    /// error, `status` being the final answer's), never a delivered report, because the SDK
+    /// cannot see whether a 301/302/303 on the way turned the POST into a GET. What the client
+    /// sent to the other address is its policy's choice: reqwest's default policy follows up to
+    /// 10 redirects and drops `Authorization` and cookies on the way to another host, but
+    /// sends the report body (after a 307/308) and the other headers, those set with
+    /// [`header`](Self::header) included. To have no request leave for another address, build
+    /// the client with `.redirect(reqwest::redirect::Policy::none())`: a 3xx then fails as it
+    /// does with the SDK's own client.
+    ///
+    /// Settings of the SDK's own client that cannot apply to the application's:
+    ///
+    /// - [`add_root_certificate`](Self::add_root_certificate): `build()` fails with a
+    ///   [`ConfigError`]; trust the certificate in the application's client instead.
+    /// - [`connect_timeout`](Self::connect_timeout): ignored; the client's own connect timeout
+    ///   applies, and the SDK's [`timeout`](Self::timeout) bounds the whole attempt, connecting
+    ///   included.
+    /// - The SDK's pool settings (idle timeout, one idle connection per host), its name
+    ///   resolution (which fails `.invalid` host names without asking DNS) and the TLS feature
+    ///   chosen for the SDK: the client's own apply. An `https://` server URL still needs a TLS
+    ///   feature of the SDK, which checks the URL.
+    ///
+    /// [`ReporterError::Redirect`]: crate::ReporterError::Redirect
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let http = reqwest::Client::builder()
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()?;
+    /// let heartbeat = vortex_client::HeartbeatClient::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .http_client(http.clone())
+    ///     .build()?;
+    /// # drop(heartbeat);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.config.http_client = Some(client);
+        self
+    }
+}
+
+/// A setting taken from the environment: which variable, and its value as an error may show it.
+struct TakenFromEnv {
+    field: &'static str,
+    var: &'static str,
+    shown: String,
+}
+
+fn env_duration(env: &Environment, var: &'static str) -> Result<Option<Duration>, ConfigError> {
+    let Some(value) = env.var(var) else {
+        return Ok(None);
+    };
+    match parse_duration(&value) {
+        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(Some(d)),
+        _ => Err(ConfigError::InvalidEnv {
+            var,
+            value,
+            reason: "expected a positive duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds".into(),
+        }),
+    }
+}
+
+/// Parses `500ms`, `30s`, `2m`, `1h` or plain (possibly fractional) seconds.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return None,
+    };
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

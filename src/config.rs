@@ -100,6 +100,10 @@ pub struct HeartbeatConfig {
     /// How long one health check may take before it counts as [`Health::Degraded`]. Default
     /// 1 s; at most [`MAX_DURATION`].
     pub health_check_timeout: Duration,
+    /// The application's own HTTP client, used instead of one the SDK builds (see
+    /// [`HeartbeatBuilder::http_client`](crate::HeartbeatBuilder::http_client) for what the
+    /// SDK still applies and which settings cannot be combined with it). Default `None`.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for HeartbeatConfig {
@@ -128,6 +132,7 @@ impl Default for HeartbeatConfig {
             environment: Environment::process(),
             health_check: None,
             health_check_timeout: Duration::from_secs(1),
+            http_client: None,
         }
     }
 }
@@ -165,6 +170,11 @@ impl fmt::Debug for HeartbeatConfig {
             .field("environment", &self.environment)
             .field("health_check", &self.health_check)
             .field("health_check_timeout", &self.health_check_timeout)
+            // The client's own Debug shows its default headers, which may hold credentials.
+            .field(
+                "http_client",
+                &self.http_client.as_ref().map(|_| "<application's client>"),
+            )
             .finish()
     }
 }
@@ -212,6 +222,7 @@ impl HeartbeatConfig {
             has_userinfo(&url),
         )?;
         parse_root_certificates(&self.root_certificates)?;
+        self.check_http_client()?;
         Ok(url)
     }
 
@@ -366,6 +377,19 @@ impl HeartbeatConfig {
                 "the backoff cap is close to or above the server's 5-minute instance TTL: after an outage instances may vanish from the drift report until their next attempt"
             );
         }
+    }
+}
+
+impl HeartbeatConfig {
+    /// Settings that configure the SDK's own HTTP client cannot apply to the application's.
+    fn check_http_client(&self) -> Result<(), ConfigError> {
+        if self.http_client.is_some() && !self.root_certificates.is_empty() {
+            return Err(invalid(
+                "root_certificates",
+                "cannot be combined with http_client(): the application's client decides which certificates it trusts; add the certificate to that client (reqwest::ClientBuilder::tls_certs_merge) instead",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
 //! How a report is sent: one reqwest client (URL, headers, timeouts, redirect policy and TLS
-//! set up once), the POST, a bounded read of the answer, and the mapping of every failure to a
+//! set up once; or the application's own client, with the SDK's rules applied per request),
+//! the POST, a bounded read of the answer, and the mapping of every failure to a
 //! [`ReporterError`] whose text carries no credential.
 
 use std::error::Error as StdError;
@@ -26,6 +27,9 @@ pub(crate) struct Reporter {
     /// `url` without userinfo: what logs and errors show.
     redacted_url: String,
     timeout: Duration,
+    /// Set when `http` is the application's client: the SDK's headers and timeout go on each
+    /// request, and only an answer from `url` itself counts.
+    shared: Option<HeaderMap>,
     /// Credentials that must never appear in an error message, even when a server echoes
     /// them in its answer: longest first. Never printed.
     secrets: Vec<String>,
@@ -46,22 +50,17 @@ impl Reporter {
     pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
         warn_if_clear_text(config, &server);
         let url = join_heartbeat_path(server, &config.app, &config.profile)?;
-        let https = url.scheme() == "https";
-        let builder = add_roots(http_builder(config, &url), &config.root_certificates, https)?;
-        let http = builder.build().map_err(|e| {
-            let hint = if https {
-                ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
-            } else {
-                ""
-            };
-            ConfigError::Http(format!("{}{hint}", error_chain(&e.without_url())))
-        })?;
+        let (http, shared) = match &config.http_client {
+            Some(client) => (client.clone(), Some(request_headers(config))),
+            None => (own_client(config, &url)?, None),
+        };
         let secrets = collect_secrets(config, &url, &http);
         Ok(Reporter {
             redacted_url: redact_url(url.as_str()),
             http,
             url,
             timeout: config.timeout,
+            shared,
             secrets,
         })
     }
@@ -90,6 +89,13 @@ impl Reporter {
             Err(e) => return Err(self.transport_error(e)),
         };
         let status = response.status();
+        if self.shared.is_some() && !same_target(response.url(), &self.url) {
+            return Err(ReporterError::Redirect {
+                status: status.as_u16(),
+                url: self.redacted_url.clone(),
+                location: self.redacted_location(response.url().as_str()),
+            });
+        }
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -123,7 +129,16 @@ impl Reporter {
     }
 
     async fn post(&self, body: Bytes) -> reqwest::Result<reqwest::Response> {
-        self.http.post(self.url.clone()).body(body).send().await
+        let mut request = self.http.post(self.url.clone()).body(body);
+        if let Some(headers) = &self.shared {
+            // The application's client has neither the SDK's headers nor its timeout. Headers
+            // set here win over the client's default headers of the same name.
+            request = request.timeout(self.timeout);
+            for (name, value) in headers {
+                request = request.header(name.clone(), value.clone());
+            }
+        }
+        request.send().await
     }
 
     /// A redirect's `Location` as it may appear in errors and logs: resolved against the
@@ -224,11 +239,25 @@ impl Reporter {
     }
 }
 
+/// The SDK's own client, when the application gave none.
+fn own_client(config: &HeartbeatConfig, url: &Url) -> Result<reqwest::Client, ConfigError> {
+    let https = url.scheme() == "https";
+    let builder = add_roots(http_builder(config, url), &config.root_certificates, https)?;
+    builder.build().map_err(|e| {
+        let hint = if https {
+            ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
+        } else {
+            ""
+        };
+        ConfigError::Http(format!("{}{hint}", error_chain(&e.without_url())))
+    })
+}
+
 /// The reqwest client's settings: headers, timeouts, pooling, redirects, name resolution.
 fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
     let origin = url.origin();
     let builder = reqwest::Client::builder()
-        .user_agent(concat!("vortex-client/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .default_headers(default_headers(config))
         .timeout(config.timeout)
         .connect_timeout(config.connect_timeout.min(config.timeout))
@@ -259,6 +288,29 @@ fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
         Some(host) if is_reserved_invalid(host) => builder.resolve_to_addrs(host, &[]),
         _ => builder,
     }
+}
+
+const USER_AGENT: &str = concat!("vortex-client/", env!("CARGO_PKG_VERSION"));
+
+/// What the SDK's own client sends by default, for a client that does not: the default
+/// headers and the `User-Agent`.
+fn request_headers(config: &HeartbeatConfig) -> HeaderMap {
+    let mut headers = default_headers(config);
+    headers.insert(
+        reqwest::header::USER_AGENT,
+        HeaderValue::from_static(USER_AGENT),
+    );
+    headers
+}
+
+/// The answer came from the heartbeat URL itself, not from where a redirect led (reqwest
+/// removes userinfo from the URL it reports, so that is not compared).
+fn same_target(answered: &Url, asked: &Url) -> bool {
+    answered.scheme() == asked.scheme()
+        && answered.host_str() == asked.host_str()
+        && answered.port_or_known_default() == asked.port_or_known_default()
+        && answered.path() == asked.path()
+        && answered.query() == asked.query()
 }
 
 /// The headers sent with every report. Validation already checked every name and value, so

@@ -15,8 +15,7 @@ apps=(
     own-ring-provider
     ring-opt-in
     no-reqwest
-    # shared-client: hands its reqwest::Client to HeartbeatClientBuilder::http_client, which
-    # does not exist yet; add it here with that API.
+    shared-client
 )
 
 for app in "${apps[@]}"; do

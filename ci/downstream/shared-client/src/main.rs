@@ -1,6 +1,5 @@
 //! An application that hands its own configured reqwest::Client to the SDK, so that one
-//! connection pool and one TLS stack serve both. Needs HeartbeatClientBuilder::http_client,
-//! which is not there yet: run.sh leaves this application out until it is.
+//! connection pool and one TLS stack serve both (HeartbeatClientBuilder::http_client).
 
 #[path = "../../common/harness.rs"]
 mod harness;
