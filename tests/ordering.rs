@@ -3,15 +3,13 @@
 //! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{Receiver, Reply};
 use tokio::time::Instant;
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -47,7 +45,7 @@ macro_rules! both_runtimes {
 /// its backoff, so a change right after goes out at once (not at the next scheduled attempt).
 #[tokio::test(start_paused = true)]
 async fn a_report_now_success_ends_the_workers_backoff() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Status(503)]);
     let c = client(&rx.url()).interval(S(60)).build().unwrap();
     let mut status = c.subscribe();
@@ -59,11 +57,11 @@ async fn a_report_now_success_ends_the_workers_backoff() {
     c.report_now().await.unwrap();
     let t = Instant::now();
     c.set_config_version("v2");
-    let report = rx.wait_for_version("v2", S(120)).await;
+    let report = rx.wait_for_version("v2", S(120)).await.unwrap();
     assert!(
-        report.at - t < MS(100),
+        report.received_at - t < MS(100),
         "v2 reached the server {:?} after the change",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -72,7 +70,7 @@ async fn a_report_now_success_ends_the_workers_backoff() {
 /// the next change gets the next free slot, never the restarted countdown.
 #[tokio::test(start_paused = true)]
 async fn report_now_does_not_push_the_next_change_past_its_slot() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(60))
         .report_burst(1)
@@ -80,18 +78,18 @@ async fn report_now_does_not_push_the_next_change_past_its_slot() {
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     c.set_config_version("v2"); // the burst of one: at once
-    rx.wait_for_version("v2", S(5)).await;
+    rx.wait_for_version("v2", S(5)).await.unwrap();
     c.set_config_version("v3"); // booked one gap later
     c.report_now().await.unwrap(); // carries v3 now
     let t = Instant::now();
     c.set_config_version("v4");
-    let report = rx.wait_for_version("v4", S(120)).await;
+    let report = rx.wait_for_version("v4", S(120)).await.unwrap();
     assert!(
-        report.at - t <= S(2) + MS(50),
+        report.received_at - t <= S(2) + MS(50),
         "v4 waited {:?}; the rate limit allows it within two gaps",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -99,7 +97,7 @@ async fn report_now_does_not_push_the_next_change_past_its_slot() {
 /// A change that finds the burst spent is booked for the next slot and sent at that slot.
 #[tokio::test(start_paused = true)]
 async fn a_booked_change_goes_at_its_slot() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(60))
         .report_burst(1)
@@ -107,16 +105,16 @@ async fn a_booked_change_goes_at_its_slot() {
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     c.set_config_version("v2");
-    rx.wait_for_version("v2", S(5)).await;
+    rx.wait_for_version("v2", S(5)).await.unwrap();
     let t = Instant::now();
     c.set_config_version("v3");
-    let report = rx.wait_for_version("v3", S(120)).await;
+    let report = rx.wait_for_version("v3", S(120)).await.unwrap();
     assert!(
-        report.at - t <= S(5) + MS(50),
+        report.received_at - t <= S(5) + MS(50),
         "v3 waited {:?}",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -124,7 +122,7 @@ async fn a_booked_change_goes_at_its_slot() {
 /// Finding 4: one task sets a version and calls `report_now()` while the worker runs with no
 /// rate limit: after each round the server's newest version is the one the status shows.
 async fn the_server_ends_on_the_version_the_status_shows() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(3600))
         .min_report_gap(Duration::ZERO)
@@ -135,7 +133,7 @@ async fn the_server_ends_on_the_version_the_status_shows() {
         let version = format!("v{n}");
         c.set_config_version(&version);
         c.report_now().await.unwrap();
-        let last = rx.reports().last().map(|r| r.version().to_owned());
+        let last = rx.last_report().map(|r| r.config_version);
         assert_eq!(last.as_deref(), Some(version.as_str()), "round {n}");
         assert_eq!(
             c.status().reported_version.as_deref(),
@@ -148,11 +146,11 @@ async fn the_server_ends_on_the_version_the_status_shows() {
 /// Finding 5: with a report in flight, every concurrent `stop()` returns only once the worker
 /// has ended, so the in-flight report is counted before any of them returns.
 async fn every_concurrent_stop_waits_for_the_worker() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Delay(MS(300))]);
     let c = client(&rx.url()).interval(S(3600)).build().unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     let stops: Vec<_> = (0..2)
         .map(|_| {
             let c = c.clone();
