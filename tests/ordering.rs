@@ -175,8 +175,8 @@ both_runtimes!(
     hammer,
 );
 
-/// A receiver's record of what it accepted, checked as it goes: a version older than one
-/// already accepted is a violation.
+/// The server's record of what it accepted: a version older than one already accepted is a
+/// violation.
 #[derive(Default)]
 struct Accepted {
     newest: u64,
@@ -185,13 +185,13 @@ struct Accepted {
 }
 
 /// Findings 3 and 4 together: 16 tasks set increasing versions and call `report_now()` for
-/// about two seconds, while the worker reports changes, against a receiver that answers 503 to
-/// 10 % of requests and slowly to 15 %. The receiver never accepts an older version than one it
+/// about two seconds, while the worker reports changes, against a server that answers 503 to
+/// 10 % of requests and slowly to 15 %. The server never accepts an older version than one it
 /// accepted; `status()` and the drift watch never go back; the last version set is the last
 /// one accepted; requests stay within what report_now() calls and the rate limit allow.
 async fn hammer() {
-    let (url, accepted) = ordering_receiver(0x5eed).await;
-    let c = client(&url)
+    let (server, replies) = ordering_server(0x5eed).await;
+    let c = client(&server.url())
         .interval(S(3600))
         .initial_retry_delay(MS(5))
         .max_retry_delay(MS(20))
@@ -239,7 +239,8 @@ async fn hammer() {
     let elapsed = started.elapsed();
     c.stop().await;
     let (status_regressions, drift_regressions) = watchers.finish().await;
-    let accepted = accepted.lock();
+    assert!(server.rejections().is_empty(), "{:?}", server.rejections());
+    let accepted = accepted(&server, &replies);
     assert!(
         accepted.violations.is_empty(),
         "older versions accepted after newer ones: {:?}",
@@ -268,69 +269,46 @@ async fn hammer() {
     );
 }
 
-/// A receiver that accepts `v{n}` reports, answering 503 to 10 % and slowly (5 to 30 ms) to
-/// 15 % of requests, chosen by a seeded generator.
-async fn ordering_receiver(seed: u64) -> (String, Arc<parking_lot::Mutex<Accepted>>) {
-    use axum::extract::State;
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
+/// A mock server that answers 503 to 10 % of heartbeats and slowly (5 to 30 ms) to 15 %,
+/// chosen by a seeded generator, and expects `v1` (every other version is drift). Returns the
+/// server and its scripted replies, in the order it uses them.
+async fn ordering_server(seed: u64) -> (MockServer, Vec<Reply>) {
+    // xorshift: enough to pick faults reproducibly.
+    let mut x = seed | 1;
+    let replies: Vec<Reply> = (0..10_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 100 {
+                0..10 => Reply::Status(503),
+                roll @ 10..25 => Reply::Delay(MS(5 + roll)),
+                _ => Reply::Accept,
+            }
+        })
+        .collect();
+    let server = MockServer::start().await.unwrap();
+    server.set_expected_version("app", "prod", "v1");
+    server.script(replies.iter().cloned());
+    (server, replies)
+}
 
-    type Shared = (
-        Arc<parking_lot::Mutex<Accepted>>,
-        Arc<parking_lot::Mutex<u64>>,
-    );
-    async fn handle(
-        State((accepted, rng)): State<Shared>,
-        body: axum::body::Bytes,
-    ) -> axum::response::Response {
-        let roll = {
-            // xorshift: enough to pick faults reproducibly.
-            let mut x = rng.lock();
-            *x ^= *x << 13;
-            *x ^= *x >> 7;
-            *x ^= *x << 17;
-            *x % 100
-        };
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let n: u64 = body["config_version"]
-            .as_str()
-            .and_then(|v| v.strip_prefix('v'))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        {
-            let mut a = accepted.lock();
-            a.requests += 1;
-            if roll < 10 {
-                return StatusCode::SERVICE_UNAVAILABLE.into_response();
-            }
-            if n < a.newest {
-                let newest = a.newest;
-                a.violations.push((n, newest));
-            }
-            a.newest = a.newest.max(n);
+/// What the server accepted, read in arrival order: the i-th heartbeat took the i-th scripted
+/// reply (the default, `Accept`, once they run out).
+fn accepted(server: &MockServer, replies: &[Reply]) -> Accepted {
+    let mut accepted = Accepted::default();
+    for (i, report) in server.reports().iter().enumerate() {
+        accepted.requests += 1;
+        if replies.get(i).and_then(Reply::status) == Some(503) {
+            continue;
         }
-        if roll < 25 {
-            tokio::time::sleep(MS(5 + roll)).await;
+        let n = version_number(Some(&report.config_version));
+        if n < accepted.newest {
+            accepted.violations.push((n, accepted.newest));
         }
-        axum::Json(serde_json::json!({
-            "registered": true,
-            "expected_version": "v1",
-            "drift_detected": n != 1,
-        }))
-        .into_response()
+        accepted.newest = accepted.newest.max(n);
     }
-
-    let accepted = Arc::new(parking_lot::Mutex::new(Accepted::default()));
-    let app = axum::Router::new().fallback(handle).with_state((
-        accepted.clone(),
-        Arc::new(parking_lot::Mutex::new(seed | 1)),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, accepted)
+    accepted
 }
 
 /// Tasks that read `status()` in a loop and follow the drift watch, recording every step back
