@@ -1,17 +1,22 @@
 //! The blocking client: from plain threads, inside current-thread and multi-thread runtimes,
 //! bounded stop and drop, report_now() on a runtime thread, build errors.
 
-mod support;
-mod threaded;
-
 use std::time::{Duration, Instant};
 
-use support::Reply;
-use threaded::Server;
 use vortex_client::blocking::{HeartbeatClient, STOP_MARGIN, THREAD_NAME};
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, Health, HeartbeatBuilder, HeartbeatConfig, ReporterError,
 };
+
+/// How long a test waits for a report before it fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A mock server on a thread of its own: usable from plain threads and from inside any runtime
+/// (even one whose thread the test blocks).
+fn server() -> MockServer {
+    MockServer::start_blocking().unwrap()
+}
 
 fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
@@ -28,7 +33,7 @@ fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
 }
 
 /// The whole API, synchronously; called from a plain thread and from inside runtimes.
-fn lifecycle(server: &Server) {
+fn lifecycle(server: &MockServer) {
     let client = builder(&server.url()).build().unwrap();
     assert!(!client.is_running());
     assert_eq!(client.config().app, "blocking-app");
@@ -36,19 +41,17 @@ fn lifecycle(server: &Server) {
     client.start();
     assert!(client.is_running());
     client.start(); // idempotent
-    server.wait_for_version("v1");
+    server.wait_for_version_blocking("v1", WAIT).unwrap();
 
     client.set_config_version("v2");
     assert_eq!(client.config_version(), "v2");
-    server.wait_for_version("v2");
+    server.wait_for_version_blocking("v2", WAIT).unwrap();
 
     client.set_health(Health::Degraded);
     assert_eq!(client.health(), Health::Degraded);
-    server.wait_until(Duration::from_secs(10), |r| {
-        r.iter().any(|r| r.body["health"] == "degraded")
-    });
+    while server.next_report_blocking(WAIT).unwrap().health != Health::Degraded {}
 
-    server.receiver.expect_version(Some("v3"));
+    server.set_expected_version("blocking-app", "test", "v3");
     let answer = client.report_now().unwrap();
     assert!(answer.drift_detected);
     assert_eq!(answer.expected_version.as_deref(), Some("v3"));
@@ -71,7 +74,7 @@ fn lifecycle(server: &Server) {
     client.set_config_version("v3");
     let answer = client.report_now().unwrap();
     assert!(!answer.drift_detected);
-    assert_eq!(server.receiver.reports().last().unwrap().version(), "v3");
+    assert_eq!(server.last_report().unwrap().config_version, "v3");
 
     // start() works again after stop().
     client.start();
@@ -82,27 +85,27 @@ fn lifecycle(server: &Server) {
 #[test]
 fn works_from_a_plain_thread_without_a_runtime() {
     assert!(tokio::runtime::Handle::try_current().is_err());
-    let server = Server::start();
+    let server = server();
     lifecycle(&server);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn works_inside_a_current_thread_runtime() {
-    let server = Server::start();
+    let server = server();
     lifecycle(&server);
     drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_inside_a_multi_thread_runtime() {
-    let server = Server::start();
+    let server = server();
     lifecycle(&server);
     drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_inside_a_spawned_task_and_through_spawn_blocking() {
-    let server = Server::start();
+    let server = server();
     let url = server.url();
     tokio::spawn(async move {
         let client = builder(&url).build().unwrap();
@@ -117,13 +120,13 @@ async fn works_inside_a_spawned_task_and_through_spawn_blocking() {
     })
     .await
     .unwrap();
-    server.wait_for_version("v1");
+    server.wait_for_version_blocking("v1", WAIT).unwrap();
 }
 
 /// The thread runs under the documented name.
 #[test]
 fn the_thread_is_named() {
-    let server = Server::start();
+    let server = server();
     let client = builder(&server.url()).build().unwrap();
     let names = thread_names();
     assert!(
@@ -147,12 +150,12 @@ fn thread_names() -> Vec<String> {
 /// A client whose server never answers, with a short grace and a long timeout, and the
 /// status receiver (which closes once the client's thread has torn its runtime down).
 fn client_with_request_in_flight(
-    server: &Server,
+    server: &MockServer,
 ) -> (
     HeartbeatClient,
     tokio::sync::watch::Receiver<vortex_client::HeartbeatStatus>,
 ) {
-    server.receiver.set_default(Reply::Hang);
+    server.set_default_reply(Reply::Hang);
     let client = builder(&server.url())
         .stop_grace(Duration::from_millis(200))
         .timeout(Duration::from_secs(60))
@@ -160,7 +163,7 @@ fn client_with_request_in_flight(
         .unwrap();
     let status = client.subscribe();
     client.start();
-    server.wait_until(Duration::from_secs(10), |r| !r.is_empty());
+    server.wait_for_reports_blocking(1, WAIT).unwrap();
     (client, status)
 }
 
@@ -172,7 +175,7 @@ fn stop_bound() -> Duration {
 
 #[test]
 fn stop_is_bounded_with_a_request_in_flight() {
-    let server = Server::start();
+    let server = server();
     let (client, _status) = client_with_request_in_flight(&server);
     let started = Instant::now();
     client.stop();
@@ -181,7 +184,7 @@ fn stop_is_bounded_with_a_request_in_flight() {
     assert!(!client.is_running());
 }
 
-fn assert_drop_is_bounded_and_joins(server: &Server) {
+fn assert_drop_is_bounded_and_joins(server: &MockServer) {
     let (client, status) = client_with_request_in_flight(server);
     let started = Instant::now();
     drop(client);
@@ -194,13 +197,13 @@ fn assert_drop_is_bounded_and_joins(server: &Server) {
 
 #[test]
 fn drop_is_bounded_and_joins_the_thread() {
-    let server = Server::start();
+    let server = server();
     assert_drop_is_bounded_and_joins(&server);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn drop_inside_a_current_thread_runtime_is_bounded_and_does_not_panic() {
-    let server = Server::start();
+    let server = server();
     assert_drop_is_bounded_and_joins(&server);
     // Also created and dropped between awaits of this runtime.
     let client = builder(&server.url()).build().unwrap();
@@ -211,17 +214,17 @@ async fn drop_inside_a_current_thread_runtime_is_bounded_and_does_not_panic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_inside_a_multi_thread_runtime_is_bounded_and_does_not_panic() {
-    let server = Server::start();
+    let server = server();
     assert_drop_is_bounded_and_joins(&server);
     drop(server);
 }
 
 #[test]
 fn drop_of_an_idle_client_is_prompt() {
-    let server = Server::start();
+    let server = server();
     let client = builder(&server.url()).build().unwrap();
     client.start();
-    server.wait_for_version("v1");
+    server.wait_for_version_blocking("v1", WAIT).unwrap();
     let started = Instant::now();
     drop(client);
     assert!(started.elapsed() < stop_bound());
@@ -231,8 +234,8 @@ fn drop_of_an_idle_client_is_prompt() {
 /// thread, so it completes, and the runtime's other tasks run afterwards.
 #[tokio::test(flavor = "current_thread")]
 async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
-    let server = Server::start();
-    server.receiver.expect_version(Some("v2"));
+    let server = server();
+    server.set_expected_version("blocking-app", "test", "v2");
     let client = builder(&server.url()).build().unwrap();
     let other = tokio::spawn(async {
         tokio::task::yield_now().await;
@@ -250,7 +253,7 @@ async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_now_on_a_multi_thread_runtime() {
-    let server = Server::start();
+    let server = server();
     let client = builder(&server.url()).build().unwrap();
     let answer = client.report_now().unwrap();
     assert!(answer.registered);
@@ -262,8 +265,8 @@ async fn report_now_on_a_multi_thread_runtime() {
 /// blocks cannot answer. The call still returns, bounded by the request timeout, with an error.
 #[tokio::test(flavor = "current_thread")]
 async fn report_now_blocking_the_servers_own_runtime_times_out_instead_of_deadlocking() {
-    let receiver = support::Receiver::start().await;
-    let client = builder(&receiver.url())
+    let server = MockServer::start().await.unwrap();
+    let client = builder(&server.url())
         .timeout(Duration::from_millis(300))
         .max_retries(1)
         .build()
@@ -275,8 +278,8 @@ async fn report_now_blocking_the_servers_own_runtime_times_out_instead_of_deadlo
 
 #[test]
 fn report_now_returns_the_servers_errors() {
-    let server = Server::start();
-    server.receiver.set_default(Reply::Status(404));
+    let server = server();
+    server.set_default_reply(Reply::Status(404));
     let client = builder(&server.url()).build().unwrap();
     let error = client.report_now().unwrap_err();
     assert_eq!(error.status(), Some(404));

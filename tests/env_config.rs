@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 
-use support::Receiver;
 use vortex_client::testing::MockServer;
 use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
 
@@ -241,7 +240,7 @@ fn missing_settings_say_which() {
 /// The seed's minimal configuration: only the server URL in code, the rest from the environment.
 #[tokio::test]
 async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environment() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let env = Environment::from_vars([
         ("VORTEX_APP", "payment-service"),
         ("VORTEX_PROFILE", "production"),
@@ -254,17 +253,20 @@ async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environme
         .build()
         .unwrap();
     client.report_now().await.unwrap();
-    let reports = rx.wait_for(1, Duration::from_secs(5)).await;
+    let reports = rx
+        .wait_for_reports(1, Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(
         reports[0].path,
         "/api/drift/heartbeat/payment-service/production"
     );
-    assert_eq!(reports[0].body["instance_id"], "payment-1");
+    assert_eq!(reports[0].instance_id, "payment-1");
 }
 
 #[tokio::test]
 async fn configuration_entirely_from_the_environment_reports() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let env = Environment::from_vars([
         ("VORTEX_URL", rx.url()),
         ("OTEL_SERVICE_NAME", "billing".to_owned()),
@@ -272,7 +274,10 @@ async fn configuration_entirely_from_the_environment_reports() {
     ]);
     let client = HeartbeatClient::new(HeartbeatConfig::from_environment(env).unwrap()).unwrap();
     client.report_now().await.unwrap();
-    let reports = rx.wait_for(1, Duration::from_secs(5)).await;
+    let reports = rx
+        .wait_for_reports(1, Duration::from_secs(5))
+        .await
+        .unwrap();
     assert_eq!(reports[0].path, "/api/drift/heartbeat/billing/kubernetes");
 }
 

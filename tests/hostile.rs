@@ -14,11 +14,12 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
-use support::{capture_logs, Receiver, Reply};
+use support::capture_logs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vortex_client::reporter::{parse_retry_after, MAX_RESPONSE_BYTES};
 use vortex_client::schedule::{Jitter, Schedule, MAX_RETRY_AFTER};
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Disposition, Environment, Health, HeartbeatClient, HeartbeatClientBuilder,
     HeartbeatConfig, HeartbeatConfigBuilder, InstanceMetadata, ReporterError, MAX_DURATION,
@@ -639,7 +640,7 @@ fn async_methods_outside_a_runtime_do_not_panic() {
 /// Extreme but accepted settings, hostile runtime input, and a server whose answers stress
 /// the schedule: nothing overflows, the worker keeps running, and stop() is prompt.
 async fn extremes_are_survived() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let day = MAX_DURATION;
     let client = client_builder(&rx.url())
         .interval(day)
@@ -655,7 +656,7 @@ async fn extremes_are_survived() {
         .build()
         .unwrap();
     client.start().await;
-    rx.wait_for(1, WITHIN).await;
+    rx.wait_for_reports(1, WITHIN).await.unwrap();
     for s in hostile_strings() {
         client.set_config_version(s.as_str());
         let _ = client.try_set_config_version(s);
@@ -677,7 +678,7 @@ async fn extremes_are_survived() {
     // A Retry-After of "forever": the worker backs off (capped) and carries on.
     rx.script([Reply::RetryAfter(503, "99999999999999999999999".into())]);
     client.set_config_version("v3");
-    rx.wait_for_version("v3", WITHIN).await;
+    rx.wait_for_version("v3", WITHIN).await.unwrap();
     tokio::time::timeout(WITHIN, status.wait_for(|s| s.consecutive_failures >= 1))
         .await
         .expect("the failure is recorded")
@@ -752,13 +753,13 @@ async fn extremes_are_survived_multi_thread() {
 #[tokio::test(flavor = "current_thread")]
 async fn invalid_runtime_versions_warn_and_are_ignored() {
     let (logs, _guard) = capture_logs();
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let client = client_builder(&rx.url())
         .config_version("v1")
         .build()
         .unwrap();
     client.start().await;
-    rx.wait_for(1, WITHIN).await;
+    rx.wait_for_reports(1, WITHIN).await.unwrap();
     let bad = [
         "".to_owned(),
         "   ".to_owned(),
@@ -779,15 +780,16 @@ async fn invalid_runtime_versions_warn_and_are_ignored() {
     );
     let longest = "v".repeat(256);
     client.set_config_version(longest.as_str());
-    rx.wait_for_version(&longest, WITHIN).await;
+    rx.wait_for_version(&longest, WITHIN).await.unwrap();
     client.stop().await;
     for report in rx.reports() {
         assert!(
-            ["v1", longest.as_str()].contains(&report.version()),
+            ["v1", longest.as_str()].contains(&report.config_version.as_str()),
             "{}",
-            report.version()
+            report.config_version
         );
     }
+    assert!(rx.rejections().is_empty(), "{:?}", rx.rejections());
 }
 
 /// Settings near the server's 5-minute instance TTL are accepted with a warning.
@@ -1142,8 +1144,8 @@ async fn error_bodies_cannot_inject_into_messages_or_logs() {
 async fn redirects_stay_on_their_origin() {
     let _logs = capture_logs();
     // Cross-origin, even 307: not followed; the other origin never sees the request.
-    let rx = Receiver::start().await;
-    let other = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
+    let other = MockServer::start().await.unwrap();
     rx.script([Reply::Redirect(307, format!("{}/steal", other.url()))]);
     let err = report_once(&rx.url()).await.unwrap_err();
     assert!(
@@ -1151,7 +1153,8 @@ async fn redirects_stay_on_their_origin() {
         "{err}"
     );
     assert_eq!(err.disposition(), Disposition::Permanent);
-    assert_eq!(other.count(), 0);
+    assert_eq!(other.report_count(), 0);
+    assert!(other.rejections().is_empty(), "{:?}", other.rejections());
 
     // A Location with userinfo is shown without it.
     rx.script([Reply::Redirect(
@@ -1166,33 +1169,44 @@ async fn redirects_stay_on_their_origin() {
     assert!(!format!("{err} {err:?}").contains("hunter2"));
 
     // Same origin: 301/302/303 (which would turn the POST into a GET) are not followed...
+    // (Every same-origin target is a heartbeat route of the server, so a followed POST is
+    // recorded as a report, and a followed GET as a rejection.)
     for status in [301, 302, 303] {
-        let before = rx.count();
-        rx.script([Reply::Redirect(status, "/elsewhere".into())]);
+        let before = rx.report_count();
+        rx.script([Reply::Redirect(
+            status,
+            "/api/drift/heartbeat/elsewhere/p".into(),
+        )]);
         let err = report_once(&rx.url()).await.unwrap_err();
         assert!(
             matches!(err, ReporterError::Redirect { .. }),
             "{status}: {err}"
         );
-        assert_eq!(rx.count(), before + 1, "{status}");
+        assert_eq!(rx.report_count(), before + 1, "{status}");
+        assert!(
+            rx.rejections().is_empty(),
+            "{status}: {:?}",
+            rx.rejections()
+        );
     }
     // ...307/308 are, with the body, a bounded number of times.
-    let before = rx.count();
-    rx.script([Reply::Redirect(308, "/moved".into())]);
+    let before = rx.report_count();
+    let moved = "/api/drift/heartbeat/moved/p";
+    rx.script([Reply::Redirect(308, moved.into())]);
     report_once(&rx.url()).await.unwrap();
     let reports = rx.reports();
     assert_eq!(reports.len(), before + 2);
-    assert_eq!(reports[before + 1].path, "/moved");
-    assert_eq!(reports[before + 1].body["config_version"], "unknown");
-    let before = rx.count();
-    rx.set_default(Reply::Redirect(307, "/loop".into()));
+    assert_eq!(reports[before + 1].path, moved);
+    assert_eq!(reports[before + 1].config_version, "unknown");
+    let before = rx.report_count();
+    rx.set_default_reply(Reply::Redirect(307, "/api/drift/heartbeat/loop/p".into()));
     let err = report_once(&rx.url()).await.unwrap_err();
     assert!(
         matches!(err, ReporterError::Redirect { status: 307, .. }),
         "{err}"
     );
     assert_eq!(
-        rx.count(),
+        rx.report_count(),
         before + 3,
         "one request and two same-origin follows"
     );

@@ -1,4 +1,4 @@
-//! Instance metadata detection, observed in the report bodies a loopback receiver gets.
+//! Instance metadata detection, observed in the report bodies the mock server gets on loopback.
 //!
 //! Every environment is injected (`Environment::from_vars(..).with_root(..).with_hostname(..)`):
 //! no test reads or changes the process environment. Servers live on loopback only.
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::Receiver;
+use vortex_client::testing::MockServer;
 use vortex_client::{
     Environment, HeartbeatClient, HeartbeatClientBuilder, InstanceMetadata, MAX_LABEL_VALUE_LEN,
 };
@@ -63,7 +63,7 @@ fn env(vars: &[(&str, &str)], root: &Root, hostname: &str) -> Environment {
         .with_hostname(hostname)
 }
 
-fn builder(rx: &Receiver, env: Environment) -> HeartbeatClientBuilder {
+fn builder(rx: &MockServer, env: Environment) -> HeartbeatClientBuilder {
     HeartbeatClient::builder()
         .server_url(rx.url())
         .app("payment-service")
@@ -73,16 +73,25 @@ fn builder(rx: &Receiver, env: Environment) -> HeartbeatClientBuilder {
 }
 
 /// Builds the client, makes one report and returns the body the receiver got.
-async fn report(rx: &Receiver, builder: HeartbeatClientBuilder) -> Value {
+async fn report(rx: &MockServer, builder: HeartbeatClientBuilder) -> Value {
     let client = builder.build().expect("valid configuration");
     report_with(rx, &client).await
 }
 
-async fn report_with(rx: &Receiver, client: &HeartbeatClient) -> Value {
-    let before = rx.count();
+async fn report_with(rx: &MockServer, client: &HeartbeatClient) -> Value {
+    let before = rx.report_count();
     client.report_now().await.expect("report accepted");
-    let reports = rx.wait_for(before + 1, Duration::from_secs(5)).await;
-    reports[before].body.clone()
+    let reports = rx
+        .wait_for_reports(before + 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    reports[before].json()
+}
+
+/// A mock server on this loopback address.
+async fn start_on(addr: &str) -> MockServer {
+    let addr: SocketAddr = addr.parse().unwrap();
+    MockServer::builder().bind(addr).start().await.unwrap()
 }
 
 /// The kernel's source address for the route to `target` (what `ip route get` shows).
@@ -111,7 +120,7 @@ fn can_bind(addr: &str) -> bool {
 
 #[tokio::test]
 async fn pod_with_downward_api_reports_pod_namespace_and_pod_ip() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("from-service-account");
     let pod = env(
         &[
@@ -138,7 +147,7 @@ async fn pod_with_downward_api_reports_pod_namespace_and_pod_ip() {
 
 #[tokio::test]
 async fn pod_without_downward_api_uses_hostname_and_service_account_file() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("payments");
     let pod = env(
         &[("KUBERNETES_SERVICE_HOST", "10.96.0.1")],
@@ -160,7 +169,7 @@ async fn pod_without_downward_api_uses_hostname_and_service_account_file() {
 
 #[tokio::test]
 async fn pod_and_namespace_variables_are_tried_in_order() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("from-file");
     let pods = ["POD_NAME", "MY_POD_NAME", "KUBERNETES_POD_NAME"];
     let namespaces = ["POD_NAMESPACE", "MY_POD_NAMESPACE", "KUBERNETES_NAMESPACE"];
@@ -177,7 +186,7 @@ async fn pod_and_namespace_variables_are_tried_in_order() {
 
 #[tokio::test]
 async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downward_api() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("ingress");
     // hostNetwork: true: the container's host name is the node's, and so is POD_IP.
     let host_network = env(
@@ -205,7 +214,7 @@ async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downwa
 
 #[tokio::test]
 async fn host_network_pod_without_pod_name_does_not_report_the_node_as_the_pod() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("ingress");
     let host_network = || {
         env(
@@ -233,7 +242,7 @@ async fn host_network_pod_without_pod_name_does_not_report_the_node_as_the_pod()
 
 #[tokio::test]
 async fn service_account_file_and_hostname_count_only_inside_kubernetes() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     // A VM that happens to have the file (e.g. a copied image) but is no pod.
     let root = Root::with_namespace("stale");
     let vm = env(&[], &root, "vm-billing-03");
@@ -246,7 +255,7 @@ async fn service_account_file_and_hostname_count_only_inside_kubernetes() {
 
 #[tokio::test]
 async fn oversized_service_account_file_is_ignored() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace(&"n".repeat(64 * 1024));
     let pod = env(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")], &root, "api-0");
     let body = report(&rx, builder(&rx, pod)).await;
@@ -259,7 +268,7 @@ async fn oversized_service_account_file_is_ignored() {
 
 #[tokio::test]
 async fn laptop_reports_hostname_and_the_route_to_the_server() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let laptop = env(&[("HOME", "/home/dev")], &root, "dev-laptop");
     let body = report(&rx, builder(&rx, laptop)).await;
@@ -274,7 +283,7 @@ async fn laptop_reports_hostname_and_the_route_to_the_server() {
 
 #[tokio::test]
 async fn instance_id_is_stable_for_the_client() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let client = builder(&rx, env(&[], &root, "dev-laptop")).build().unwrap();
     let first = report_with(&rx, &client).await;
@@ -286,7 +295,7 @@ async fn instance_id_is_stable_for_the_client() {
 
 #[tokio::test]
 async fn region_variables_are_tried_in_order() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let regions = [
         "AWS_REGION",
@@ -305,7 +314,7 @@ async fn region_variables_are_tried_in_order() {
 
 #[tokio::test]
 async fn app_version_comes_from_the_environment_unless_set() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let vm = || env(&[("APP_VERSION", "1.8.0")], &root, "vm-1");
     let detected = report(&rx, builder(&rx, vm())).await;
@@ -318,7 +327,7 @@ async fn app_version_comes_from_the_environment_unless_set() {
 #[tokio::test]
 async fn non_utf8_hostname_is_left_out_without_failing() {
     use std::os::unix::ffi::OsStringExt;
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let odd = Environment::from_vars([("AWS_REGION", "eu-west-1")])
         .with_root(root.path())
@@ -337,7 +346,7 @@ async fn non_utf8_hostname_is_left_out_without_failing() {
 
 #[tokio::test]
 async fn otel_resource_attributes_beat_the_other_sources() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("from-file");
     let vars = [
         (
@@ -369,7 +378,7 @@ async fn otel_resource_attributes_beat_the_other_sources() {
 
 #[tokio::test]
 async fn explicit_values_beat_otel_which_beats_the_environment() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let vars = [
         (
@@ -410,7 +419,7 @@ async fn explicit_values_beat_otel_which_beats_the_environment() {
 
 #[tokio::test]
 async fn otel_values_are_percent_decoded() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let vars = [(
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -426,7 +435,7 @@ async fn otel_values_are_percent_decoded() {
 #[tokio::test]
 async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
     let (logs, _guard) = support::capture_logs();
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     for malformed in [
         "host.name=otel-host,cloud.region",        // an entry without '='
@@ -456,7 +465,7 @@ async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
 
 #[tokio::test]
 async fn disable_auto_detect_sends_only_explicit_values() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("payments");
     let everything = || {
         env(
@@ -502,7 +511,7 @@ async fn disable_auto_detect_sends_only_explicit_values() {
 /// the environment's `OTEL_RESOURCE_ATTRIBUTES` and every other source.
 #[tokio::test]
 async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_environment() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let vars = [
         (
@@ -562,7 +571,7 @@ async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_
 
 #[tokio::test]
 async fn unusable_values_are_dropped_and_the_next_source_is_used() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("bad\u{1b}[31mnamespace");
     let too_long = "r".repeat(MAX_LABEL_VALUE_LEN + 1);
     let vars = [
@@ -589,7 +598,7 @@ async fn unusable_values_are_dropped_and_the_next_source_is_used() {
 
 #[tokio::test]
 async fn maximal_detected_values_still_fit_the_request() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace(&"\\".repeat(MAX_LABEL_VALUE_LEN));
     // Quotes and backslashes double in JSON: six such values would not fit the reserve.
     let quotes = "\"".repeat(MAX_LABEL_VALUE_LEN);
@@ -630,7 +639,7 @@ async fn ip_address_is_the_source_of_the_route_to_the_server() {
         eprintln!("skipped: 127.0.0.2 is not a local address on this machine");
         return;
     }
-    let rx = Receiver::start_on("127.0.0.2:0").await;
+    let rx = start_on("127.0.0.2:0").await;
     let root = Root::new();
     let body = report(&rx, builder(&rx, env(&[], &root, "multi-homed"))).await;
     let ip: IpAddr = body["metadata"]["ip_address"]
@@ -650,7 +659,7 @@ async fn ip_address_follows_the_server_over_ipv6() {
         eprintln!("skipped: no IPv6 loopback (::1) on this machine");
         return;
     }
-    let rx = Receiver::start_on("[::1]:0").await;
+    let rx = start_on("[::1]:0").await;
     let root = Root::new();
     let body = report(&rx, builder(&rx, env(&[], &root, "dual-stack"))).await;
     assert_eq!(body["metadata"]["ip_address"], "::1");
@@ -658,10 +667,10 @@ async fn ip_address_follows_the_server_over_ipv6() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ip_address_resolves_a_server_host_name() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let by_name = HeartbeatClient::builder()
-        .server_url(format!("http://localhost:{}", rx.addr.port()))
+        .server_url(format!("http://localhost:{}", rx.addr().port()))
         .app("payment-service")
         .profile("production")
         .config_version("v1")
@@ -677,7 +686,7 @@ async fn ip_address_resolves_a_server_host_name() {
 
 #[tokio::test]
 async fn explicit_and_pod_ip_beat_the_route() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     let pod_ip = env(&[("POD_IP", "10.42.3.17")], &root, "api-0");
     let body = report(&rx, builder(&rx, pod_ip.clone())).await;
@@ -695,7 +704,7 @@ async fn explicit_and_pod_ip_beat_the_route() {
 
 #[tokio::test]
 async fn detection_is_cached_for_the_life_of_the_client() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let root = Root::with_namespace("payments");
     let pod = || env(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")], &root, "api-0");
     let client = builder(&rx, pod()).build().unwrap();

@@ -12,7 +12,7 @@ use metrics::{
     SharedString, Unit,
 };
 use parking_lot::Mutex;
-use support::{Receiver, Reply};
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
 /// A recorder that keeps every value, keyed by `name{label=value,...}`.
@@ -165,7 +165,7 @@ fn attempts_successes_failures_and_drift_are_recorded() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let receiver = Receiver::start().await;
+            let receiver = MockServer::start().await.unwrap();
             let client = HeartbeatClient::builder()
                 .environment(Environment::empty())
                 .server_url(receiver.url())
@@ -184,7 +184,7 @@ fn attempts_successes_failures_and_drift_are_recorded() {
             assert_eq!(recorder.gauge(FAILURES), Some(0.0));
 
             // The server expects another version: drift.
-            receiver.expect_version(Some("v2"));
+            receiver.set_expected_version("metrics-app", "test", "v2");
             client.report_now().await.unwrap();
             assert_eq!(recorder.gauge(DRIFT), Some(1.0));
 
@@ -261,8 +261,9 @@ fn clients_are_labelled_and_metrics_described() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let receiver = Receiver::start().await;
-            receiver.expect_version(Some("v1"));
+            let receiver = MockServer::start().await.unwrap();
+            receiver.set_expected_version("metrics-app", "test", "v1");
+            receiver.set_expected_version("other-app", "test", "v1");
             let build = |app: &str| {
                 HeartbeatClient::builder()
                     .environment(Environment::empty())

@@ -21,9 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use faults::Attempts;
-use support::Receiver;
 use tokio::time::Instant;
 use vortex_client::schedule::nominal_retry_delay;
+use vortex_client::testing::MockServer;
 use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
 
 const INITIAL: Duration = Duration::from_millis(100);
@@ -237,8 +237,8 @@ async fn receiver_gone_nginx_502_then_back_and_the_latest_version_wins() {
     else {
         return;
     };
-    let rx = Receiver::start().await;
-    let upstream = rx.addr;
+    let rx = MockServer::start().await.unwrap();
+    let upstream = rx.addr();
     let nginx = Nginx::start(&bin, upstream).await;
 
     let c = client(&nginx.url("")).build().unwrap();
@@ -246,7 +246,10 @@ async fn receiver_gone_nginx_502_then_back_and_the_latest_version_wins() {
     c.start().await;
     let first = attempts.wait_success(WAIT).await;
     assert_eq!(first[0].1.reported_version.as_deref(), Some("v1"));
-    assert_eq!(rx.wait_for(1, WAIT).await[0].version(), "v1");
+    assert_eq!(
+        rx.wait_for_reports(1, WAIT).await.unwrap()[0].config_version,
+        "v1"
+    );
 
     // The receiver goes away: nginx answers 502 Bad Gateway.
     drop(rx);
@@ -286,17 +289,20 @@ async fn receiver_gone_nginx_502_then_back_and_the_latest_version_wins() {
     assert_backs_off(&outage, Duration::ZERO);
 
     // The receiver comes back on the same address: the first report it sees carries v2.
-    let rx = Receiver::start_on(&upstream.to_string()).await;
+    let rx = MockServer::builder().bind(upstream).start().await.unwrap();
     let log = attempts.wait_success(WAIT).await;
     assert_eq!(
         log.last().unwrap().1.reported_version.as_deref(),
         Some("v2")
     );
-    let reports = rx.wait_for(2, WAIT).await;
+    let reports = rx.wait_for_reports(2, WAIT).await.unwrap();
     assert!(
-        reports.iter().all(|r| r.version() == "v2"),
+        reports.iter().all(|r| r.config_version == "v2"),
         "{:?}",
-        reports.iter().map(|r| r.version()).collect::<Vec<_>>()
+        reports
+            .iter()
+            .map(|r| r.config_version.as_str())
+            .collect::<Vec<_>>()
     );
     c.stop().await;
     let errors = nginx.error_log();
@@ -311,8 +317,8 @@ async fn nginx_rate_limit_429_backs_off() {
     let Some(bin) = nginx_or_skip("nginx_rate_limit_429_backs_off") else {
         return;
     };
-    let rx = Receiver::start().await;
-    let nginx = Nginx::start(&bin, rx.addr).await;
+    let rx = MockServer::start().await.unwrap();
+    let nginx = Nginx::start(&bin, rx.addr()).await;
     let url = nginx.url("/limited-429");
 
     let c = client(&url).build().unwrap();
@@ -331,7 +337,7 @@ async fn nginx_rate_limit_429_backs_off() {
         assert!(e.contains("429") && e.contains("transient"), "{e}");
     }
     assert_backs_off(&log[1..], Duration::ZERO);
-    assert_eq!(rx.count(), 1, "nginx let only one request through");
+    assert_eq!(rx.report_count(), 1, "nginx let only one request through");
     c.stop().await;
 
     let err = client(&url)
@@ -360,8 +366,8 @@ async fn nginx_rate_limit_503_with_retry_after_is_throttled() {
     let Some(bin) = nginx_or_skip("nginx_rate_limit_503_with_retry_after_is_throttled") else {
         return;
     };
-    let rx = Receiver::start().await;
-    let nginx = Nginx::start(&bin, rx.addr).await;
+    let rx = MockServer::start().await.unwrap();
+    let nginx = Nginx::start(&bin, rx.addr()).await;
     let url = nginx.url("/limited-503");
 
     let c = client(&url).build().unwrap();
@@ -386,5 +392,5 @@ async fn nginx_rate_limit_503_with_retry_after_is_throttled() {
         err.disposition(),
         Disposition::Throttled(Duration::from_secs(1))
     );
-    assert_eq!(rx.count(), 1, "nginx let only one request through");
+    assert_eq!(rx.report_count(), 1, "nginx let only one request through");
 }

@@ -3,15 +3,13 @@
 //! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{Receiver, Reply};
 use tokio::time::Instant;
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
@@ -47,7 +45,7 @@ macro_rules! both_runtimes {
 /// its backoff, so a change right after goes out at once (not at the next scheduled attempt).
 #[tokio::test(start_paused = true)]
 async fn a_report_now_success_ends_the_workers_backoff() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Status(503)]);
     let c = client(&rx.url()).interval(S(60)).build().unwrap();
     let mut status = c.subscribe();
@@ -59,11 +57,11 @@ async fn a_report_now_success_ends_the_workers_backoff() {
     c.report_now().await.unwrap();
     let t = Instant::now();
     c.set_config_version("v2");
-    let report = rx.wait_for_version("v2", S(120)).await;
+    let report = rx.wait_for_version("v2", S(120)).await.unwrap();
     assert!(
-        report.at - t < MS(100),
+        report.received_at - t < MS(100),
         "v2 reached the server {:?} after the change",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -72,7 +70,7 @@ async fn a_report_now_success_ends_the_workers_backoff() {
 /// the next change gets the next free slot, never the restarted countdown.
 #[tokio::test(start_paused = true)]
 async fn report_now_does_not_push_the_next_change_past_its_slot() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(60))
         .report_burst(1)
@@ -80,18 +78,18 @@ async fn report_now_does_not_push_the_next_change_past_its_slot() {
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     c.set_config_version("v2"); // the burst of one: at once
-    rx.wait_for_version("v2", S(5)).await;
+    rx.wait_for_version("v2", S(5)).await.unwrap();
     c.set_config_version("v3"); // booked one gap later
     c.report_now().await.unwrap(); // carries v3 now
     let t = Instant::now();
     c.set_config_version("v4");
-    let report = rx.wait_for_version("v4", S(120)).await;
+    let report = rx.wait_for_version("v4", S(120)).await.unwrap();
     assert!(
-        report.at - t <= S(2) + MS(50),
+        report.received_at - t <= S(2) + MS(50),
         "v4 waited {:?}; the rate limit allows it within two gaps",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -99,7 +97,7 @@ async fn report_now_does_not_push_the_next_change_past_its_slot() {
 /// A change that finds the burst spent is booked for the next slot and sent at that slot.
 #[tokio::test(start_paused = true)]
 async fn a_booked_change_goes_at_its_slot() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(60))
         .report_burst(1)
@@ -107,16 +105,16 @@ async fn a_booked_change_goes_at_its_slot() {
         .build()
         .unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     c.set_config_version("v2");
-    rx.wait_for_version("v2", S(5)).await;
+    rx.wait_for_version("v2", S(5)).await.unwrap();
     let t = Instant::now();
     c.set_config_version("v3");
-    let report = rx.wait_for_version("v3", S(120)).await;
+    let report = rx.wait_for_version("v3", S(120)).await.unwrap();
     assert!(
-        report.at - t <= S(5) + MS(50),
+        report.received_at - t <= S(5) + MS(50),
         "v3 waited {:?}",
-        report.at - t
+        report.received_at - t
     );
     c.stop().await;
 }
@@ -124,7 +122,7 @@ async fn a_booked_change_goes_at_its_slot() {
 /// Finding 4: one task sets a version and calls `report_now()` while the worker runs with no
 /// rate limit: after each round the server's newest version is the one the status shows.
 async fn the_server_ends_on_the_version_the_status_shows() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
         .interval(S(3600))
         .min_report_gap(Duration::ZERO)
@@ -135,7 +133,7 @@ async fn the_server_ends_on_the_version_the_status_shows() {
         let version = format!("v{n}");
         c.set_config_version(&version);
         c.report_now().await.unwrap();
-        let last = rx.reports().last().map(|r| r.version().to_owned());
+        let last = rx.last_report().map(|r| r.config_version);
         assert_eq!(last.as_deref(), Some(version.as_str()), "round {n}");
         assert_eq!(
             c.status().reported_version.as_deref(),
@@ -148,11 +146,11 @@ async fn the_server_ends_on_the_version_the_status_shows() {
 /// Finding 5: with a report in flight, every concurrent `stop()` returns only once the worker
 /// has ended, so the in-flight report is counted before any of them returns.
 async fn every_concurrent_stop_waits_for_the_worker() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     rx.script([Reply::Delay(MS(300))]);
     let c = client(&rx.url()).interval(S(3600)).build().unwrap();
     c.start().await;
-    rx.wait_for(1, S(5)).await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
     let stops: Vec<_> = (0..2)
         .map(|_| {
             let c = c.clone();
@@ -177,8 +175,8 @@ both_runtimes!(
     hammer,
 );
 
-/// A receiver's record of what it accepted, checked as it goes: a version older than one
-/// already accepted is a violation.
+/// The server's record of what it accepted: a version older than one already accepted is a
+/// violation.
 #[derive(Default)]
 struct Accepted {
     newest: u64,
@@ -187,13 +185,13 @@ struct Accepted {
 }
 
 /// Findings 3 and 4 together: 16 tasks set increasing versions and call `report_now()` for
-/// about two seconds, while the worker reports changes, against a receiver that answers 503 to
-/// 10 % of requests and slowly to 15 %. The receiver never accepts an older version than one it
+/// about two seconds, while the worker reports changes, against a server that answers 503 to
+/// 10 % of requests and slowly to 15 %. The server never accepts an older version than one it
 /// accepted; `status()` and the drift watch never go back; the last version set is the last
 /// one accepted; requests stay within what report_now() calls and the rate limit allow.
 async fn hammer() {
-    let (url, accepted) = ordering_receiver(0x5eed).await;
-    let c = client(&url)
+    let (server, replies) = ordering_server(0x5eed).await;
+    let c = client(&server.url())
         .interval(S(3600))
         .initial_retry_delay(MS(5))
         .max_retry_delay(MS(20))
@@ -241,7 +239,8 @@ async fn hammer() {
     let elapsed = started.elapsed();
     c.stop().await;
     let (status_regressions, drift_regressions) = watchers.finish().await;
-    let accepted = accepted.lock();
+    assert!(server.rejections().is_empty(), "{:?}", server.rejections());
+    let accepted = accepted(&server, &replies);
     assert!(
         accepted.violations.is_empty(),
         "older versions accepted after newer ones: {:?}",
@@ -270,69 +269,46 @@ async fn hammer() {
     );
 }
 
-/// A receiver that accepts `v{n}` reports, answering 503 to 10 % and slowly (5 to 30 ms) to
-/// 15 % of requests, chosen by a seeded generator.
-async fn ordering_receiver(seed: u64) -> (String, Arc<parking_lot::Mutex<Accepted>>) {
-    use axum::extract::State;
-    use axum::http::StatusCode;
-    use axum::response::IntoResponse;
+/// A mock server that answers 503 to 10 % of heartbeats and slowly (5 to 30 ms) to 15 %,
+/// chosen by a seeded generator, and expects `v1` (every other version is drift). Returns the
+/// server and its scripted replies, in the order it uses them.
+async fn ordering_server(seed: u64) -> (MockServer, Vec<Reply>) {
+    // xorshift: enough to pick faults reproducibly.
+    let mut x = seed | 1;
+    let replies: Vec<Reply> = (0..10_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 100 {
+                0..10 => Reply::Status(503),
+                roll @ 10..25 => Reply::Delay(MS(5 + roll)),
+                _ => Reply::Accept,
+            }
+        })
+        .collect();
+    let server = MockServer::start().await.unwrap();
+    server.set_expected_version("app", "prod", "v1");
+    server.script(replies.iter().cloned());
+    (server, replies)
+}
 
-    type Shared = (
-        Arc<parking_lot::Mutex<Accepted>>,
-        Arc<parking_lot::Mutex<u64>>,
-    );
-    async fn handle(
-        State((accepted, rng)): State<Shared>,
-        body: axum::body::Bytes,
-    ) -> axum::response::Response {
-        let roll = {
-            // xorshift: enough to pick faults reproducibly.
-            let mut x = rng.lock();
-            *x ^= *x << 13;
-            *x ^= *x >> 7;
-            *x ^= *x << 17;
-            *x % 100
-        };
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-        let n: u64 = body["config_version"]
-            .as_str()
-            .and_then(|v| v.strip_prefix('v'))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        {
-            let mut a = accepted.lock();
-            a.requests += 1;
-            if roll < 10 {
-                return StatusCode::SERVICE_UNAVAILABLE.into_response();
-            }
-            if n < a.newest {
-                let newest = a.newest;
-                a.violations.push((n, newest));
-            }
-            a.newest = a.newest.max(n);
+/// What the server accepted, read in arrival order: the i-th heartbeat took the i-th scripted
+/// reply (the default, `Accept`, once they run out).
+fn accepted(server: &MockServer, replies: &[Reply]) -> Accepted {
+    let mut accepted = Accepted::default();
+    for (i, report) in server.reports().iter().enumerate() {
+        accepted.requests += 1;
+        if replies.get(i).and_then(Reply::status) == Some(503) {
+            continue;
         }
-        if roll < 25 {
-            tokio::time::sleep(MS(5 + roll)).await;
+        let n = version_number(Some(&report.config_version));
+        if n < accepted.newest {
+            accepted.violations.push((n, accepted.newest));
         }
-        axum::Json(serde_json::json!({
-            "registered": true,
-            "expected_version": "v1",
-            "drift_detected": n != 1,
-        }))
-        .into_response()
+        accepted.newest = accepted.newest.max(n);
     }
-
-    let accepted = Arc::new(parking_lot::Mutex::new(Accepted::default()));
-    let app = axum::Router::new().fallback(handle).with_state((
-        accepted.clone(),
-        Arc::new(parking_lot::Mutex::new(seed | 1)),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (url, accepted)
+    accepted
 }
 
 /// Tasks that read `status()` in a loop and follow the drift watch, recording every step back

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::routing::post;
 use axum::{Json, Router};
-use support::Receiver;
+use vortex_client::testing::MockServer;
 use vortex_client::{Environment, HeartbeatClient, HeartbeatConfig};
 
 /// The story's main usage example.
@@ -82,7 +82,7 @@ async fn story_integration_example(env: Environment) -> Result<(), Box<dyn std::
 
 #[tokio::test]
 async fn story_examples_run_against_a_receiver() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     story_usage_example(&rx.url()).await;
     story_quick_start(&rx.url()).await;
     let env = Environment::from_vars([("VORTEX_URL", rx.url()), ("PROFILE", "staging".into())]);
@@ -91,8 +91,9 @@ async fn story_examples_run_against_a_receiver() {
     // flight, so the reports that did go out (if any) must have the right shape.
     for r in rx.reports() {
         assert!(r.path.starts_with("/api/drift/heartbeat/"), "{}", r.path);
-        assert!(r.body["instance_id"].is_string());
+        assert!(r.json()["instance_id"].is_string());
     }
+    assert!(rx.rejections().is_empty(), "{:?}", rx.rejections());
 }
 
 #[test]

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{capture_logs, dead_port, Receiver, Reply};
+use support::{capture_logs, dead_port};
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -35,8 +36,8 @@ async fn an_unreachable_server_leaves_drift_unknown() {
 
 #[tokio::test]
 async fn a_server_without_the_drift_api_leaves_drift_unknown() {
-    let rx = Receiver::start().await;
-    rx.set_default(Reply::Status(404));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Status(404));
     let c = client(&rx.url()).build().unwrap();
     assert!(c.report_now().await.is_err());
     assert_eq!(c.status().drift_detected, None);
@@ -45,7 +46,7 @@ async fn a_server_without_the_drift_api_leaves_drift_unknown() {
 
 #[tokio::test]
 async fn no_drift_and_drift_are_known_after_an_accepted_report() {
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
     assert_eq!(c.status().drift_detected, Some(false));
@@ -56,7 +57,7 @@ async fn no_drift_and_drift_are_known_after_an_accepted_report() {
         "no expectation on the server"
     );
 
-    rx.expect_version(Some("v2"));
+    rx.set_expected_version("app", "prod", "v2");
     c.report_now().await.unwrap();
     assert_eq!(c.status().drift_detected, Some(true));
     assert_eq!(c.drift_state().refresh_to(), Some("v2"));
@@ -64,8 +65,8 @@ async fn no_drift_and_drift_are_known_after_an_accepted_report() {
 
 #[tokio::test]
 async fn the_status_serialises_with_rfc3339_times() {
-    let rx = Receiver::start().await;
-    rx.expect_version(Some("v2"));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_expected_version("app", "prod", "v2");
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
     let json = serde_json::to_value(c.status()).unwrap();
@@ -95,10 +96,10 @@ async fn the_status_serialises_with_rfc3339_times() {
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_the_last_handle_of_a_running_client_warns_once() {
     let (logs, _guard) = capture_logs();
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     c.start().await;
-    rx.wait_for(1, WAIT).await;
+    rx.wait_for_reports(1, WAIT).await.unwrap();
     let clone = c.clone();
     drop(c);
     assert!(logs.lines("WARN", "last handle was dropped").is_empty());
@@ -111,7 +112,7 @@ async fn dropping_the_last_handle_of_a_running_client_warns_once() {
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
     let (logs, _guard) = capture_logs();
-    let rx = Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     c.start().await;
     c.stop().await;
@@ -127,8 +128,8 @@ async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
 /// One member of the wrong type is ignored alone: a drift already known is not wiped.
 #[tokio::test]
 async fn a_wrongly_typed_member_keeps_the_drift_facts() {
-    let rx = Receiver::start().await;
-    rx.expect_version(Some("v2"));
+    let rx = MockServer::start().await.unwrap();
+    rx.set_expected_version("app", "prod", "v2");
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
     let known = (Some("v2".to_owned()), Some(true));
@@ -151,7 +152,7 @@ async fn a_wrongly_typed_member_keeps_the_drift_facts() {
         assert!(answer.drift_detected);
     }
     // A well-typed answer still moves the facts.
-    rx.expect_version(Some("v1"));
+    rx.set_expected_version("app", "prod", "v1");
     c.report_now().await.unwrap();
     assert_eq!(facts(&c), (Some("v1".to_owned()), Some(false)));
 }

@@ -20,6 +20,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use support::capture_logs;
+use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
 };
@@ -228,8 +229,8 @@ async fn a_certificate_for_another_name_is_refused() {
 #[tokio::test]
 async fn https_to_a_plain_http_server_is_a_tls_error() {
     let _logs = capture_logs();
-    let rx = support::Receiver::start().await;
-    let client = builder(&format!("https://{}", rx.addr)).build().unwrap();
+    let rx = MockServer::start().await.unwrap();
+    let client = builder(&format!("https://{}", rx.addr())).build().unwrap();
     let err = client.report_now().await.unwrap_err();
     assert!(matches!(err, ReporterError::Tls { .. }), "{err:?}");
     assert_eq!(err.disposition(), Disposition::Permanent);
@@ -268,7 +269,7 @@ async fn child_without_system_roots() {
         return;
     }
     // http needs no CA certificates at all.
-    let rx = support::Receiver::start().await;
+    let rx = MockServer::start().await.unwrap();
     builder(&rx.url())
         .build()
         .unwrap()

@@ -5,7 +5,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{capture_logs, Receiver, Reply};
+use support::capture_logs;
+use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
 const TOKEN: &str = "tok-s3cr3t-0123";
@@ -15,10 +16,15 @@ const HEADER_VALUE: &str = "hdr-s3cr3t-89ab";
 #[tokio::test(flavor = "current_thread")]
 async fn spans_name_the_client_and_no_secret_is_logged() {
     let (logs, _guard) = capture_logs();
-    let receiver = Receiver::start().await;
+    let receiver = MockServer::start().await.unwrap();
     // The worker's first attempt fails, its retry succeeds; report_now() then retries once.
-    receiver.script([Reply::Status(503), Reply::Ok, Reply::Status(500), Reply::Ok]);
-    let url = format!("http://ops:{PASSWORD}@{}", receiver.addr);
+    receiver.script([
+        Reply::Status(503),
+        Reply::Accept,
+        Reply::Status(500),
+        Reply::Accept,
+    ]);
+    let url = format!("http://ops:{PASSWORD}@{}", receiver.addr());
     let client = HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)
@@ -33,7 +39,10 @@ async fn spans_name_the_client_and_no_secret_is_logged() {
         .build()
         .unwrap();
     client.start().await;
-    receiver.wait_for(2, Duration::from_secs(10)).await;
+    receiver
+        .wait_for_reports(2, Duration::from_secs(10))
+        .await
+        .unwrap();
     // Let the worker record the recovery before report_now() starts.
     let mut status = client.subscribe();
     while status.borrow_and_update().reports_sent == 0 {
@@ -44,7 +53,7 @@ async fn spans_name_the_client_and_no_secret_is_logged() {
     // The receiver got the secrets (they are credentials after all; userinfo and a bearer
     // token cannot be combined, so this client sends userinfo and a header)...
     let first = &receiver.reports()[0];
-    assert_eq!(first.headers["x-api-key"].to_str().unwrap(), HEADER_VALUE);
+    assert_eq!(first.header("x-api-key"), Some(HEADER_VALUE));
 
     let text = logs.text();
     // ...but no log line carries them, nor the URL's userinfo.
