@@ -120,12 +120,13 @@ impl Answer {
         };
         Answer {
             object: true,
-            registered: member("registered", m.registered, Value::as_bool),
+            registered: member("registered", m.registered, |v| v.as_bool()),
+            // The string is moved out of the parsed value, not copied.
             expected_version: member("expected_version", m.expected_version, |v| match v {
-                Value::String(s) => Some(s.clone()),
+                Value::String(s) => Some(s),
                 _ => None,
             }),
-            drift_detected: member("drift_detected", m.drift_detected, Value::as_bool),
+            drift_detected: member("drift_detected", m.drift_detected, |v| v.as_bool()),
         }
     }
 
@@ -164,14 +165,10 @@ impl Answer {
 }
 
 /// Reads one member; one of the wrong type is ignored alone.
-fn member<T>(
-    name: &str,
-    value: Option<Value>,
-    read: impl FnOnce(&Value) -> Option<T>,
-) -> Member<T> {
+fn member<T>(name: &str, value: Option<Value>, read: impl FnOnce(Value) -> Option<T>) -> Member<T> {
     match value {
         None | Some(Value::Null) => Member::Absent,
-        Some(value) => match read(&value) {
+        Some(value) => match read(value) {
             Some(read) => Member::Given(read),
             None => {
                 tracing::debug!(

@@ -520,45 +520,6 @@ impl<T> HeartbeatBuilder<T> {
     }
 }
 
-/// A setting taken from the environment: which variable, and its value as an error may show it.
-struct TakenFromEnv {
-    field: &'static str,
-    var: &'static str,
-    shown: String,
-}
-
-fn env_duration(env: &Environment, var: &'static str) -> Result<Option<Duration>, ConfigError> {
-    let Some(value) = env.var(var) else {
-        return Ok(None);
-    };
-    match parse_duration(&value) {
-        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(Some(d)),
-        _ => Err(ConfigError::InvalidEnv {
-            var,
-            value,
-            reason: "expected a positive duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds".into(),
-        }),
-    }
-}
-
-/// Parses `500ms`, `30s`, `2m`, `1h` or plain (possibly fractional) seconds.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let seconds = match unit.trim() {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return None,
-    };
-    Duration::try_from_secs_f64(seconds).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
