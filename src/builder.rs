@@ -209,7 +209,8 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// Time to establish a connection (bounded by the total timeout). Default 2 s; non-zero,
-    /// at most [`MAX_DURATION`].
+    /// at most [`MAX_DURATION`]. Ignored with [`http_client`](Self::http_client): the
+    /// application's client connects.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
@@ -350,7 +351,8 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Trusts an extra root certificate (PEM; a bundle of several is fine), for a server
     /// behind a private CA. For https it is trusted in addition to the platform's roots.
-    /// `build()` fails with a [`ConfigError`] when the data holds no PEM certificate.
+    /// `build()` fails with a [`ConfigError`] when the data holds no PEM certificate, and when
+    /// combined with [`http_client`](Self::http_client) (trust it in that client instead).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -223,7 +223,10 @@ pub enum ReporterError {
         /// characters removed, the client's credentials replaced by `<redacted>`.
         body: String,
     },
-    /// The server answered with a redirect, which the client does not follow.
+    /// The server answered with a redirect, which the client does not follow. With an
+    /// application's own client ([`http_client`](crate::HeartbeatBuilder::http_client)) that
+    /// followed it, `status` is the final answer's and `location` the address it came from: the
+    /// report is not counted as delivered.
     #[error("the server redirected POST {url} ({status}) to {location:?}; redirects to another origin, and redirects other than 307/308, are not followed: set server_url to the final address")]
     Redirect {
         /// The HTTP status code.
