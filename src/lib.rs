@@ -40,7 +40,10 @@
 //!   `Retry-After`, and never stop the loop; permanent errors (404, 401, ...) are logged once
 //!   and keep the normal interval.
 //! - Every attempt, retries included, carries the current version.
-//! - `stop()` is prompt; dropping the last handle stops the worker.
+//! - `stop()` is prompt; dropping the last handle stops the worker (with a warning).
+//! - One report at a time per client, whoever asks (the worker, `report_now()` from any task):
+//!   the server never gets an older version after a newer one, `status()` and the drift watch
+//!   never go back, and a change made while a report is in flight is sent right after it.
 //!
 //! Cargo features choose the TLS stack (measured in `BENCHMARKS.md`):
 //!
