@@ -1,8 +1,11 @@
 //! The server's answer to a report, read member by member: a member of the wrong type is
 //! ignored alone, and the others still count.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The server's answer to a report.
 ///
@@ -49,9 +52,10 @@ impl HeartbeatResponse {
 }
 
 /// One member of the answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) enum Member<T> {
     /// Missing, or `null`.
+    #[default]
     Absent,
     /// Present with the wrong type (or the body was no JSON object): says nothing.
     Ignored,
@@ -86,16 +90,16 @@ pub(crate) struct Resolved {
     pub(crate) drift: Option<bool>,
 }
 
-/// The members of the contract, each read as any JSON value so that one of the wrong type
-/// fails alone. Unknown members are skipped without being stored.
+/// The members of the contract, each read leniently so that one of the wrong type fails
+/// alone. Unknown members are skipped without being stored.
 #[derive(Deserialize)]
 struct Members {
     #[serde(default)]
-    registered: Option<Value>,
+    registered: Member<bool>,
     #[serde(default)]
-    expected_version: Option<Value>,
+    expected_version: Member<String>,
     #[serde(default)]
-    drift_detected: Option<Value>,
+    drift_detected: Member<bool>,
 }
 
 impl Answer {
@@ -118,15 +122,23 @@ impl Answer {
                 drift_detected: Member::Ignored,
             };
         };
+        for (name, ignored) in [
+            ("registered", m.registered == Member::Ignored),
+            ("expected_version", m.expected_version == Member::Ignored),
+            ("drift_detected", m.drift_detected == Member::Ignored),
+        ] {
+            if ignored {
+                tracing::debug!(
+                    member = name,
+                    "ignoring a member of the server's answer with the wrong type"
+                );
+            }
+        }
         Answer {
             object: true,
-            registered: member("registered", m.registered, |v| v.as_bool()),
-            // The string is moved out of the parsed value, not copied.
-            expected_version: member("expected_version", m.expected_version, |v| match v {
-                Value::String(s) => Some(s),
-                _ => None,
-            }),
-            drift_detected: member("drift_detected", m.drift_detected, |v| v.as_bool()),
+            registered: m.registered,
+            expected_version: m.expected_version,
+            drift_detected: m.drift_detected,
         }
     }
 
@@ -164,20 +176,76 @@ impl Answer {
     }
 }
 
-/// Reads one member; one of the wrong type is ignored alone.
-fn member<T>(name: &str, value: Option<Value>, read: impl FnOnce(Value) -> Option<T>) -> Member<T> {
-    match value {
-        None | Some(Value::Null) => Member::Absent,
-        Some(value) => match read(value) {
-            Some(read) => Member::Given(read),
-            None => {
-                tracing::debug!(
-                    member = name,
-                    "ignoring a member of the server's answer with the wrong type"
-                );
-                Member::Ignored
-            }
-        },
+/// The JSON types a member may have; any other reads as ignored.
+trait Pick: Sized {
+    fn from_bool(_: bool) -> Option<Self> {
+        None
+    }
+    fn from_str(_: &str) -> Option<Self> {
+        None
+    }
+}
+
+impl Pick for bool {
+    fn from_bool(value: bool) -> Option<Self> {
+        Some(value)
+    }
+}
+
+impl Pick for String {
+    fn from_str(value: &str) -> Option<Self> {
+        Some(value.to_owned())
+    }
+}
+
+impl<'de, T: Pick> Deserialize<'de> for Member<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Lenient(PhantomData))
+    }
+}
+
+/// Reads any JSON value into a [`Member`] without failing: typed straight from the parser
+/// (no intermediate `serde_json::Value`), skipping what has the wrong type.
+struct Lenient<T>(PhantomData<T>);
+
+fn picked<T>(value: Option<T>) -> Member<T> {
+    value.map_or(Member::Ignored, Member::Given)
+}
+
+impl<'de, T: Pick> Visitor<'de> for Lenient<T> {
+    type Value = Member<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Member<T>, E> {
+        Ok(picked(T::from_bool(value)))
+    }
+    fn visit_str<E>(self, value: &str) -> Result<Member<T>, E> {
+        Ok(picked(T::from_str(value)))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Member<T>, E> {
+        Ok(Member::Ignored)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Member<T>, E> {
+        Ok(Member::Ignored)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Member<T>, E> {
+        Ok(Member::Ignored)
+    }
+    fn visit_unit<E>(self) -> Result<Member<T>, E> {
+        Ok(Member::Absent)
+    }
+    fn visit_none<E>(self) -> Result<Member<T>, E> {
+        Ok(Member::Absent)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<T>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Member::Ignored)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<T>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Member::Ignored)
     }
 }
 
