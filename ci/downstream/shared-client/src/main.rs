@@ -3,40 +3,21 @@
 
 #[path = "../../common/harness.rs"]
 mod harness;
+#[path = "../../common/own_client.rs"]
+mod own_client;
 
 use harness::BoxError;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let url = harness::start_receiver().await?;
-    // The application's own client, built as it always was: a leaked feature requirement
-    // (such as reqwest/rustls-no-provider without a provider) panics here.
-    let own = reqwest::Client::new();
-    let status = own
-        .post(format!("{url}/own"))
-        .body("ping")
-        .send()
-        .await?
-        .status();
-    if !status.is_success() {
-        return Err(format!("the application's own request got {status}").into());
-    }
+    let own = own_client::own_client_and_request(&url).await?;
     let sdk = harness::sdk_builder(&url)
         .http_client(own.clone())
         .build()?;
     harness::report_once(&sdk).await?;
     // The application's client still works after the SDK used it.
-    let again = own
-        .post(format!("{url}/own"))
-        .body("ping")
-        .send()
-        .await?
-        .status();
-    if !again.is_success() {
-        return Err(format!("the application's own request after the report got {again}").into());
-    }
-    println!(
-        "shared-client: own requests {status}, {again}; SDK report delivered on the shared client"
-    );
+    own_client::own_request(&own, &url).await?;
+    println!("shared-client: own requests and SDK report delivered on the shared client");
     Ok(())
 }
