@@ -143,7 +143,12 @@ impl HeartbeatClient {
             return false;
         };
         let mut slot = self.lifecycle.worker.lock();
-        if slot.as_ref().is_some_and(|w| !w.has_ended()) {
+        // A worker told to stop is on its way out: a start() after that stop() wins, and the
+        // new worker shares the one sender with the old one while it finishes.
+        if slot
+            .as_ref()
+            .is_some_and(|w| !w.has_ended() && !*w.stop.borrow())
+        {
             return true;
         }
         let (stop, stopped) = watch::channel(false);

@@ -476,3 +476,34 @@ async fn the_retry_on_a_closed_connection_is_made_once() {
 }
 
 both_runtimes!(the_retry_on_a_closed_connection_is_made_once);
+
+/// A `start()` made while a `stop()` waits for a report in flight wins: the client runs
+/// afterwards and keeps reporting, and the stop still waited for the old worker.
+async fn a_start_during_a_stop_wins() {
+    use std::future::Future;
+    use std::task::{Context, Waker};
+    let rx = MockServer::start().await.unwrap();
+    rx.script([Reply::Delay(MS(300))]);
+    let c = client(&rx.url()).interval(S(3600)).build().unwrap();
+    c.start().await;
+    rx.wait_for_reports(1, S(5)).await.unwrap();
+    // Polled once, stop() has told the worker to stop and waits for it.
+    let mut stopping = std::pin::pin!(c.stop());
+    let first_poll = stopping
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(first_poll.is_pending(), "a report is in flight");
+    c.start().await;
+    stopping.await;
+    // The old worker's report finished within the grace (the new worker may add its own).
+    assert!(
+        c.status().reports_sent >= 1,
+        "the stop waited for the old worker"
+    );
+    assert!(c.is_running(), "the start() after the stop() wins");
+    c.set_config_version("v2");
+    rx.wait_for_version("v2", S(5)).await.unwrap();
+    c.stop().await;
+}
+
+both_runtimes!(a_start_during_a_stop_wins);
