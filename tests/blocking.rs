@@ -49,7 +49,9 @@ fn lifecycle(server: &MockServer) {
 
     client.set_health(Health::Degraded);
     assert_eq!(client.health(), Health::Degraded);
-    while server.next_report_blocking(WAIT).unwrap().health != Health::Degraded {}
+    server
+        .wait_for_report_blocking(|r| r.health == Health::Degraded, WAIT)
+        .unwrap();
 
     server.set_expected_version("blocking-app", "test", "v3");
     let answer = client.report_now().unwrap();

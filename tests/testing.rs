@@ -332,6 +332,29 @@ async fn waits_take_reports_in_order_and_time_out_with_a_result() {
     assert_eq!(found.unwrap().config_version, "v4");
 }
 
+#[tokio::test(start_paused = true)]
+async fn wait_for_report_takes_the_next_report_that_matches() {
+    let server = MockServer::start().await.unwrap();
+    for (instance, version) in [("a", "v1"), ("b", "v1"), ("b", "v2")] {
+        heartbeat(&server, instance, version).await;
+    }
+    let from_b = server
+        .wait_for_report(|r| r.instance_id == "b", WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        from_b.config_version, "v1",
+        "the first match, skipping the one before it"
+    );
+    let next = server.next_report(WAIT).await.unwrap();
+    assert_eq!(next.config_version, "v2", "the cursor moved past the match");
+    let err = server
+        .wait_for_report(|r| r.instance_id == "c", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("a matching report"), "{err}");
+}
+
 /// Five instances, one of them on the new version: within the grace nothing has drifted; past
 /// it, four have and the alert is raised; past the TTL every instance is forgotten.
 #[tokio::test(start_paused = true)]

@@ -99,13 +99,16 @@ pub(super) fn next_unread(state: &mut State) -> Option<super::Report> {
     Some(report)
 }
 
-/// Takes the first unread report with this version, skipping the unread ones before it.
-pub(super) fn next_with_version(state: &mut State, version: &str) -> Option<super::Report> {
+/// Takes the first unread report that `matches`, skipping the unread ones before it.
+pub(super) fn next_matching(
+    state: &mut State,
+    matches: &mut impl FnMut(&super::Report) -> bool,
+) -> Option<super::Report> {
     let offset = state
         .reports
         .get(state.cursor..)?
         .iter()
-        .position(|r| r.config_version == version)?;
+        .position(matches)?;
     let index = state.cursor + offset;
     state.cursor = index + 1;
     state.reports.get(index).cloned()
@@ -154,8 +157,40 @@ impl super::MockServer {
         timeout: Duration,
     ) -> Result<super::Report, WaitError> {
         let what = format!("a report with config_version {version:?}");
+        let mut matches = |r: &super::Report| r.config_version == version;
         self.shared
-            .wait(&what, timeout, |state| next_with_version(state, version))
+            .wait(&what, timeout, |state| next_matching(state, &mut matches))
+            .await
+    }
+
+    /// Waits for the next unread report that `matches`, skipping the unread reports before it,
+    /// at most `timeout` on tokio's clock: e.g. the first report that says `Degraded`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # async fn run(server: vortex_client::testing::MockServer) -> Result<(), vortex_client::testing::WaitError> {
+    /// use vortex_client::Health;
+    ///
+    /// let degraded = server
+    ///     .wait_for_report(|r| r.health == Health::Degraded, Duration::from_secs(5))
+    ///     .await?;
+    /// # let _ = degraded;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no such report came in time.
+    pub async fn wait_for_report(
+        &self,
+        mut matches: impl FnMut(&super::Report) -> bool,
+        timeout: Duration,
+    ) -> Result<super::Report, WaitError> {
+        self.shared
+            .wait("a matching report", timeout, |state| {
+                next_matching(state, &mut matches)
+            })
             .await
     }
 
@@ -197,8 +232,25 @@ impl super::MockServer {
         timeout: Duration,
     ) -> Result<super::Report, WaitError> {
         let what = format!("a report with config_version {version:?}");
+        let mut matches = |r: &super::Report| r.config_version == version;
         self.shared
-            .wait_blocking(&what, timeout, |state| next_with_version(state, version))
+            .wait_blocking(&what, timeout, |state| next_matching(state, &mut matches))
+    }
+
+    /// [`wait_for_report`](Self::wait_for_report) for code without a runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`WaitError::Timeout`] when no such report came in time.
+    pub fn wait_for_report_blocking(
+        &self,
+        mut matches: impl FnMut(&super::Report) -> bool,
+        timeout: Duration,
+    ) -> Result<super::Report, WaitError> {
+        self.shared
+            .wait_blocking("a matching report", timeout, |state| {
+                next_matching(state, &mut matches)
+            })
     }
 
     /// [`wait_for_reports`](Self::wait_for_reports) for code without a runtime.
