@@ -77,14 +77,22 @@ impl Reporter {
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer.
     pub(crate) async fn send(&self, body: Bytes) -> Result<Answer, ReporterError> {
-        let mut response = match self.post(body.clone()).await {
+        let started = tokio::time::Instant::now();
+        let mut response = match self.post(body.clone(), self.timeout).await {
             Ok(response) => response,
             // A keep-alive connection that the server closed as it was reused (its idle
             // timeout fired): nothing is wrong with the server, and the report is idempotent
-            // (it carries the current state), so it goes once more at once, on a new connection.
+            // (it carries the current state), so it goes once more at once, on a new connection,
+            // within what is left of the attempt's timeout (an attempt never takes longer).
             Err(e) if closed_under_request(&e) => {
+                let left = self.timeout.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    return Err(self.transport_error(e));
+                }
                 tracing::debug!(error = %error_chain(&e.without_url()), "connection closed under the report; sending it again");
-                self.post(body).await.map_err(|e| self.transport_error(e))?
+                self.post(body, left)
+                    .await
+                    .map_err(|e| self.transport_error(e))?
             }
             Err(e) => return Err(self.transport_error(e)),
         };
@@ -128,12 +136,16 @@ impl Reporter {
         Ok(Answer::parse(&body))
     }
 
-    async fn post(&self, body: Bytes) -> reqwest::Result<reqwest::Response> {
+    /// One POST, within `timeout` (the SDK's own client already has the full one).
+    async fn post(&self, body: Bytes, timeout: Duration) -> reqwest::Result<reqwest::Response> {
         let mut request = self.http.post(self.url.clone()).body(body);
+        // The application's client has not the SDK's timeout; a retry has only what is left.
+        if self.shared.is_some() || timeout < self.timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(headers) = &self.shared {
-            // The application's client has neither the SDK's headers nor its timeout. Headers
-            // set here win over the client's default headers of the same name.
-            request = request.timeout(self.timeout);
+            // The application's client has not the SDK's headers either. Headers set here win
+            // over the client's default headers of the same name.
             for (name, value) in headers {
                 request = request.header(name.clone(), value.clone());
             }

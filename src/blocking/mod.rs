@@ -217,10 +217,10 @@ impl HeartbeatClient {
     /// Works whether or not the client is started.
     ///
     /// Makes up to [`max_retries`](HeartbeatConfig::max_retries) attempts, as the async
-    /// client's [`report_now`](crate::HeartbeatClient::report_now), so it returns within
-    /// `max_retries x timeout` plus the backoff delays between attempts (about 20 s with the
-    /// defaults), plus one second at most; past that it gives up with
-    /// [`ReporterError::Timeout`].
+    /// client's [`report_now`](crate::HeartbeatClient::report_now), after a report already in
+    /// flight (one at a time per client), so it returns within `(max_retries + 1) x timeout`
+    /// plus the backoff delays between attempts (about 25 s with the defaults), plus one second
+    /// at most; past that it gives up with [`ReporterError::Timeout`].
     ///
     /// Called on a tokio runtime's thread it blocks that thread but cannot deadlock, even on a
     /// current-thread runtime: the request runs on the SDK's own thread (see the
@@ -402,12 +402,13 @@ fn redacted_heartbeat_url(c: &HeartbeatConfig) -> String {
         .unwrap_or_default()
 }
 
-/// The longest a `report_now()` can take: every attempt timing out, with the longest backoff
-/// delay the schedule can draw between attempts.
+/// The longest a `report_now()` can take: the report already in flight (reports go one at a
+/// time), then every attempt timing out, with the longest backoff delay the schedule can draw
+/// between attempts.
 fn report_now_bound(c: &HeartbeatConfig) -> Duration {
     let schedule = Schedule::with_seed(c.interval, c.initial_retry_delay, c.max_retry_delay, 0);
     c.timeout
-        .saturating_mul(c.max_retries)
+        .saturating_mul(c.max_retries.saturating_add(1))
         .saturating_add(schedule.longest_backoff(c.max_retries))
         .saturating_add(REPORT_MARGIN)
 }
@@ -427,13 +428,13 @@ mod tests {
     #[test]
     fn report_now_bound_covers_attempts_and_backoff() {
         let c = HeartbeatConfig::default();
-        // 3 x 5 s + 1.5 s + 3 s + 1 s
-        assert_eq!(report_now_bound(&c), Duration::from_millis(20_500));
+        // (1 in flight + 3) x 5 s + 1.5 s + 3 s + 1 s
+        assert_eq!(report_now_bound(&c), Duration::from_millis(25_500));
         let c = HeartbeatConfig {
             max_retries: 1,
             ..HeartbeatConfig::default()
         };
-        assert_eq!(report_now_bound(&c), Duration::from_secs(6));
+        assert_eq!(report_now_bound(&c), Duration::from_secs(11));
     }
 
     #[test]
