@@ -2,6 +2,7 @@
 //! reports, failures, report_now, stop, drop, status. Lifecycle tests run under both runtime
 //! flavours.
 
+#[macro_use]
 mod support;
 
 use std::future::Future;
@@ -32,22 +33,6 @@ fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
 fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
     pin!(future).poll(&mut cx)
-}
-
-/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
-macro_rules! both_runtimes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                super::$name().await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                super::$name().await
-            }
-        }
-    )*};
 }
 
 both_runtimes!(

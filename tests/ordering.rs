@@ -3,6 +3,9 @@
 //! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
+#[macro_use]
+mod support;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,22 +26,6 @@ fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
         .profile("prod")
         .instance_id("i-1")
         .config_version("v1")
-}
-
-/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
-macro_rules! both_runtimes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                super::$name().await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                super::$name().await
-            }
-        }
-    )*};
 }
 
 /// Finding 1: the worker's attempt fails, `report_now()` then succeeds: the worker must leave
@@ -447,6 +434,41 @@ both_runtimes!(a_reused_connection_closed_by_the_server_is_retried_once);
 /// A server that reads each request and closes the connection without answering: the report
 /// goes twice (the retry on a new connection), then fails as one failure.
 async fn the_retry_on_a_closed_connection_is_made_once() {
+    let (url, requests) = closing_without_answer(Duration::ZERO).await;
+    let c = client(&url).max_retries(1).build().unwrap();
+    let error = c.report_now().await.unwrap_err();
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "{error}");
+    assert_eq!(c.status().reports_failed, 1);
+}
+
+/// The retry shares the attempt's timeout: a server that holds each request for 400 ms and
+/// then closes the connection makes an attempt with a 500 ms timeout fail after 500 ms, not
+/// after two holds.
+#[tokio::test(start_paused = true)]
+async fn the_retry_on_a_closed_connection_stays_within_the_timeout() {
+    let (url, requests) = closing_without_answer(MS(400)).await;
+    let c = client(&url)
+        .max_retries(1)
+        .timeout(MS(500))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = c.report_now().await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        2,
+        "the retry was made: {error}"
+    );
+    assert!(
+        took <= MS(520),
+        "the attempt took {took:?} with a 500 ms timeout: {error}"
+    );
+}
+
+/// A server that reads each request, holds it for `hold`, and closes the connection without
+/// answering; counts the requests it read.
+async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::AtomicUsize;
     use tokio::io::AsyncReadExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -456,23 +478,23 @@ async fn the_retry_on_a_closed_connection_is_made_once() {
         let requests = requests.clone();
         async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = socket.read(&mut buf).await {
-                    request.extend_from_slice(&buf[..n]);
-                    if n == 0 || request_complete(&request) {
-                        break;
+                let requests = requests.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        request.extend_from_slice(&buf[..n]);
+                        if n == 0 || request_complete(&request) {
+                            break;
+                        }
                     }
-                }
-                requests.fetch_add(1, Ordering::SeqCst);
-                drop(socket);
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(hold).await;
+                });
             }
         }
     });
-    let c = client(&url).max_retries(1).build().unwrap();
-    let error = c.report_now().await.unwrap_err();
-    assert_eq!(requests.load(Ordering::SeqCst), 2, "{error}");
-    assert_eq!(c.status().reports_failed, 1);
+    (url, requests)
 }
 
 both_runtimes!(the_retry_on_a_closed_connection_is_made_once);

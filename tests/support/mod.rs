@@ -1,10 +1,27 @@
-//! Helpers shared by the test files: a loopback port with nothing on it, and log capture.
+//! Helpers shared by the test files: a loopback port with nothing on it, log capture, and
+//! `both_runtimes!` (with `#[macro_use] mod support;`).
 //!
 //! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
 //! faults over raw TCP are in `faults.rs`.
 //!
 //! Each test file includes it with `mod support;`; not every file uses every helper.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_macros)]
+
+/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
+macro_rules! both_runtimes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                super::$name().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() {
+                super::$name().await
+            }
+        }
+    )*};
+}
 
 use std::net::SocketAddr;
 use std::sync::Arc;
