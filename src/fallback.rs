@@ -23,7 +23,6 @@ use crate::limits::MAX_DURATION;
 use crate::metadata::{metadata_from_attributes, otel_env_attributes, warn_malformed};
 use crate::redact::redact_url;
 use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
-use crate::wire::InstanceMetadata;
 
 /// Which settings with an environment variable but a default value were set explicitly.
 #[derive(Debug, Default, Clone, Copy)]
@@ -116,7 +115,8 @@ pub(crate) fn fill(
     set: ExplicitlySet,
 ) -> Result<Vec<Taken>, ConfigError> {
     let env = config.environment.clone();
-    merge_missing(&mut config.metadata, metadata_from_attributes(code));
+    // Explicit fields win; the attributes hold no custom labels.
+    config.metadata.fill_from(metadata_from_attributes(code));
     let slots = [
         ("server_url", config.server_url.is_empty()),
         ("app", config.app.is_empty()),
@@ -183,23 +183,6 @@ fn var_of(field: &str) -> &'static str {
         .find(|s| s.field == field)
         .and_then(|s| s.vars.first().copied())
         .unwrap_or("")
-}
-
-/// Sets each field of `into` that is unset from `from`.
-fn merge_missing(into: &mut InstanceMetadata, from: InstanceMetadata) {
-    let pairs = [
-        (&mut into.hostname, from.hostname),
-        (&mut into.ip_address, from.ip_address),
-        (&mut into.region, from.region),
-        (&mut into.kubernetes_pod, from.kubernetes_pod),
-        (&mut into.kubernetes_namespace, from.kubernetes_namespace),
-        (&mut into.app_version, from.app_version),
-    ];
-    for (slot, value) in pairs {
-        if slot.is_none() {
-            *slot = value;
-        }
-    }
 }
 
 /// Reports a rejected value that [`fill`] took under its source: a variable as
