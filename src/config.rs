@@ -291,15 +291,7 @@ impl HeartbeatConfig {
             check_text("metadata", k, MAX_LABEL_KEY_LEN)?;
             check_text("metadata", v, MAX_LABEL_VALUE_LEN)?;
         }
-        let fields = [
-            &m.hostname,
-            &m.ip_address,
-            &m.region,
-            &m.kubernetes_pod,
-            &m.kubernetes_namespace,
-            &m.app_version,
-        ];
-        for value in fields.into_iter().flatten() {
+        for value in m.fields().filter_map(|(_, value)| value) {
             check_text("metadata", value, MAX_LABEL_VALUE_LEN)?;
         }
         Ok(())

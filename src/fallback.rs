@@ -23,7 +23,6 @@ use crate::limits::MAX_DURATION;
 use crate::metadata::{metadata_from_attributes, otel_env_attributes, warn_malformed};
 use crate::redact::redact_url;
 use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
-use crate::wire::InstanceMetadata;
 
 /// Which settings with an environment variable but a default value were set explicitly.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,9 +31,9 @@ pub(crate) struct ExplicitlySet {
     pub(crate) timeout: bool,
 }
 
-/// Where a value was found.
+/// Where a value was found (the environment or code, never the builder's methods).
 #[derive(Debug, Clone, Copy)]
-enum Origin {
+enum Provenance {
     /// An environment variable.
     Var(&'static str),
     /// A resource attribute given in code.
@@ -47,7 +46,7 @@ enum Origin {
 #[derive(Debug)]
 pub(crate) struct Taken {
     field: &'static str,
-    origin: Origin,
+    provenance: Provenance,
     value: String,
 }
 
@@ -60,23 +59,23 @@ struct Lookup<'a> {
 
 impl Lookup<'_> {
     /// The first source of `source.field` with a usable value.
-    fn find(&self, source: &Source) -> Option<(Origin, String)> {
+    fn find(&self, source: &Source) -> Option<(Provenance, String)> {
         if let Some(found) = source
             .vars
             .iter()
-            .find_map(|&var| self.var(var).map(|v| (Origin::Var(var), v)))
+            .find_map(|&var| self.var(var).map(|v| (Provenance::Var(var), v)))
         {
             return Some(found);
         }
         if let Some((key, value)) = attribute(self.code, source) {
-            return Some((Origin::Code(key), value));
+            return Some((Provenance::Code(key), value));
         }
         if let Some(var) = source.otel_var {
             if let Some(value) = self.env.var(var).filter(|v| !is_placeholder(var, v)) {
-                return Some((Origin::Var(var), value));
+                return Some((Provenance::Var(var), value));
             }
         }
-        attribute(&self.otel_env, source).map(|(key, value)| (Origin::OtelEnv(key), value))
+        attribute(&self.otel_env, source).map(|(key, value)| (Provenance::OtelEnv(key), value))
     }
 
     /// A variable's value; for `SPRING_PROFILES_ACTIVE` its first profile.
@@ -116,7 +115,8 @@ pub(crate) fn fill(
     set: ExplicitlySet,
 ) -> Result<Vec<Taken>, ConfigError> {
     let env = config.environment.clone();
-    merge_missing(&mut config.metadata, metadata_from_attributes(code));
+    // Explicit fields win; the attributes hold no custom labels.
+    config.metadata.fill_from(metadata_from_attributes(code));
     let slots = [
         ("server_url", config.server_url.is_empty()),
         ("app", config.app.is_empty()),
@@ -139,11 +139,11 @@ pub(crate) fn fill(
         let found = source_of(field)
             .filter(|_| unset)
             .and_then(|s| lookup.find(s));
-        if let Some((origin, value)) = found {
+        if let Some((provenance, value)) = found {
             *slot(config, field) = value.clone();
             taken.push(Taken {
                 field,
-                origin,
+                provenance,
                 value,
             });
         }
@@ -185,23 +185,6 @@ fn var_of(field: &str) -> &'static str {
         .unwrap_or("")
 }
 
-/// Sets each field of `into` that is unset from `from`.
-fn merge_missing(into: &mut InstanceMetadata, from: InstanceMetadata) {
-    let pairs = [
-        (&mut into.hostname, from.hostname),
-        (&mut into.ip_address, from.ip_address),
-        (&mut into.region, from.region),
-        (&mut into.kubernetes_pod, from.kubernetes_pod),
-        (&mut into.kubernetes_namespace, from.kubernetes_namespace),
-        (&mut into.app_version, from.app_version),
-    ];
-    for (slot, value) in pairs {
-        if slot.is_none() {
-            *slot = value;
-        }
-    }
-}
-
 /// Reports a rejected value that [`fill`] took under its source: a variable as
 /// [`ConfigError::InvalidEnv`] (a URL without its userinfo), an entry of
 /// `OTEL_RESOURCE_ATTRIBUTES` likewise as `key=value`, an attribute given in code as
@@ -213,8 +196,8 @@ pub(crate) fn blame(taken: &[Taken], error: ConfigError) -> ConfigError {
     let Some(taken) = taken.iter().find(|t| t.field == field) else {
         return ConfigError::InvalidValue { field, reason };
     };
-    match taken.origin {
-        Origin::Var(var) => ConfigError::InvalidEnv {
+    match taken.provenance {
+        Provenance::Var(var) => ConfigError::InvalidEnv {
             var,
             value: if field == "server_url" {
                 redact_url(&taken.value)
@@ -223,12 +206,12 @@ pub(crate) fn blame(taken: &[Taken], error: ConfigError) -> ConfigError {
             },
             reason,
         },
-        Origin::OtelEnv(key) => ConfigError::InvalidEnv {
+        Provenance::OtelEnv(key) => ConfigError::InvalidEnv {
             var: OTEL_RESOURCE_ATTRIBUTES,
             value: format!("{key}={}", taken.value),
             reason,
         },
-        Origin::Code(key) => ConfigError::InvalidValue {
+        Provenance::Code(key) => ConfigError::InvalidValue {
             field,
             reason: format!("{reason}; the value is {key} given to .resource_attributes(..)"),
         },

@@ -1,7 +1,8 @@
 //! The wire: what a report carries and what the server answers, as the server's contract
 //! defines them (`POST {server_url}/api/drift/heartbeat/{app}/{profile}`).
 
-use std::collections::BTreeMap;
+mod metadata;
+
 use std::fmt;
 
 use bytes::Bytes;
@@ -9,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ReporterError;
 use crate::limits::MAX_REQUEST_BYTES;
+
+/// The mock server's model is generated from the same table.
+#[cfg(feature = "testing")]
+pub(crate) use metadata::metadata_fields;
+pub use metadata::InstanceMetadata;
 
 /// The health an instance reports.
 ///
@@ -74,76 +80,6 @@ impl HeartbeatRequest<'_> {
             });
         }
         Ok(Bytes::from(body))
-    }
-}
-
-/// Metadata about the running instance, sent under `metadata` in every report.
-///
-/// Every field is optional: what is unknown is omitted from the request. Custom labels go under
-/// `metadata.custom`, as the server's model expects.
-///
-/// ```
-/// use vortex_client::InstanceMetadata;
-///
-/// let mut meta = InstanceMetadata::default();
-/// meta.region = Some("eu-west-1".into());
-/// meta.custom.insert("team".into(), "platform".into());
-/// assert!(!meta.is_empty());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct InstanceMetadata {
-    /// Host name of the machine or container.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    /// The address this instance uses to reach the server.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
-    /// Cloud region, e.g. `eu-west-1`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Kubernetes pod name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubernetes_pod: Option<String>,
-    /// Kubernetes namespace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kubernetes_namespace: Option<String>,
-    /// Version of the application itself (not of its configuration).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
-    /// User labels, e.g. `team = platform`.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub custom: BTreeMap<String, String>,
-}
-
-impl InstanceMetadata {
-    /// True when nothing at all is known (the request then omits `metadata`).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.hostname.is_none()
-            && self.ip_address.is_none()
-            && self.region.is_none()
-            && self.kubernetes_pod.is_none()
-            && self.kubernetes_namespace.is_none()
-            && self.app_version.is_none()
-            && self.custom.is_empty()
-    }
-
-    /// Fills every field that is `None` here from `other`; custom labels set here win.
-    pub(crate) fn fill_from(&mut self, other: InstanceMetadata) {
-        fn fill(slot: &mut Option<String>, value: Option<String>) {
-            if slot.is_none() {
-                *slot = value;
-            }
-        }
-        fill(&mut self.hostname, other.hostname);
-        fill(&mut self.ip_address, other.ip_address);
-        fill(&mut self.region, other.region);
-        fill(&mut self.kubernetes_pod, other.kubernetes_pod);
-        fill(&mut self.kubernetes_namespace, other.kubernetes_namespace);
-        fill(&mut self.app_version, other.app_version);
-        for (k, v) in other.custom {
-            self.custom.entry(k).or_insert(v);
-        }
     }
 }
 

@@ -17,8 +17,6 @@
 mod otel;
 mod route;
 
-use std::collections::BTreeMap;
-
 use crate::env::Environment;
 use crate::limits::{DETECTED_JSON_BUDGET, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN};
 use crate::redact::prefix_within;
@@ -26,24 +24,12 @@ use crate::schedule::random_suffix;
 pub use crate::wire::InstanceMetadata;
 
 pub(crate) use otel::OtelParseError;
-use otel::{parse_otel_resource_attributes, OtelFields, OTEL_VAR};
+use otel::{fields_from_attributes, parse_otel_resource_attributes, OTEL_VAR};
 
-/// Variables the Kubernetes downward API is commonly mapped to, for the pod's name.
-const POD_VARS: &[&str] = &["POD_NAME", "MY_POD_NAME", "KUBERNETES_POD_NAME"];
-/// ... for the pod's namespace.
-const NAMESPACE_VARS: &[&str] = &["POD_NAMESPACE", "MY_POD_NAMESPACE", "KUBERNETES_NAMESPACE"];
-/// ... for the node's name (`spec.nodeName`): a host name equal to it is the node's
-/// (`hostNetwork: true`), not the pod's.
+/// Variables the Kubernetes downward API is commonly mapped to, for the node's name
+/// (`spec.nodeName`): a host name equal to it is the node's (`hostNetwork: true`), not the pod's.
+/// (Each field's own variables are in its row of the metadata table, in `wire/metadata.rs`.)
 const NODE_VARS: &[&str] = &["NODE_NAME", "MY_NODE_NAME", "KUBERNETES_NODE_NAME"];
-/// Region variables set by AWS, Fly.io and common platforms, in priority order.
-const REGION_VARS: &[&str] = &[
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "FLY_REGION",
-    "REGION_NAME",
-    "CLOUD_REGION",
-    "REGION",
-];
 /// Kubernetes mounts the pod's namespace here (with the service-account token).
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// Set by Kubernetes in every container of a pod.
@@ -53,15 +39,16 @@ const IN_KUBERNETES_VAR: &str = "KUBERNETES_SERVICE_HOST";
 /// by the caller. Without `server` (the caller knows the IP already) no route is looked up.
 pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> InstanceMetadata {
     let otel = match otel_env_attributes(env) {
-        Ok(attributes) => OtelFields::from_attributes(OTEL_VAR, attributes),
+        Ok(attributes) => fields_from_attributes(OTEL_VAR, attributes),
         Err(error) => {
             warn_malformed(&error);
-            OtelFields::default()
+            InstanceMetadata::default()
         }
     };
     let mut meta = detect_local(env, otel);
-    if let (None, Some(server)) = (&meta.ip_address, server) {
-        meta.ip_address = route::route_source(server)
+    let address = &mut meta.ip_address;
+    if let (None, Some(server)) = (&*address, server) {
+        *address = route::route_source(server)
             .await
             .and_then(|ip| clean("route to the server", ip.to_string()));
     }
@@ -74,31 +61,23 @@ pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> 
 pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata) -> String {
     // Parse quietly: `detect` reports a malformed variable.
     let otel = otel_env_attributes(env)
-        .map(|attributes| OtelFields::from_attributes(OTEL_VAR, attributes))
+        .map(|attributes| fields_from_attributes(OTEL_VAR, attributes))
         .unwrap_or_default();
     let detected = detect_local(env, otel);
-    let usable = |id: &String| id.len() <= MAX_NAME_LEN && !id.chars().any(char::is_control);
-    let explicit_pod = explicit
-        .kubernetes_pod
-        .as_ref()
-        .map(|p| p.trim().to_owned());
-    if let Some(pod) = explicit_pod
-        .into_iter()
-        .chain(detected.kubernetes_pod)
-        .find(|p| !p.is_empty() && usable(p))
-    {
-        return pod;
+    // The explicit value (trimmed: it was not cleaned like a detected one), then the detected.
+    let candidates = |pick: fn(&InstanceMetadata) -> &Option<String>| {
+        let explicit = pick(explicit).as_deref().map(str::trim);
+        explicit
+            .into_iter()
+            .chain(pick(&detected).as_deref())
+            .filter(|value| !value.is_empty() && !value.chars().any(char::is_control))
+    };
+    if let Some(pod) = candidates(|m| &m.kubernetes_pod).find(|pod| pod.len() <= MAX_NAME_LEN) {
+        return pod.to_owned();
     }
     let suffix = random_suffix(8);
-    let host = explicit
-        .hostname
-        .as_ref()
-        .map(|h| h.trim().to_owned())
-        .into_iter()
-        .chain(detected.hostname)
-        .find(|h| !h.is_empty() && !h.chars().any(char::is_control))
-        .unwrap_or_else(|| "instance".to_owned());
-    let host = prefix_within(&host, MAX_NAME_LEN - suffix.len() - 1);
+    let host = candidates(|m| &m.hostname).next().unwrap_or("instance");
+    let host = prefix_within(host, MAX_NAME_LEN - suffix.len() - 1);
     format!("{host}-{suffix}")
 }
 
@@ -122,20 +101,12 @@ pub(crate) fn warn_malformed(error: &OtelParseError) {
 /// (`host.name`, `k8s.pod.name`, `service.version`, ...), each value cleaned like a detected
 /// one: an unusable value is left out.
 pub(crate) fn metadata_from_attributes(attributes: &[(String, String)]) -> InstanceMetadata {
-    let otel = OtelFields::from_attributes("resource_attributes", attributes.iter().cloned());
-    InstanceMetadata {
-        hostname: otel.host_name,
-        ip_address: otel.host_ip,
-        region: otel.cloud_region,
-        kubernetes_pod: otel.k8s_pod_name,
-        kubernetes_namespace: otel.k8s_namespace_name,
-        app_version: otel.service_version,
-        custom: BTreeMap::new(),
-    }
+    fields_from_attributes("resource_attributes", attributes.iter().cloned())
 }
 
-/// Everything but the route lookup: variables, the host name, the namespace file.
-fn detect_local(env: &Environment, otel: OtelFields) -> InstanceMetadata {
+/// Everything but the route lookup: on top of `otel`, each field's variables, then the host
+/// name and the namespace file.
+fn detect_local(env: &Environment, otel: InstanceMetadata) -> InstanceMetadata {
     let in_kubernetes = env.var(IN_KUBERNETES_VAR).is_some();
     let os_hostname = env.hostname().and_then(|h| clean("host name", h));
     let pod_from_hostname = || {
@@ -158,23 +129,17 @@ fn detect_local(env: &Environment, otel: OtelFields) -> InstanceMetadata {
         env.read_small_file(SERVICE_ACCOUNT_NAMESPACE)
             .and_then(|ns| clean(SERVICE_ACCOUNT_NAMESPACE, ns))
     };
-    InstanceMetadata {
-        kubernetes_pod: otel
-            .k8s_pod_name
-            .or_else(|| first_var(env, POD_VARS))
-            .or_else(pod_from_hostname),
-        kubernetes_namespace: otel
-            .k8s_namespace_name
-            .or_else(|| first_var(env, NAMESPACE_VARS))
-            .or_else(namespace_file),
-        hostname: otel.host_name.or(os_hostname),
-        ip_address: otel.host_ip.or_else(|| first_var(env, &["POD_IP"])),
-        region: otel.cloud_region.or_else(|| first_var(env, REGION_VARS)),
-        app_version: otel
-            .service_version
-            .or_else(|| first_var(env, &["APP_VERSION"])),
-        custom: BTreeMap::new(),
+    let mut meta = otel;
+    for (field, slot) in meta.fields_mut() {
+        if slot.is_none() {
+            *slot = first_var(env, field.vars);
+        }
     }
+    // What only the host tells comes last.
+    meta.kubernetes_pod = meta.kubernetes_pod.or_else(pod_from_hostname);
+    meta.kubernetes_namespace = meta.kubernetes_namespace.or_else(namespace_file);
+    meta.hostname = meta.hostname.or(os_hostname);
+    meta
 }
 
 /// The first of these variables whose value is usable.
@@ -218,33 +183,25 @@ fn fit_budget(meta: &mut InstanceMetadata) {
         value.len() + value.chars().filter(|c| matches!(c, '"' | '\\')).count() + 2
     }
     loop {
-        let mut slots = [
-            ("hostname", &mut meta.hostname),
-            ("ip_address", &mut meta.ip_address),
-            ("region", &mut meta.region),
-            ("kubernetes_pod", &mut meta.kubernetes_pod),
-            ("kubernetes_namespace", &mut meta.kubernetes_namespace),
-            ("app_version", &mut meta.app_version),
-        ];
-        let total: usize = slots
-            .iter()
-            .filter_map(|(_, slot)| slot.as_deref().map(json_len))
+        let total: usize = meta
+            .fields()
+            .filter_map(|(_, value)| value.map(json_len))
             .sum();
         if total <= DETECTED_JSON_BUDGET {
             return;
         }
-        let Some((field, longest)) = slots
-            .iter_mut()
+        let Some((field, longest)) = meta
+            .fields_mut()
             .filter(|(_, slot)| slot.is_some())
             .max_by_key(|(_, slot)| slot.as_deref().map_or(0, json_len))
         else {
             return;
         };
         tracing::debug!(
-            field = *field,
+            field = field.name,
             "ignoring a detected metadata value: detected metadata is too large in total"
         );
-        **longest = None;
+        *longest = None;
     }
 }
 
@@ -274,7 +231,7 @@ mod tests {
             kubernetes_pod: Some(big.clone()),
             kubernetes_namespace: Some(big.clone()),
             app_version: Some("1.0".into()),
-            custom: BTreeMap::new(),
+            custom: Default::default(),
         };
         fit_budget(&mut meta);
         let json = serde_json::to_string(&meta).unwrap();

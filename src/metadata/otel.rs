@@ -1,46 +1,29 @@
 //! `OTEL_RESOURCE_ATTRIBUTES`: OpenTelemetry's resource attributes, parsed strictly (a
-//! malformed variable is ignored whole) and mapped onto metadata fields.
+//! malformed variable is ignored whole) and mapped onto metadata fields by their `otel_key`.
 
 use super::clean;
+use crate::wire::InstanceMetadata;
 
 /// The OpenTelemetry resource attributes variable.
 pub(super) const OTEL_VAR: &str = crate::sources::OTEL_RESOURCE_ATTRIBUTES;
 
-/// The OpenTelemetry resource attributes that map onto metadata fields, already cleaned.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct OtelFields {
-    pub(super) host_name: Option<String>,
-    pub(super) host_ip: Option<String>,
-    pub(super) cloud_region: Option<String>,
-    pub(super) k8s_pod_name: Option<String>,
-    pub(super) k8s_namespace_name: Option<String>,
-    pub(super) service_version: Option<String>,
-}
-
-impl OtelFields {
-    /// The fields among `attributes`; `source` names them in the debug log of a dropped value.
-    pub(super) fn from_attributes(
-        source: &str,
-        attributes: impl IntoIterator<Item = (String, String)>,
-    ) -> Self {
-        let mut fields = OtelFields::default();
-        // A later duplicate wins, as it would in a map.
-        for (key, value) in attributes {
-            let slot = match key.as_str() {
-                "host.name" => &mut fields.host_name,
-                "host.ip" => &mut fields.host_ip,
-                "cloud.region" => &mut fields.cloud_region,
-                "k8s.pod.name" => &mut fields.k8s_pod_name,
-                "k8s.namespace.name" => &mut fields.k8s_namespace_name,
-                "service.version" => &mut fields.service_version,
-                _ => continue,
-            };
-            if let Some(value) = clean(source, value) {
-                *slot = Some(value);
-            }
+/// The metadata fields among `attributes` (each field's `otel_key`), cleaned; `source` names
+/// them in the debug log of a dropped value.
+pub(super) fn fields_from_attributes(
+    source: &str,
+    attributes: impl IntoIterator<Item = (String, String)>,
+) -> InstanceMetadata {
+    let mut meta = InstanceMetadata::default();
+    // A later duplicate wins, as it would in a map.
+    for (key, value) in attributes {
+        let Some((_, slot)) = meta.fields_mut().find(|(field, _)| field.otel_key == key) else {
+            continue;
+        };
+        if let Some(value) = clean(source, value) {
+            *slot = Some(value);
         }
-        fields
     }
+    meta
 }
 
 /// Why `OTEL_RESOURCE_ATTRIBUTES` was ignored. Names the entry, never the value.
@@ -203,7 +186,7 @@ mod tests {
 
     #[test]
     fn otel_fields_pick_known_keys_and_drop_unusable_values() {
-        let fields = OtelFields::from_attributes(
+        let fields = fields_from_attributes(
             OTEL_VAR,
             pairs(&[
                 ("host.name", "first"),
@@ -218,11 +201,11 @@ mod tests {
         );
         assert_eq!(
             fields,
-            OtelFields {
-                host_name: Some("web-1".into()),
-                host_ip: Some("10.0.0.7".into()),
-                service_version: Some("2.0.1".into()),
-                ..OtelFields::default()
+            InstanceMetadata {
+                hostname: Some("web-1".into()),
+                ip_address: Some("10.0.0.7".into()),
+                app_version: Some("2.0.1".into()),
+                ..InstanceMetadata::default()
             }
         );
     }

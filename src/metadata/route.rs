@@ -9,6 +9,8 @@ use crate::endpoint::is_reserved_invalid;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Resolved addresses tried for the route lookup.
 const MAX_ROUTE_CANDIDATES: usize = 8;
+/// What a failed lookup means for the report.
+const LEFT_OUT: &str = "ip_address is left out";
 
 /// Resolves the server's host (without blocking a runtime thread) and asks the kernel which
 /// local address the route to it leaves from. A UDP socket is "connected" for that: no packet is
@@ -27,13 +29,13 @@ pub(super) async fn route_source(server: &reqwest::Url) -> Option<IpAddr> {
         match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await {
             Ok(Ok(addresses)) => addresses.take(MAX_ROUTE_CANDIDATES).collect(),
             Ok(Err(error)) => {
-                tracing::debug!(%error, "cannot resolve the server's host to find the local address; ip_address is left out");
+                tracing::debug!(%error, "cannot resolve the server's host to find the local address; {LEFT_OUT}");
                 return None;
             }
             Err(_) => {
                 tracing::debug!(
                     timeout = ?RESOLVE_TIMEOUT,
-                    "resolving the server's host timed out; ip_address is left out"
+                    "resolving the server's host timed out; {LEFT_OUT}"
                 );
                 return None;
             }

@@ -24,7 +24,7 @@ impl MockServer {
     /// ```
     pub fn set_expected_version(&self, app: &str, profile: &str, version: impl Into<String>) {
         let now = tokio::time::Instant::now();
-        self.shared
+        self.backend
             .lock()
             .fleet
             .set_expected(app, profile, Some(version.into()), now);
@@ -34,7 +34,7 @@ impl MockServer {
     /// no drift.
     pub fn clear_expected_version(&self, app: &str, profile: &str) {
         let now = tokio::time::Instant::now();
-        self.shared
+        self.backend
             .lock()
             .fleet
             .set_expected(app, profile, None, now);
@@ -43,7 +43,7 @@ impl MockServer {
     /// The version the server expects for an app/profile, if any.
     #[must_use]
     pub fn expected_version(&self, app: &str, profile: &str) -> Option<String> {
-        self.shared.lock().fleet.expected(app, profile)
+        self.backend.lock().fleet.expected(app, profile)
     }
 
     /// Queues replies for the next well-formed heartbeats, one each, in order; after them the
@@ -57,49 +57,49 @@ impl MockServer {
     /// # }
     /// ```
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.shared.lock().script.extend(replies);
+        self.backend.lock().script.extend(replies);
     }
 
     /// The reply for heartbeats when no scripted reply is queued ([`Reply::Accept`] at first).
     pub fn set_default_reply(&self, reply: Reply) {
-        self.shared.lock().default_reply = reply;
+        self.backend.lock().default_reply = reply;
     }
 
     /// How long the server remembers an instance after its last report (5 minutes by default,
     /// as the real server).
     pub fn set_ttl(&self, ttl: Duration) {
-        self.shared.lock().rules.ttl = ttl;
+        self.backend.lock().rules.ttl = ttl;
     }
 
     /// How long after the expected version changed an instance on another version starts to
     /// count as drifted in the drift report (60 s by default, as the real server). Set it to
     /// zero, or run the test on tokio's paused clock, so that a test need not wait.
     pub fn set_drift_grace(&self, grace: Duration) {
-        self.shared.lock().rules.grace = grace;
+        self.backend.lock().rules.grace = grace;
     }
 
     /// The drift percentage at or above which the drift report raises an alert (10 by
     /// default); an alert also needs at least 5 live instances.
     pub fn set_alert_threshold(&self, percent: f64) {
-        self.shared.lock().rules.threshold = percent;
+        self.backend.lock().rules.threshold = percent;
     }
 
     /// Every well-formed heartbeat received so far, in order (whatever it was answered).
     #[must_use]
     pub fn reports(&self) -> Vec<Report> {
-        self.shared.lock().reports.clone()
+        self.backend.lock().reports.clone()
     }
 
     /// How many well-formed heartbeats were received.
     #[must_use]
     pub fn report_count(&self) -> usize {
-        self.shared.lock().reports.len()
+        self.backend.lock().reports.len()
     }
 
     /// The last well-formed heartbeat received.
     #[must_use]
     pub fn last_report(&self) -> Option<Report> {
-        self.shared.lock().reports.last().cloned()
+        self.backend.lock().reports.last().cloned()
     }
 
     /// Every refused request so far: malformed heartbeats (400, 413, 415, 422) and requests for
@@ -107,7 +107,7 @@ impl MockServer {
     /// this empty.
     #[must_use]
     pub fn rejections(&self) -> Vec<Rejection> {
-        self.shared.lock().rejections.clone()
+        self.backend.lock().rejections.clone()
     }
 
     /// The drift report of an app/profile, as `GET /api/drift/drift/{app}/{profile}` answers
@@ -121,19 +121,19 @@ impl MockServer {
     /// ```
     #[must_use]
     pub fn drift_report(&self, app: &str, profile: &str) -> DriftReport {
-        self.shared.drift_report(app, profile)
+        self.backend.drift_report(app, profile)
     }
 
     /// The summary over every app/profile, as `GET /api/drift/drift` answers it now.
     #[must_use]
     pub fn drift_summary(&self) -> DriftSummary {
-        self.shared.drift_summary()
+        self.backend.drift_summary()
     }
 
     /// The live instances of an app/profile, as `GET /api/drift/instances/{app}/{profile}`
     /// answers it now.
     #[must_use]
     pub fn instances(&self, app: &str, profile: &str) -> InstanceList {
-        self.shared.instances(app, profile)
+        self.backend.instances(app, profile)
     }
 }

@@ -14,17 +14,17 @@ use serde::Serialize;
 use super::model::{parse_body, Refusal, Rejection, Report};
 use super::reply::Reply;
 use super::routes::{route, Route};
-use super::state::{Answer, Shared};
+use super::state::{Backend, MockAnswer};
 
 /// The largest heartbeat body the mock server reads (a real report is well under 4 KiB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub(super) type Body = Full<Bytes>;
+pub(super) type ResponseBody = Full<Bytes>;
 
 /// What the connection needs to answer requests.
 #[derive(Debug, Clone)]
 pub(super) struct Context {
-    pub(super) shared: Arc<Shared>,
+    pub(super) backend: Arc<Backend>,
     pub(super) prefix: Arc<str>,
 }
 
@@ -32,7 +32,7 @@ pub(super) struct Context {
 pub(super) async fn handle(
     cx: Context,
     request: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
+) -> Result<Response<ResponseBody>, Infallible> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let found = match route(&method, &path, &cx.prefix) {
@@ -40,7 +40,7 @@ pub(super) async fn handle(
         Err((status, reason)) => {
             let body = read_body(request).await.unwrap_or_default();
             return Ok(refuse(
-                &cx.shared,
+                &cx.backend,
                 &method,
                 &path,
                 Refusal { status, reason },
@@ -49,20 +49,20 @@ pub(super) async fn handle(
         }
     };
     Ok(match found {
-        Route::Heartbeat { app, profile } => heartbeat(&cx.shared, app, profile, request).await,
-        Route::DriftReport { app, profile } => json(200, &cx.shared.drift_report(&app, &profile)),
-        Route::Summary => json(200, &cx.shared.drift_summary()),
-        Route::Instances { app, profile } => json(200, &cx.shared.instances(&app, &profile)),
+        Route::Heartbeat { app, profile } => heartbeat(&cx.backend, app, profile, request).await,
+        Route::DriftReport { app, profile } => json(200, &cx.backend.drift_report(&app, &profile)),
+        Route::Summary => json(200, &cx.backend.drift_summary()),
+        Route::Instances { app, profile } => json(200, &cx.backend.instances(&app, &profile)),
     })
 }
 
 /// Checks, records and answers a heartbeat.
 async fn heartbeat(
-    shared: &Shared,
+    backend: &Backend,
     app: String,
     profile: String,
     request: Request<Incoming>,
-) -> Response<Body> {
+) -> Response<ResponseBody> {
     let path = request.uri().path().to_owned();
     let headers = owned_headers(request.headers());
     let json_type = request
@@ -79,12 +79,12 @@ async fn heartbeat(
             status: 413,
             reason: format!("the body is larger than {MAX_BODY_BYTES} bytes, or was cut"),
         };
-        return refuse(shared, "POST", &path, refusal, &[]);
+        return refuse(backend, "POST", &path, refusal, &[]);
     };
     if !json_type {
         let reason = "the Content-Type is not application/json".to_owned();
         return refuse(
-            shared,
+            backend,
             "POST",
             &path,
             Refusal {
@@ -96,7 +96,7 @@ async fn heartbeat(
     }
     let parsed = match parse_body(&body) {
         Ok(parsed) => parsed,
-        Err(refusal) => return refuse(shared, "POST", &path, refusal, &body),
+        Err(refusal) => return refuse(backend, "POST", &path, refusal, &body),
     };
     let received_at = tokio::time::Instant::now();
     let report = Report {
@@ -110,9 +110,9 @@ async fn heartbeat(
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         received_at,
-        received_at_utc: shared.clock().utc(received_at),
+        received_at_utc: backend.clock().utc(received_at),
     };
-    let (reply, answer) = shared.heartbeat(report);
+    let (reply, answer) = backend.heartbeat(report);
     render(reply, &answer).await
 }
 
@@ -137,14 +137,14 @@ fn owned_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// Records a refused request and answers it with its status and `{"error": reason}`.
 fn refuse(
-    shared: &Shared,
+    backend: &Backend,
     method: &str,
     path: &str,
     refusal: Refusal,
     body: &[u8],
-) -> Response<Body> {
+) -> Response<ResponseBody> {
     let answer = serde_json::json!({ "error": refusal.reason });
-    shared.reject(Rejection {
+    backend.reject(Rejection {
         method: method.to_owned(),
         path: path.to_owned(),
         status: refusal.status,
@@ -155,7 +155,7 @@ fn refuse(
 }
 
 /// Answers as the reply says.
-async fn render(reply: Reply, answer: &Answer) -> Response<Body> {
+async fn render(reply: Reply, answer: &MockAnswer) -> Response<ResponseBody> {
     match reply {
         Reply::Accept => json_bytes(200, answer.to_json()),
         Reply::Delay(delay) => {
@@ -174,14 +174,14 @@ async fn render(reply: Reply, answer: &Answer) -> Response<Body> {
     }
 }
 
-fn json(status: u16, value: &impl Serialize) -> Response<Body> {
+fn json(status: u16, value: &impl Serialize) -> Response<ResponseBody> {
     match serde_json::to_vec(value) {
         Ok(body) => json_bytes(status, body),
         Err(_) => respond(500, Bytes::new()),
     }
 }
 
-fn json_bytes(status: u16, body: Vec<u8>) -> Response<Body> {
+fn json_bytes(status: u16, body: Vec<u8>) -> Response<ResponseBody> {
     with_header(
         respond(status, body.into()),
         CONTENT_TYPE,
@@ -190,7 +190,7 @@ fn json_bytes(status: u16, body: Vec<u8>) -> Response<Body> {
 }
 
 /// A response with this status (500 if it is not a valid status code) and body.
-fn respond(status: u16, body: Bytes) -> Response<Body> {
+fn respond(status: u16, body: Bytes) -> Response<ResponseBody> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -198,7 +198,11 @@ fn respond(status: u16, body: Bytes) -> Response<Body> {
 }
 
 /// Adds a header; a value that is not a valid header value is left out.
-fn with_header(mut response: Response<Body>, name: HeaderName, value: &str) -> Response<Body> {
+fn with_header(
+    mut response: Response<ResponseBody>,
+    name: HeaderName,
+    value: &str,
+) -> Response<ResponseBody> {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
     }

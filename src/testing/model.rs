@@ -8,46 +8,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::Health;
 
-/// The `metadata` of a report, as the server's model reads it.
-///
-/// Every member is optional; members the server does not know are ignored (and so are not
-/// here): a test that finds a label missing from [`custom`](Self::custom) has found a label the
-/// real server would have lost too.
-///
-/// ```
-/// use vortex_client::testing::ReportedMetadata;
-///
-/// let meta: ReportedMetadata =
-///     serde_json::from_str(r#"{"region": "eu-west-1", "custom": {"team": "platform"}}"#)?;
-/// assert_eq!(meta.region.as_deref(), Some("eu-west-1"));
-/// assert_eq!(meta.custom["team"], "platform");
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct ReportedMetadata {
-    /// Host name of the machine or container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    /// The address the instance uses to reach the server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip_address: Option<String>,
-    /// Cloud region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    /// Kubernetes pod name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes_pod: Option<String>,
-    /// Kubernetes namespace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes_namespace: Option<String>,
-    /// Version of the application itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
-    /// User labels.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub custom: BTreeMap<String, String>,
+/// Defines [`ReportedMetadata`] from the rows of the SDK's metadata table, so the server's model
+/// and what the SDK sends cannot part.
+macro_rules! reported_metadata {
+    ($($(#[doc = $doc:literal])* $field:ident: $otel:literal, [$($var:literal),* $(,)?];)*) => {
+        /// The `metadata` of a report, as the server's model reads it.
+        ///
+        /// Every member is optional; members the server does not know are ignored (and so are
+        /// not here): a test that finds a label missing from [`custom`](Self::custom) has found
+        /// a label the real server would have lost too.
+        ///
+        /// ```
+        /// use vortex_client::testing::ReportedMetadata;
+        ///
+        /// let meta: ReportedMetadata =
+        ///     serde_json::from_str(r#"{"region": "eu-west-1", "custom": {"team": "platform"}}"#)?;
+        /// assert_eq!(meta.region.as_deref(), Some("eu-west-1"));
+        /// assert_eq!(meta.custom["team"], "platform");
+        /// # Ok::<(), serde_json::Error>(())
+        /// ```
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub struct ReportedMetadata {
+            $(
+                $(#[doc = $doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $field: Option<String>,
+            )*
+            /// User labels.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub custom: BTreeMap<String, String>,
+        }
+    };
 }
+
+crate::wire::metadata_fields!(reported_metadata);
 
 /// The body of a heartbeat, as the server's model accepts it.
 #[derive(Debug, Deserialize)]

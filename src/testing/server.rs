@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::http::{handle, Context};
-use super::state::Shared;
+use super::state::Backend;
 
 /// A stand-in for the Vortex Config server's drift API, on a loopback port, for tests.
 ///
@@ -27,7 +27,7 @@ use super::state::Shared;
 ///
 /// See the [module documentation](super) for a whole test.
 pub struct MockServer {
-    pub(super) shared: Arc<Shared>,
+    pub(super) backend: Arc<Backend>,
     addr: SocketAddr,
     url: String,
     stop: watch::Sender<bool>,
@@ -195,14 +195,14 @@ impl MockServer {
     }
 
     fn new(addr: SocketAddr, prefix: &str) -> (MockServer, Context, watch::Receiver<bool>) {
-        let shared = Arc::new(Shared::default());
+        let backend = Arc::new(Backend::default());
         let (stop, stopped) = watch::channel(false);
         let cx = Context {
-            shared: shared.clone(),
+            backend: backend.clone(),
             prefix: Arc::from(prefix),
         };
         let server = MockServer {
-            shared,
+            backend,
             addr,
             url: format!("http://{addr}{prefix}"),
             stop,
@@ -240,7 +240,7 @@ impl fmt::Debug for MockServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockServer")
             .field("url", &self.url)
-            .field("reports", &self.shared.lock().reports.len())
+            .field("reports", &self.backend.lock().reports.len())
             .finish_non_exhaustive()
     }
 }

@@ -14,12 +14,12 @@ use super::views::{DriftReport, DriftSummary, InstanceList};
 
 /// The server's answer to a registered heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Answer {
+pub(super) struct MockAnswer {
     pub(super) expected_version: Option<String>,
     pub(super) drift_detected: bool,
 }
 
-impl Answer {
+impl MockAnswer {
     /// The contract's JSON: `{registered, expected_version, drift_detected}`.
     pub(super) fn to_json(&self) -> Vec<u8> {
         serde_json::json!({
@@ -46,9 +46,10 @@ pub(super) struct State {
     pub(super) rules: Rules,
 }
 
-/// The state and the signals, shared by the server's tasks and the test's handle.
+/// The mock server's backend: the state and the signals, shared by the server's tasks and the
+/// test's handle.
 #[derive(Debug, Default)]
-pub(super) struct Shared {
+pub(super) struct Backend {
     state: Mutex<State>,
     /// Wakes async waiters when a request was recorded.
     arrived: Notify,
@@ -57,7 +58,7 @@ pub(super) struct Shared {
     clock: Clock,
 }
 
-impl Shared {
+impl Backend {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
@@ -77,14 +78,14 @@ impl Shared {
     /// Records a well-formed heartbeat and decides its reply: the next scripted one, else the
     /// default. A 2xx reply registers it for the read side. Returns the reply and the answer
     /// (drift decided against the expected version of its app/profile).
-    pub(super) fn heartbeat(&self, report: Report) -> (Reply, Answer) {
+    pub(super) fn heartbeat(&self, report: Report) -> (Reply, MockAnswer) {
         let mut state = self.state.lock();
         let reply = state
             .script
             .pop_front()
             .unwrap_or_else(|| state.default_reply.clone());
         let expected = state.fleet.expected(&report.app, &report.profile);
-        let answer = Answer {
+        let answer = MockAnswer {
             drift_detected: expected
                 .as_deref()
                 .is_some_and(|e| e != report.config_version),

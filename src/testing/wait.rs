@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::state::{Shared, State};
+use super::state::{Backend, State};
 
 /// A wait for reports that ended without them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,7 +35,7 @@ fn timed_out(state: &State, waited_for: &str, timeout: Duration) -> WaitError {
     }
 }
 
-impl Shared {
+impl Backend {
     /// Waits until `pick` finds what it looks for in the state (checked now and after each
     /// request), at most `timeout` on tokio's clock.
     pub(super) async fn wait<T>(
@@ -62,7 +62,7 @@ impl Shared {
         }
     }
 
-    /// [`Shared::wait`] for a plain thread: blocks it, at most `timeout` of wall-clock time.
+    /// [`Backend::wait`] for a plain thread: blocks it, at most `timeout` of wall-clock time.
     pub(super) fn wait_blocking<T>(
         &self,
         waited_for: &str,
@@ -140,7 +140,7 @@ impl super::MockServer {
     ///
     /// [`WaitError::Timeout`] when no report came in time (it lists the versions received).
     pub async fn next_report(&self, timeout: Duration) -> Result<super::Report, WaitError> {
-        self.shared
+        self.backend
             .wait("the next report", timeout, next_unread)
             .await
     }
@@ -158,7 +158,7 @@ impl super::MockServer {
     ) -> Result<super::Report, WaitError> {
         let what = format!("a report with config_version {version:?}");
         let mut matches = |r: &super::Report| r.config_version == version;
-        self.shared
+        self.backend
             .wait(&what, timeout, |state| next_matching(state, &mut matches))
             .await
     }
@@ -187,7 +187,7 @@ impl super::MockServer {
         mut matches: impl FnMut(&super::Report) -> bool,
         timeout: Duration,
     ) -> Result<super::Report, WaitError> {
-        self.shared
+        self.backend
             .wait("a matching report", timeout, |state| {
                 next_matching(state, &mut matches)
             })
@@ -205,7 +205,7 @@ impl super::MockServer {
         timeout: Duration,
     ) -> Result<Vec<super::Report>, WaitError> {
         let what = format!("{n} reports");
-        self.shared
+        self.backend
             .wait(&what, timeout, |state| at_least(state, n))
             .await
     }
@@ -217,7 +217,7 @@ impl super::MockServer {
     ///
     /// [`WaitError::Timeout`] when no report came in time.
     pub fn next_report_blocking(&self, timeout: Duration) -> Result<super::Report, WaitError> {
-        self.shared
+        self.backend
             .wait_blocking("the next report", timeout, next_unread)
     }
 
@@ -233,7 +233,7 @@ impl super::MockServer {
     ) -> Result<super::Report, WaitError> {
         let what = format!("a report with config_version {version:?}");
         let mut matches = |r: &super::Report| r.config_version == version;
-        self.shared
+        self.backend
             .wait_blocking(&what, timeout, |state| next_matching(state, &mut matches))
     }
 
@@ -247,7 +247,7 @@ impl super::MockServer {
         mut matches: impl FnMut(&super::Report) -> bool,
         timeout: Duration,
     ) -> Result<super::Report, WaitError> {
-        self.shared
+        self.backend
             .wait_blocking("a matching report", timeout, |state| {
                 next_matching(state, &mut matches)
             })
@@ -264,7 +264,7 @@ impl super::MockServer {
         timeout: Duration,
     ) -> Result<Vec<super::Report>, WaitError> {
         let what = format!("{n} reports");
-        self.shared
+        self.backend
             .wait_blocking(&what, timeout, |state| at_least(state, n))
     }
 }
