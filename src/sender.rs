@@ -275,7 +275,7 @@ impl Shared {
             s.last_attempt = Some(now);
             s.consecutive_failures = 0;
             s.last_error = None;
-            s.reports_sent += 1;
+            s.reports_accepted += 1;
             s.expected_version.clone_from(&response.expected_version);
             s.drift_detected = drift;
             // Steady state (same answer, same version) copies nothing: no allocation per report.
