@@ -396,6 +396,11 @@ impl HeartbeatClient {
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
         self.sequencer.metadata().await
     }
+
+    /// The heartbeat URL of the server last used, without userinfo: what errors may show.
+    pub(crate) fn redacted_url(&self) -> &str {
+        self.sequencer.redacted_url()
+    }
 }
 
 impl fmt::Debug for HeartbeatClient {
