@@ -153,3 +153,58 @@ impl Changes {
         self.current.lock().delivered = Some(snapshot.generation);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(changes: &Changes) -> Snapshot {
+        changes
+            .snapshot("i-1", &InstanceMetadata::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_body_is_serialised_once_per_change() {
+        let changes = Changes::new("v1", Health::Healthy);
+        let first = snapshot(&changes);
+        assert_eq!(first.version(), "v1");
+        // Reused: the same bytes, not a copy.
+        assert_eq!(snapshot(&changes).bytes().as_ptr(), first.bytes().as_ptr());
+        changes.set_version("v1".into());
+        assert_eq!(snapshot(&changes).bytes().as_ptr(), first.bytes().as_ptr());
+        changes.set_health(Health::Degraded);
+        let second = snapshot(&changes);
+        assert_ne!(second.bytes(), first.bytes());
+        assert_eq!(second.version(), "v1");
+    }
+
+    #[test]
+    fn a_change_waits_until_its_generation_is_delivered() {
+        let changes = Changes::new("v1", Health::Healthy);
+        assert!(changes.waiting());
+        let first = snapshot(&changes);
+        changes.set_version("v2".into());
+        // An older body accepted does not deliver the newer change.
+        changes.delivered(&first);
+        assert!(changes.waiting());
+        changes.delivered(&snapshot(&changes));
+        assert!(!changes.waiting());
+        changes.set_version("v2".into());
+        assert!(!changes.waiting(), "the same version is no change");
+        changes.set_health(Health::Unhealthy);
+        assert!(changes.waiting());
+        assert_eq!(&*changes.version(), "v2");
+        assert_eq!(changes.health(), Health::Unhealthy);
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_changes_is_one_wake_up() {
+        let changes = Changes::new("v1", Health::Healthy);
+        changes.set_version("v2".into());
+        changes.set_version("v3".into());
+        changes.notified().await;
+        let again = tokio::time::timeout(std::time::Duration::from_millis(10), changes.notified());
+        assert!(again.await.is_err());
+    }
+}

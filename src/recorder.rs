@@ -253,3 +253,67 @@ impl Outage {
         self.failed_attempts
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> ReporterError {
+        ReporterError::Status {
+            status: 503,
+            url: "http://127.0.0.1/x".into(),
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn outcomes_and_status_follow_what_was_recorded() {
+        let recorder = Recorder::new();
+        let mut tally = Tally::new("app", "prod");
+        let mut outcomes = recorder.outcomes();
+        let failed = recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        assert!(matches!(failed, Outcome::Failed { failures: 1, .. }));
+        let failed = recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        assert!(matches!(failed, Outcome::Failed { failures: 2, .. }));
+        recorder.publish(Recorded::new(2, failed));
+        assert_eq!(outcomes.borrow_and_update().map(|r| r.seq()), Some(2));
+        let status = recorder.status();
+        assert_eq!((status.consecutive_failures, status.reports_failed), (2, 2));
+        assert!(status.last_error.is_some());
+
+        let answer = Answer::parse(br#"{"expected_version":"v2","drift_detected":true}"#);
+        let (response, outcome) =
+            recorder.accepted(&mut tally, answer, "v1", Origin::ReportNow, "http://x");
+        assert_eq!(
+            outcome,
+            Outcome::Accepted {
+                by: Origin::ReportNow
+            }
+        );
+        assert_eq!(response.expected_version.as_deref(), Some("v2"));
+        let status = recorder.status();
+        assert_eq!(
+            (status.consecutive_failures, status.reports_accepted),
+            (0, 1)
+        );
+        assert_eq!(status.last_error, None);
+        assert_eq!(status.reported_version.as_deref(), Some("v1"));
+        assert_eq!(recorder.drift_state().drift_detected, Some(true));
+    }
+
+    #[test]
+    fn the_same_facts_do_not_wake_the_drift_watch() {
+        let recorder = Recorder::new();
+        let mut tally = Tally::new("app", "prod");
+        let mut drift = recorder.subscribe_drift();
+        let body = br#"{"expected_version":"v1","drift_detected":false}"#;
+        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, "u");
+        assert!(drift.has_changed().unwrap());
+        drift.borrow_and_update();
+        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, "u");
+        assert!(!drift.has_changed().unwrap());
+        recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        assert!(!drift.has_changed().unwrap());
+    }
+}
