@@ -634,7 +634,7 @@ fn profile_loop(args: &[String]) -> Result<bool, Error> {
                 let client = sdk_builder(url).interval(interval).build()?;
                 let mut status = client.subscribe();
                 client.start().await;
-                status.wait_for(|s| s.reports_sent >= n).await?;
+                status.wait_for(|s| s.reports_accepted >= n).await?;
                 client.stop().await;
             }
             "bare" => {
@@ -934,14 +934,14 @@ async fn hot_path(plan: &Plan, receiver: &Receiver, table: &mut Table) -> Result
 /// Starts the worker, lets its first reports through, counts the next `n`, stops it.
 async fn run_worker_round(client: &HeartbeatClient, n: usize) -> Result<Cost, Error> {
     let mut status = client.subscribe();
-    let base = status.borrow().reports_sent;
+    let base = status.borrow().reports_accepted;
     client.start().await;
     status
-        .wait_for(|s| s.reports_sent >= base + 1 + WARM_UP as u64)
+        .wait_for(|s| s.reports_accepted >= base + 1 + WARM_UP as u64)
         .await?;
-    let target = status.borrow().reports_sent + n as u64;
+    let target = status.borrow().reports_accepted + n as u64;
     let w = Window::open();
-    status.wait_for(|s| s.reports_sent >= target).await?;
+    status.wait_for(|s| s.reports_accepted >= target).await?;
     let cost = w.close();
     client.stop().await;
     if status.borrow().reports_failed > 0 {
@@ -991,9 +991,9 @@ async fn latencies(plan: &Plan, receiver: &Receiver, table: &mut Table) -> Resul
     let mut idle = Vec::with_capacity(n);
     for _ in 0..n {
         let mut status = client.subscribe();
-        let base = status.borrow().reports_sent;
+        let base = status.borrow().reports_accepted;
         client.start().await;
-        status.wait_for(|s| s.reports_sent > base).await?;
+        status.wait_for(|s| s.reports_accepted > base).await?;
         tokio::task::yield_now().await;
         let t = Instant::now();
         client.stop().await;
@@ -1065,7 +1065,7 @@ async fn latencies(plan: &Plan, receiver: &Receiver, table: &mut Table) -> Resul
     let mut seen = receiver.state.seen.subscribe();
     let mut status = client.subscribe();
     client.start().await;
-    status.wait_for(|s| s.reports_sent >= 1).await?;
+    status.wait_for(|s| s.reports_accepted >= 1).await?;
     let mut visible = Vec::with_capacity(n);
     for i in 0..n {
         tokio::time::sleep(gap * 2).await;
@@ -1126,7 +1126,9 @@ fn rss_child(args: &[String]) -> Result<bool, Error> {
                 let client = sdk_builder(url).interval(TIGHT_INTERVAL).build()?;
                 let mut status = client.subscribe();
                 client.start().await;
-                status.wait_for(|s| s.reports_sent >= RSS_REPORTS).await?;
+                status
+                    .wait_for(|s| s.reports_accepted >= RSS_REPORTS)
+                    .await?;
                 let after = read()?;
                 client.stop().await;
                 after

@@ -102,7 +102,7 @@ async fn walkthrough() -> Result<(), Error> {
     );
 
     let mut status = client.subscribe();
-    let s = wait_for(&mut status, |s| s.reports_sent >= 1).await?;
+    let s = wait_for(&mut status, |s| s.reports_accepted >= 1).await?;
     println!(
         "4. The server answered: expected {:?}, drift detected = {:?}.",
         s.expected_version.as_deref().unwrap_or("-"),
@@ -134,7 +134,7 @@ async fn walkthrough() -> Result<(), Error> {
         "7. stop() returned in {:?}; running = {}. Reports accepted: {}, failed: {}.",
         t.elapsed(),
         client.is_running(),
-        s.reports_sent,
+        s.reports_accepted,
         s.reports_failed
     );
     if s.drift_detected != Some(false) || server.drift_report(APP, PROFILE).drifted != 0 {

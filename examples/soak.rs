@@ -82,7 +82,7 @@ async fn main() {
     let mut next_change = 25;
     while status.changed().await.is_ok() {
         let s = status.borrow_and_update().clone();
-        let attempts = s.reports_sent + s.reports_failed;
+        let attempts = s.reports_accepted + s.reports_failed;
         if attempts >= next_change {
             // Changes keep coming: bodies are rebuilt and on-demand reports mix in.
             version += 1;
@@ -93,7 +93,7 @@ async fn main() {
             println!(
                 "{:>7.1}s {attempts:>10} {:>10} {:>10} {:>12}",
                 started.elapsed().as_secs_f64(),
-                s.reports_sent,
+                s.reports_accepted,
                 s.reports_failed,
                 rss()
             );

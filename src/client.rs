@@ -16,9 +16,9 @@ use crate::error::{ConfigError, Disposition, ReporterError};
 use crate::metadata::InstanceMetadata;
 use crate::plan::Origin;
 use crate::schedule::Schedule;
-use crate::sender::Shared;
+use crate::sequencer::Sequencer;
 use crate::status::HeartbeatStatus;
-use crate::transport::Reporter;
+use crate::transport::Transport;
 use crate::validate::check_version;
 use crate::wire::Health;
 use crate::worker::{self, delay_ms};
@@ -50,7 +50,7 @@ const STOP_SLACK: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone)]
 pub struct HeartbeatClient {
-    shared: Arc<Shared>,
+    sequencer: Arc<Sequencer>,
     lifecycle: Arc<Lifecycle>,
 }
 
@@ -116,9 +116,9 @@ impl HeartbeatClient {
         let server = config.check()?;
         config.fill_instance_id()?;
         config.warn_if_questionable();
-        let reporter = Reporter::connect(&config, server)?;
+        let transport = Transport::connect(&config, server)?;
         Ok(HeartbeatClient {
-            shared: Arc::new(Shared::new(config, reporter)),
+            sequencer: Arc::new(Sequencer::new(config, transport)),
             lifecycle: Arc::new(Lifecycle {
                 worker: Mutex::new(None),
             }),
@@ -153,24 +153,24 @@ impl HeartbeatClient {
         }
         let (stop, stopped) = watch::channel(false);
         let (ended_tx, ended) = watch::channel(false);
-        let shared = self.shared.clone();
+        let sequencer = self.sequencer.clone();
         let task = async move {
             let _end = EndGuard(ended_tx);
-            worker::run(shared, stopped).await;
+            worker::run(sequencer, stopped).await;
         };
-        let handle = runtime.spawn(tracing::Instrument::instrument(task, self.shared.span()));
+        let handle = runtime.spawn(tracing::Instrument::instrument(task, self.sequencer.span()));
         *slot = Some(Worker {
             stop,
             abort: handle.abort_handle(),
             ended,
         });
-        let c = &self.shared.config;
+        let c = self.sequencer.config();
         tracing::info!(
             app = %c.app,
             profile = %c.profile,
             instance = %c.instance_id,
             interval_secs = c.interval.as_secs_f64(),
-            url = %self.shared.reporter.redacted_url(),
+            url = %self.sequencer.redacted_url(),
             "heartbeat client started"
         );
         true
@@ -187,7 +187,11 @@ impl HeartbeatClient {
             return;
         };
         let has_runtime = tokio::runtime::Handle::try_current().is_ok();
-        let bound = self.shared.config.stop_grace.saturating_add(STOP_SLACK);
+        let bound = self
+            .sequencer
+            .config()
+            .stop_grace
+            .saturating_add(STOP_SLACK);
         if !has_runtime
             || tokio::time::timeout(bound, ended.wait_for(|e| *e))
                 .await
@@ -250,26 +254,26 @@ impl HeartbeatClient {
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
         let version = version.into();
         check_version(&version)?;
-        self.shared.set_version(version);
+        self.sequencer.changes().set_version(version);
         Ok(())
     }
 
     /// The configuration version reported now.
     #[must_use]
     pub fn config_version(&self) -> String {
-        self.shared.version().to_string()
+        self.sequencer.changes().version().to_string()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly, like a
     /// version change.
     pub fn set_health(&self, health: Health) {
-        self.shared.set_health(health);
+        self.sequencer.changes().set_health(health);
     }
 
     /// The health reported now.
     #[must_use]
     pub fn health(&self) -> Health {
-        self.shared.health()
+        self.sequencer.changes().health()
     }
 
     /// Sends one report now and returns the server's answer. Works whether or not the client
@@ -293,18 +297,18 @@ impl HeartbeatClient {
                 "report_now() must be awaited within a tokio runtime".into(),
             ));
         }
-        tracing::Instrument::instrument(self.attempts(), self.shared.span()).await
+        tracing::Instrument::instrument(self.attempts(), self.sequencer.span()).await
     }
 
     async fn attempts(&self) -> Result<HeartbeatResponse, ReporterError> {
-        let c = &self.shared.config;
+        let c = self.sequencer.config();
         // Seeded from the OS (a system call) only when a retry needs it: the common case, one
         // successful attempt, never draws a delay.
         let mut schedule: Option<Schedule> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.shared.send(Origin::ReportNow).await.0 {
+            let error = match self.sequencer.send(Origin::ReportNow).await.0 {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
@@ -329,7 +333,7 @@ impl HeartbeatClient {
     /// A snapshot of the client's status.
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
-        self.shared.status.borrow().clone()
+        self.sequencer.recorder().status()
     }
 
     /// A receiver that sees every status update (each finished attempt), e.g. to act when the
@@ -348,7 +352,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
-        self.shared.status.subscribe()
+        self.sequencer.recorder().subscribe()
     }
 
     /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
@@ -373,32 +377,37 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
-        self.shared.drift.subscribe()
+        self.sequencer.recorder().subscribe_drift()
     }
 
     /// The drift facts of the last accepted report.
     #[must_use]
     pub fn drift_state(&self) -> DriftState {
-        self.shared.drift.borrow().clone()
+        self.sequencer.recorder().drift_state()
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
-        &self.shared.config
+        self.sequencer.config()
     }
 
     /// The metadata sent with every report: detected once (on the first report), then cached.
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
-        self.shared.metadata().await
+        self.sequencer.metadata().await
+    }
+
+    /// The heartbeat URL of the server last used, without userinfo: what errors may show.
+    pub(crate) fn redacted_url(&self) -> &str {
+        self.sequencer.redacted_url()
     }
 }
 
 impl fmt::Debug for HeartbeatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.shared.config;
+        let c = self.sequencer.config();
         f.debug_struct("HeartbeatClient")
-            .field("url", &self.shared.reporter.redacted_url())
+            .field("url", &self.sequencer.redacted_url())
             .field("app", &c.app)
             .field("profile", &c.profile)
             .field("instance_id", &c.instance_id)

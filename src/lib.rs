@@ -106,8 +106,9 @@ mod fallback;
 mod health_check;
 mod metadata;
 // mechanism
-mod sender;
-#[cfg(feature = "metrics")]
+mod changes;
+mod recorder;
+mod sequencer;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -46,7 +46,7 @@ pub struct HeartbeatStatus {
     /// The configuration version carried by the last accepted report.
     pub reported_version: Option<String>,
     /// Reports the server accepted.
-    pub reports_sent: u64,
+    pub reports_accepted: u64,
     /// Attempts that failed.
     pub reports_failed: u64,
 }

@@ -21,7 +21,11 @@ use crate::retry_after::parse_retry_after;
 use crate::tls::add_roots;
 
 /// Sends reports: one HTTP client, URL and headers built once and reused.
-pub(crate) struct Reporter {
+///
+/// The sequencer sees only [`connect`](Self::connect), [`send`](Self::send) and the two URLs
+/// (to route from, to show): whatever stands between a report and the servers (several URLs,
+/// failover, connection age) fits behind those four, with no change above this layer.
+pub(crate) struct Transport {
     http: reqwest::Client,
     url: Url,
     /// `url` without userinfo: what logs and errors show.
@@ -35,16 +39,16 @@ pub(crate) struct Reporter {
     secrets: Vec<String>,
 }
 
-impl fmt::Debug for Reporter {
+impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reporter")
+        f.debug_struct("Transport")
             .field("url", &self.redacted_url)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl Reporter {
+impl Transport {
     /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
     /// is checked again here.
     pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
@@ -55,7 +59,7 @@ impl Reporter {
             None => (own_client(config, &url)?, None),
         };
         let secrets = collect_secrets(config, &url, &http);
-        Ok(Reporter {
+        Ok(Transport {
             redacted_url: redact_url(url.as_str()),
             http,
             url,
@@ -65,12 +69,13 @@ impl Reporter {
         })
     }
 
-    /// The heartbeat URL (it may carry userinfo: never log it).
+    /// The heartbeat URL to find the local address from (it may carry userinfo: never log
+    /// it).
     pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 
-    /// The heartbeat URL without userinfo.
+    /// The heartbeat URL of the server last used, without userinfo: what logs show.
     pub(crate) fn redacted_url(&self) -> &str {
         &self.redacted_url
     }

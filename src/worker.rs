@@ -8,10 +8,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
+use crate::changes::Changes;
 use crate::config::HeartbeatConfig;
 use crate::plan::{Origin, Outcome, Plan};
+use crate::recorder::Recorded;
 use crate::schedule::{RateLimiter, Schedule};
-use crate::sender::{Recorded, Shared};
+use crate::sequencer::Sequencer;
 use crate::wire::Health;
 
 /// What woke the worker.
@@ -29,12 +31,13 @@ enum Wake {
 
 /// The loop: one report at once, then the interval; backoff on failure; prompt, rate-limited
 /// reports of changes; exits when `stop` fires.
-pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let c = &shared.config;
+pub(crate) async fn run(sequencer: Arc<Sequencer>, mut stop: watch::Receiver<bool>) {
+    let c = sequencer.config();
+    let changes = sequencer.changes();
     let schedule = Schedule::new(c.interval, c.initial_retry_delay, c.max_retry_delay);
     let limiter = RateLimiter::new(c.report_burst, c.min_report_gap);
     let mut plan = Plan::new(schedule, limiter, Instant::now());
-    let mut outcomes = shared.outcomes.subscribe();
+    let mut outcomes = sequencer.recorder().outcomes();
     outcomes.mark_unchanged();
     // The sequence number of the outcome the plan last followed.
     let mut followed = 0;
@@ -43,7 +46,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         let wake = tokio::select! {
             biased;
             _ = stop.changed() => Wake::Stop,
-            () = shared.changed.notified() => Wake::Changed,
+            () = changes.notified() => Wake::Changed,
             Ok(()) = outcomes.changed() => match *outcomes.borrow_and_update() {
                 Some(recorded) => Wake::Recorded(recorded),
                 None => continue,
@@ -52,8 +55,8 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
         };
         match wake {
             Wake::Stop => return,
-            Wake::Changed => plan.on_change(Instant::now(), shared.change_waiting()),
-            Wake::Recorded(recorded) => follow(&shared, &mut plan, &mut followed, recorded),
+            Wake::Changed => plan.on_change(Instant::now(), changes.waiting()),
+            Wake::Recorded(recorded) => follow(changes, &mut plan, &mut followed, recorded),
             Wake::Due => {}
         }
         // Due now (e.g. an isolated change): send at once rather than through a timer, whose
@@ -65,18 +68,18 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             let Some(health) = until_stop(&mut stop, checker.ask(c)).await else {
                 return;
             };
-            shared.set_health(health);
+            changes.set_health(health);
         }
         plan.on_send(Instant::now());
-        let Some(recorded) = send_within_grace(&shared, &mut stop).await else {
+        let Some(recorded) = send_within_grace(&sequencer, &mut stop).await else {
             return;
         };
         // A report_now() may have been recorded after this one: the newest outcome wins.
         let newest = outcomes
             .borrow_and_update()
-            .filter(|r| r.seq > recorded.seq);
+            .filter(|r| r.seq() > recorded.seq());
         follow(
-            &shared,
+            changes,
             &mut plan,
             &mut followed,
             newest.unwrap_or(recorded),
@@ -98,13 +101,16 @@ async fn until_stop<T>(
 
 /// The worker's send. When `stop` fires meanwhile, the request in flight gets the grace to
 /// finish, and the result is `None`: the worker exits.
-async fn send_within_grace(shared: &Shared, stop: &mut watch::Receiver<bool>) -> Option<Recorded> {
-    let send = shared.send(Origin::Worker);
+async fn send_within_grace(
+    sequencer: &Sequencer,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Recorded> {
+    let send = sequencer.send(Origin::Worker);
     tokio::pin!(send);
     match until_stop(stop, &mut send).await {
         Some((_, recorded)) => Some(recorded),
         None => {
-            let _ = tokio::time::timeout(shared.config.stop_grace, send).await;
+            let _ = tokio::time::timeout(sequencer.config().stop_grace, send).await;
             None
         }
     }
@@ -153,14 +159,14 @@ impl Checker {
 }
 
 /// Feeds the plan an outcome it has not followed yet.
-fn follow(shared: &Shared, plan: &mut Plan, followed: &mut u64, recorded: Recorded) {
-    if recorded.seq <= *followed {
+fn follow(changes: &Changes, plan: &mut Plan, followed: &mut u64, recorded: Recorded) {
+    if recorded.seq() <= *followed {
         return;
     }
-    *followed = recorded.seq;
+    *followed = recorded.seq();
     let now = Instant::now();
-    plan.on_outcome(now, recorded.outcome, shared.change_waiting());
-    if let Outcome::Failed { failures, .. } = recorded.outcome {
+    plan.on_outcome(now, recorded.outcome(), changes.waiting());
+    if let Outcome::Failed { failures, .. } = recorded.outcome() {
         tracing::debug!(
             attempt = failures,
             delay_ms = delay_ms(plan.due().saturating_duration_since(now)),

@@ -139,7 +139,7 @@ where
     let log = attempts.wait(failed_attempts, WAIT).await;
     assert!(
         log.iter()
-            .all(|(_, s)| s.consecutive_failures > 0 && s.reports_sent == 0),
+            .all(|(_, s)| s.consecutive_failures > 0 && s.reports_accepted == 0),
         "{log:?}"
     );
     assert!(c.is_running(), "the loop keeps going");
@@ -293,7 +293,7 @@ async fn unresolvable_host() {
     let attempts = Attempts::watch(&c);
     c.start().await;
     let log = attempts.wait(5, WAIT).await;
-    assert!(log.iter().all(|(_, s)| s.reports_sent == 0));
+    assert!(log.iter().all(|(_, s)| s.reports_accepted == 0));
     assert_eq!(log[4].1.consecutive_failures, 5);
     assert_delays(&log, Expect::Backoff, Duration::ZERO);
     assert!(c.is_running());
@@ -316,7 +316,7 @@ async fn https_url_to_a_plain_http_port_is_permanent() {
     let attempts = Attempts::watch(&c);
     c.start().await;
     let log = attempts.wait(4, WAIT).await;
-    assert!(log.iter().all(|(_, s)| s.reports_sent == 0));
+    assert!(log.iter().all(|(_, s)| s.reports_accepted == 0));
     assert_delays(&log, Expect::Interval, Duration::ZERO);
     assert_eq!(server.tls_hellos(), 4);
     assert!(
@@ -446,7 +446,7 @@ async fn garbage_json_with_200_counts_as_delivered() {
     let answer = c.report_now().await.expect("a 2xx is delivered");
     assert!(answer.registered && !answer.drift_detected);
     let status = c.status();
-    assert_eq!(status.reports_sent, 2);
+    assert_eq!(status.reports_accepted, 2);
     assert_eq!(status.last_error, None);
 
     // The loop runs on the normal schedule, and a change goes out promptly.

@@ -97,7 +97,7 @@ async fn first_report_has_the_contract_shape() {
     // The server's answer lands in the status.
     let mut status = c.subscribe();
     let s = status
-        .wait_for(|s| s.reports_sent >= 1)
+        .wait_for(|s| s.reports_accepted >= 1)
         .await
         .unwrap()
         .clone();
@@ -227,7 +227,7 @@ async fn report_now_returns_the_answer_and_updates_status() {
     assert_eq!(r.expected_version.as_deref(), Some("v7"));
     assert!(!r.drift_detected);
     let s = c.status();
-    assert_eq!(s.reports_sent, 1);
+    assert_eq!(s.reports_accepted, 1);
     assert_eq!(s.last_response, Some(r));
     assert!(!c.is_running(), "report_now does not start the worker");
 }
@@ -356,7 +356,7 @@ async fn failures_never_stop_the_loop_and_latest_version_wins() {
     assert_eq!(delivered.config_version, "v2");
     let mut status = c.subscribe();
     let s = status
-        .wait_for(|s| s.reports_sent >= 1)
+        .wait_for(|s| s.reports_accepted >= 1)
         .await
         .unwrap()
         .clone();

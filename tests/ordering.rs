@@ -143,7 +143,7 @@ async fn every_concurrent_stop_waits_for_the_worker() {
             let c = c.clone();
             tokio::spawn(async move {
                 c.stop().await;
-                (c.is_running(), c.status().reports_sent)
+                (c.is_running(), c.status().reports_accepted)
             })
         })
         .collect();
@@ -519,7 +519,7 @@ async fn a_start_during_a_stop_wins() {
     stopping.await;
     // The old worker's report finished within the grace (the new worker may add its own).
     assert!(
-        c.status().reports_sent >= 1,
+        c.status().reports_accepted >= 1,
         "the stop waited for the old worker"
     );
     assert!(c.is_running(), "the start() after the stop() wins");

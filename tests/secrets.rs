@@ -393,7 +393,7 @@ async fn logs_hide_secrets(kind: Kind) {
     let mut status = client.subscribe();
     tokio::time::timeout(
         WITHIN,
-        status.wait_for(|s| s.reports_sent >= 1 && s.reports_failed >= 3),
+        status.wait_for(|s| s.reports_accepted >= 1 && s.reports_failed >= 3),
     )
     .await
     .expect("failures, then recovery")

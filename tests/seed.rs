@@ -231,7 +231,7 @@ async fn test_heartbeat_sends_to_server() {
     let mut status = client.subscribe();
     tokio::time::timeout(
         Duration::from_secs(10),
-        status.wait_for(|s| s.reports_sent >= 3),
+        status.wait_for(|s| s.reports_accepted >= 3),
     )
     .await
     .unwrap()

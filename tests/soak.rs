@@ -54,7 +54,7 @@ async fn a_few_hundred_reports_through_random_faults_keep_memory_flat() {
     assert!(c.is_running(), "the loop stopped");
     let log = attempts.log();
     let last = &log.last().unwrap().1;
-    assert!(last.reports_sent > 50, "{last:?}");
+    assert!(last.reports_accepted > 50, "{last:?}");
     assert!(last.reports_failed > 50, "{last:?}");
     assert!(server.requests() >= ATTEMPTS as u64);
 

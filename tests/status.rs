@@ -78,7 +78,7 @@ async fn the_status_serialises_with_rfc3339_times() {
     assert_eq!(json["drift_detected"], true);
     assert_eq!(json["expected_version"], "v2");
     assert_eq!(json["reported_version"], "v1");
-    assert_eq!(json["reports_sent"], 1);
+    assert_eq!(json["reports_accepted"], 1);
     assert_eq!(json["consecutive_failures"], 0);
     assert_eq!(json["last_error"], serde_json::Value::Null);
     assert_eq!(

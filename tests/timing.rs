@@ -222,7 +222,7 @@ async fn a_late_answer_to_an_older_version_does_not_roll_the_status_back() {
     assert!(slow.unwrap().drift_detected, "v1 drifted from v2");
     assert!(!fast.unwrap().drift_detected);
     let s = c.status();
-    assert_eq!(s.reports_sent, 2);
+    assert_eq!(s.reports_accepted, 2);
     assert_eq!(s.reported_version.as_deref(), Some("v2"));
     assert_eq!(
         s.drift_detected,

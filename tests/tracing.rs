@@ -45,7 +45,7 @@ async fn spans_name_the_client_and_no_secret_is_logged() {
         .unwrap();
     // Let the worker record the recovery before report_now() starts.
     let mut status = client.subscribe();
-    while status.borrow_and_update().reports_sent == 0 {
+    while status.borrow_and_update().reports_accepted == 0 {
         status.changed().await.unwrap();
     }
     client.report_now().await.unwrap();

@@ -67,9 +67,7 @@ use crate::answer::HeartbeatResponse;
 use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
 use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
-use crate::endpoint::{join_heartbeat_path, parse_server_url};
 use crate::error::{ConfigError, ReporterError};
-use crate::redact::redact_url;
 use crate::schedule::Schedule;
 use crate::wire::Health;
 use crate::HeartbeatStatus;
@@ -122,16 +120,14 @@ const REPORT_MARGIN: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Clone)]
 pub struct HeartbeatClient {
-    shared: Arc<Shared>,
+    engine: Arc<Engine>,
 }
 
-/// Owned by every handle; the last one to go stops the thread.
-struct Shared {
+/// The async client on its thread, owned by every handle; the last one to go stops the thread.
+struct Engine {
     client: crate::HeartbeatClient,
     runtime: Handle,
     bell: Arc<Bell>,
-    /// The heartbeat URL without userinfo, for the errors this facade makes itself.
-    redacted_url: String,
     thread: Mutex<Option<Thread>>,
 }
 
@@ -160,18 +156,16 @@ impl HeartbeatClient {
     /// async client), and [`ConfigError::Runtime`] when the thread or its runtime cannot be
     /// started.
     pub fn new(config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        let redacted_url = redacted_heartbeat_url(&config);
         let (thread, parts) = Thread::start(config)?;
         let bell = Arc::new(Bell::default());
         parts
             .runtime
             .spawn(ring_on_drift(parts.client.subscribe_drift(), bell.clone()));
         Ok(HeartbeatClient {
-            shared: Arc::new(Shared {
+            engine: Arc::new(Engine {
                 client: parts.client,
                 runtime: parts.runtime,
                 bell,
-                redacted_url,
                 thread: Mutex::new(Some(thread)),
             }),
         })
@@ -183,7 +177,7 @@ impl HeartbeatClient {
     ///
     /// Idempotent; `start()` works again after [`stop()`](Self::stop).
     pub fn start(&self) {
-        let client = self.shared.client.clone();
+        let client = self.engine.client.clone();
         let started = self.call(START_WAIT, async move { client.spawn_worker() });
         if !matches!(started, Ok(true)) {
             tracing::error!(
@@ -200,8 +194,8 @@ impl HeartbeatClient {
     /// Idempotent. The thread stays up (for `start()`, `report_now()`); dropping the last
     /// handle ends it.
     pub fn stop(&self) {
-        let client = self.shared.client.clone();
-        let bound = self.shared.client.config().stop_grace + STOP_MARGIN;
+        let client = self.engine.client.clone();
+        let bound = self.engine.client.config().stop_grace + STOP_MARGIN;
         if self
             .call(bound, async move { client.stop().await })
             .is_err()
@@ -236,12 +230,12 @@ impl HeartbeatClient {
                 "blocking report_now() called on a tokio runtime thread: the thread waits until it returns"
             );
         }
-        let client = self.shared.client.clone();
-        let bound = report_now_bound(self.shared.client.config());
+        let client = self.engine.client.clone();
+        let bound = report_now_bound(self.engine.client.config());
         match self.call(bound, async move { client.report_now().await }) {
             Ok(result) => result,
             Err(CallError::TimedOut) => Err(ReporterError::Timeout {
-                url: self.shared.redacted_url.clone(),
+                url: self.engine.client.redacted_url().to_owned(),
                 timeout: bound,
             }),
             Err(CallError::Gone) => Err(ReporterError::NoRuntime(
@@ -256,7 +250,7 @@ impl HeartbeatClient {
     /// An invalid version is not sent: the previous one stays and a warning is logged (see
     /// [`crate::HeartbeatClient::set_config_version`]).
     pub fn set_config_version(&self, version: impl Into<String>) {
-        self.shared.client.set_config_version(version);
+        self.engine.client.set_config_version(version);
     }
 
     /// Like [`set_config_version`](Self::set_config_version), returning an invalid version's
@@ -266,50 +260,50 @@ impl HeartbeatClient {
     ///
     /// [`ConfigError::InvalidValue`] for an empty, blank, over-long or control-character version.
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
-        self.shared.client.try_set_config_version(version)
+        self.engine.client.try_set_config_version(version)
     }
 
     /// The configuration version reported now.
     #[must_use]
     pub fn config_version(&self) -> String {
-        self.shared.client.config_version()
+        self.engine.client.config_version()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly, like a
     /// version change. Never blocks.
     pub fn set_health(&self, health: Health) {
-        self.shared.client.set_health(health);
+        self.engine.client.set_health(health);
     }
 
     /// The health reported now.
     #[must_use]
     pub fn health(&self) -> Health {
-        self.shared.client.health()
+        self.engine.client.health()
     }
 
     /// True between `start()` and `stop()`, while the worker is alive.
     #[must_use]
     pub fn is_running(&self) -> bool {
-        self.shared.client.is_running()
+        self.engine.client.is_running()
     }
 
     /// A snapshot of the client's status.
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
-        self.shared.client.status()
+        self.engine.client.status()
     }
 
     /// A receiver of every status update. Usable without a runtime through
     /// [`borrow`](watch::Receiver::borrow) and [`has_changed`](watch::Receiver::has_changed).
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
-        self.shared.client.subscribe()
+        self.engine.client.subscribe()
     }
 
     /// The drift facts of the last accepted report.
     #[must_use]
     pub fn drift_state(&self) -> DriftState {
-        self.shared.client.drift_state()
+        self.engine.client.drift_state()
     }
 
     /// A receiver that waits, blocking, for the drift facts to change: see [`DriftReceiver`].
@@ -332,15 +326,15 @@ impl HeartbeatClient {
     #[must_use]
     pub fn subscribe_drift(&self) -> DriftReceiver {
         DriftReceiver::new(
-            self.shared.client.subscribe_drift(),
-            self.shared.bell.clone(),
+            self.engine.client.subscribe_drift(),
+            self.engine.bell.clone(),
         )
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
-        self.shared.client.config()
+        self.engine.client.config()
     }
 
     /// Runs `work` on the client's thread and waits at most `bound` for its output. On a
@@ -351,7 +345,7 @@ impl HeartbeatClient {
         F: Future<Output = T> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        let task = self.shared.runtime.spawn(
+        let task = self.engine.runtime.spawn(
             async move {
                 let _ = tx.send(work.await);
             }
@@ -371,7 +365,7 @@ impl HeartbeatClient {
 impl fmt::Debug for HeartbeatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("blocking::HeartbeatClient")
-            .field(&self.shared.client)
+            .field(&self.engine.client)
             .finish()
     }
 }
@@ -384,22 +378,13 @@ impl FromConfig for HeartbeatClient {
     }
 }
 
-impl Drop for Shared {
+impl Drop for Engine {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.get_mut().take() {
             thread.stop(self.client.config().stop_grace + STOP_MARGIN);
             self.bell.close();
         }
     }
-}
-
-/// The heartbeat URL without userinfo; empty for a configuration that does not validate
-/// (the client is then never built).
-fn redacted_heartbeat_url(c: &HeartbeatConfig) -> String {
-    parse_server_url(&c.server_url)
-        .and_then(|server| join_heartbeat_path(server, &c.app, &c.profile))
-        .map(|url| redact_url(url.as_str()))
-        .unwrap_or_default()
 }
 
 /// The longest a `report_now()` can take: the report already in flight (reports go one at a

@@ -431,7 +431,7 @@ impl Attempts {
         let mut rx = c.subscribe();
         let base = {
             let s = rx.borrow();
-            s.reports_sent + s.reports_failed
+            s.reports_accepted + s.reports_failed
         };
         let log = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
@@ -456,7 +456,7 @@ impl Attempts {
             if log.len() >= n {
                 for (i, (_, s)) in log.iter().enumerate() {
                     assert_eq!(
-                        s.reports_sent + s.reports_failed,
+                        s.reports_accepted + s.reports_failed,
                         self.base + i as u64 + 1,
                         "an attempt was not observed"
                     );

@@ -1,0 +1,173 @@
+//! The one sender of a client: every report, from the worker or from `report_now()`, goes
+//! through [`Sequencer::send`], one at a time.
+//!
+//! The send lock is taken before the body is read and held until the answer is recorded, so
+//! the bodies leave in the order of the changes, an older version is never sent after a newer
+//! one was accepted, and answers are recorded (status, drift view, the schedule's last outcome)
+//! in send order: neither view can go back.
+//!
+//! The network is the transport's: the sequencer only hands it a body and reads back an
+//! answer or an error, and asks it for the URLs to show and to route from.
+
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::answer::HeartbeatResponse;
+use crate::changes::{Changes, Snapshot};
+use crate::config::HeartbeatConfig;
+use crate::error::ReporterError;
+use crate::metadata::{self, InstanceMetadata};
+use crate::plan::{Origin, Outcome};
+use crate::recorder::{Recorded, Recorder, Tally};
+use crate::transport::Transport;
+
+/// What every handle and the worker share: the configuration, the changes, the recorder, and
+/// the one way to the server.
+pub(crate) struct Sequencer {
+    config: HeartbeatConfig,
+    changes: Changes,
+    recorder: Recorder,
+    transport: Transport,
+    /// Held from reading the body to recording the answer: one report in flight.
+    turn: Mutex<Turn>,
+    metadata: OnceCell<Arc<InstanceMetadata>>,
+}
+
+/// What the holder of the send lock keeps across reports.
+struct Turn {
+    /// The number of the last recorded outcome.
+    seq: u64,
+    tally: Tally,
+}
+
+impl Turn {
+    /// Numbers `outcome`: the next in send order.
+    fn number(&mut self, outcome: Outcome) -> Recorded {
+        self.seq += 1;
+        Recorded::new(self.seq, outcome)
+    }
+}
+
+impl Sequencer {
+    pub(crate) fn new(config: HeartbeatConfig, transport: Transport) -> Self {
+        Self {
+            changes: Changes::new(&config.config_version, config.health),
+            recorder: Recorder::new(),
+            turn: Mutex::new(Turn {
+                seq: 0,
+                tally: Tally::new(&config.app, &config.profile),
+            }),
+            transport,
+            config,
+            metadata: OnceCell::new(),
+        }
+    }
+
+    /// The configuration in use.
+    pub(crate) fn config(&self) -> &HeartbeatConfig {
+        &self.config
+    }
+
+    /// The version and health users set.
+    pub(crate) fn changes(&self) -> &Changes {
+        &self.changes
+    }
+
+    /// What the reports taught: status, drift, outcomes.
+    pub(crate) fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The heartbeat URL of the server last used, without userinfo.
+    pub(crate) fn redacted_url(&self) -> &str {
+        self.transport.redacted_url()
+    }
+
+    /// The span around the worker and `report_now()`: which client is speaking. Names only,
+    /// never the URL or credentials.
+    pub(crate) fn span(&self) -> tracing::Span {
+        let c = &self.config;
+        tracing::info_span!(
+            "heartbeat",
+            app = %c.app,
+            profile = %c.profile,
+            instance = %c.instance_id
+        )
+    }
+
+    /// The metadata: detected once (on the first report), then cached.
+    pub(crate) async fn metadata(&self) -> Arc<InstanceMetadata> {
+        self.metadata
+            .get_or_init(|| async {
+                let mut meta = self.config.metadata.clone();
+                if self.config.auto_detect_metadata {
+                    let detected = metadata::detect(
+                        &self.config.environment,
+                        // An explicit IP makes the route lookup (and its DNS query) moot.
+                        meta.ip_address.is_none().then(|| self.transport.url()),
+                    )
+                    .await;
+                    meta.fill_from(detected);
+                }
+                tracing::debug!(metadata = ?meta, "instance metadata");
+                Arc::new(meta)
+            })
+            .await
+            .clone()
+    }
+
+    /// Sends one report with the current state and records its outcome, after any report in
+    /// flight. Returns the answer and the outcome as recorded.
+    pub(crate) async fn send(
+        &self,
+        origin: Origin,
+    ) -> (Result<HeartbeatResponse, ReporterError>, Recorded) {
+        let metadata = self.metadata().await;
+        let mut turn = self.turn.lock().await;
+        let (result, outcome) = match self.changes.snapshot(&self.config.instance_id, &metadata) {
+            Ok(snapshot) => self.deliver(&mut turn.tally, &snapshot, origin).await,
+            // Nothing was sent, but the report failed all the same: count it and log it.
+            Err(error) => self.failed(&mut turn.tally, error, origin),
+        };
+        let recorded = turn.number(outcome);
+        self.recorder.publish(recorded);
+        (result, recorded)
+    }
+
+    /// One HTTP attempt with `snapshot`, recorded.
+    async fn deliver(
+        &self,
+        tally: &mut Tally,
+        snapshot: &Snapshot,
+        origin: Origin,
+    ) -> (Result<HeartbeatResponse, ReporterError>, Outcome) {
+        let timer = tally.attempt_started();
+        let result = self.transport.send(snapshot.bytes()).await;
+        tally.attempt_finished(timer);
+        match result {
+            Ok(answer) => {
+                self.changes.delivered(snapshot);
+                let (response, outcome) = self.recorder.accepted(
+                    tally,
+                    answer,
+                    snapshot.version(),
+                    origin,
+                    self.transport.redacted_url(),
+                );
+                (Ok(response), outcome)
+            }
+            Err(error) => self.failed(tally, error, origin),
+        }
+    }
+
+    fn failed(
+        &self,
+        tally: &mut Tally,
+        error: ReporterError,
+        origin: Origin,
+    ) -> (Result<HeartbeatResponse, ReporterError>, Outcome) {
+        let outcome = self.recorder.failed(tally, &error, origin);
+        (Err(error), outcome)
+    }
+}
