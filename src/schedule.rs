@@ -4,9 +4,14 @@
 //! so unit tests and fleet simulations (see `examples/fleet.rs`) drive it directly, for 100,000
 //! instances in memory.
 //!
+//! Its public items are re-exported as `vortex_client::testing::schedule` (feature `testing`),
+//! because two uses outside the client need the client's own policy rather than a copy of it:
+//! a test with paused time that must know how long the client waits before its next attempt,
+//! and a simulation of a fleet that sizes a server for it. Otherwise it is private.
+//!
 //! ```
 //! use std::time::Duration;
-//! use vortex_client::schedule::{nominal_retry_delay, Schedule};
+//! use vortex_client::testing::schedule::{nominal_retry_delay, Schedule};
 //!
 //! let initial = Duration::from_secs(1);
 //! let cap = Duration::from_secs(60);
@@ -29,7 +34,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-pub use crate::limits::MAX_RETRY_AFTER;
+use crate::limits::MAX_RETRY_AFTER;
 
 /// Jitter factors, as fractions of the nominal delay: each delay is drawn uniformly from
 /// `[low, high] x nominal`.
@@ -159,7 +164,8 @@ impl Schedule {
     }
 
     /// Delay after a throttled attempt: at least the server's `Retry-After` (itself capped at
-    /// [`MAX_RETRY_AFTER`]) and at most 1.5 x it by default, and at least the normal backoff.
+    /// [`MAX_RETRY_AFTER`](crate::MAX_RETRY_AFTER)) and at most 1.5 x it by default, and at
+    /// least the normal backoff.
     pub fn after_throttle(&mut self, failures: u32, retry_after: Duration) -> Duration {
         let retry_after = retry_after.min(MAX_RETRY_AFTER);
         let (lo, hi) = self.jitter.retry_after;
@@ -180,7 +186,7 @@ impl Schedule {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use vortex_client::schedule::Schedule;
+    /// use vortex_client::testing::schedule::Schedule;
     ///
     /// let schedule = Schedule::new(Duration::from_secs(30), Duration::from_secs(1), Duration::from_secs(60));
     /// // Three attempts wait twice: at most 1.5 x 1 s, then 1.5 x 2 s.
@@ -231,7 +237,7 @@ fn scale(d: Duration, factor: f64) -> Duration {
 /// ```
 /// use std::time::Duration;
 /// use tokio::time::Instant;
-/// use vortex_client::schedule::RateLimiter;
+/// use vortex_client::testing::schedule::RateLimiter;
 ///
 /// let gap = Duration::from_secs(1);
 /// let mut limiter = RateLimiter::new(2, gap);
@@ -280,7 +286,7 @@ impl RateLimiter {
     /// ```
     /// use std::time::Duration;
     /// use tokio::time::Instant;
-    /// use vortex_client::schedule::RateLimiter;
+    /// use vortex_client::testing::schedule::RateLimiter;
     ///
     /// let gap = Duration::from_secs(1);
     /// let mut limiter = RateLimiter::new(1, gap);

@@ -90,3 +90,12 @@ pub use views::{
     DEFAULT_ALERT_THRESHOLD, DEFAULT_DRIFT_GRACE, DEFAULT_TTL,
 };
 pub use wait::WaitError;
+
+/// The client's own schedule: when it reports, how it backs off, how it spreads a fleet.
+///
+/// For a test with paused time that must know how long the client waits before its next
+/// attempt, and for a simulation of a fleet that sizes a server for it (the repository's
+/// `examples/fleet.rs`). These are the functions the client's worker calls, not a copy.
+pub mod schedule {
+    pub use crate::schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
+}
