@@ -65,7 +65,7 @@ pub struct HeartbeatConfig {
     pub config_version: String,
     /// The health reported until it is changed. Default [`Health::Healthy`].
     pub health: Health,
-    /// Time between periodic reports (jittered, see [`crate::schedule`]). Default 30 s.
+    /// Time between periodic reports (jittered by up to 10 %; see `docs/resilience.md`). Default 30 s.
     pub interval: Duration,
     /// Total time one HTTP attempt may take, body included. Default 5 s.
     pub timeout: Duration,
