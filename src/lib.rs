@@ -146,7 +146,13 @@ pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::retry_after::parse_retry_after;
+    use std::time::{Duration, SystemTime};
+
+    /// Parses a `Retry-After` value as the client does.
+    #[must_use]
+    pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+        crate::retry_after::parse_retry_after(value, now)
+    }
 
     /// Parses a 2xx body as the client does.
     #[must_use]
