@@ -39,9 +39,8 @@ use crate::wire::{Health, HeartbeatRequest, InstanceMetadata};
 /// assert_eq!(config.timeout, Duration::from_secs(5));
 /// ```
 ///
-/// Not `#[non_exhaustive]`, so that the literal above keeps compiling. It grows by fields that
-/// all have a default which keeps the previous behaviour: write a literal with
-/// `..Default::default()`, and a new field never breaks it.
+/// It grows only by fields whose default keeps the previous behaviour, so a literal written
+/// with `..Default::default()` keeps compiling (hence not `#[non_exhaustive]`).
 #[derive(Clone)]
 pub struct HeartbeatConfig {
     /// Base URL of the Vortex Config server, e.g. `http://vortex-config:8888`. May carry a path
