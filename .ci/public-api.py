@@ -20,7 +20,6 @@ differently shows as a diff to review and `--write`. Python 3 standard library o
 
 import argparse
 import difflib
-import html
 import json
 import re
 import subprocess
@@ -253,7 +252,7 @@ def listing(doc, crate):
     for key in sorted(out):
         if key[2] not in seen:
             seen.add(key[2])
-            lines.append(html.unescape(key[2]))
+            lines.append(key[2])
     return lines
 
 
