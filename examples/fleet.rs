@@ -1,8 +1,8 @@
 //! Fleet simulation of the heartbeat schedule: thousands of instances in virtual time, no sockets.
 //!
-//! It drives the SDK's pure schedule (`vortex_client::schedule`) exactly as the background worker
-//! does, for every instance of a fleet, and counts the reports that reach the server in each
-//! second. The ratios it prints are the peak second over the mean, where the **mean is the
+//! It drives the SDK's pure schedule (`vortex_client::testing::schedule`) exactly as the
+//! background worker does, for every instance of a fleet, and counts the reports that reach the
+//! server in each second. The ratios it prints are the peak second over the mean, where the **mean is the
 //! fleet's steady rate, N / interval** (N instances each reporting once per 30 s interval).
 //!
 //! Scenarios (the DESIGN notes' list of what synchronises a fleet):
@@ -36,7 +36,7 @@ use std::time::{Duration, Instant as StdInstant};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
-use vortex_client::schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
+use vortex_client::testing::schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
 
 /// The SDK's defaults.
 const INTERVAL: Duration = Duration::from_secs(30);

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 /// differs from the reported one); with no expected version, there is no drift. A 2xx with an
 /// empty or non-JSON body counts as delivered, with no drift facts: the client's status then
 /// keeps the last known expected version, and shows drift as unknown when it has none.
+///
+/// Users read it; it is `#[non_exhaustive]` so that a member the server adds can become a field.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HeartbeatResponse {
     /// The server registered the report.
     pub registered: bool,
@@ -28,20 +31,11 @@ pub struct HeartbeatResponse {
 
 impl HeartbeatResponse {
     /// Parses a 2xx body leniently (see the type's docs), with nothing known beforehand: a
-    /// missing verdict reads as no drift. Never fails, never panics.
-    ///
-    /// ```
-    /// use vortex_client::HeartbeatResponse;
-    ///
-    /// let answer = HeartbeatResponse::parse_lenient(
-    ///     br#"{"registered":"yes","expected_version":"v2","drift_detected":true}"#,
-    /// );
-    /// // `registered` has the wrong type and is ignored alone; the drift facts still count.
-    /// assert_eq!(answer.expected_version.as_deref(), Some("v2"));
-    /// assert!(answer.drift_detected);
-    /// ```
+    /// missing verdict reads as no drift. Never fails, never panics. For tests and the fuzz
+    /// targets: the client itself resolves the answer against what it knew.
+    #[cfg(any(test, fuzzing))]
     #[must_use]
-    pub fn parse_lenient(body: &[u8]) -> HeartbeatResponse {
+    pub(crate) fn parse_lenient(body: &[u8]) -> HeartbeatResponse {
         let answer = Answer::parse(body);
         HeartbeatResponse {
             registered: answer.registered(),
@@ -331,5 +325,63 @@ mod tests {
         );
         let not_registered = HeartbeatResponse::parse_lenient(br#"{"registered":false}"#);
         assert!(!not_registered.registered);
+    }
+
+    #[test]
+    fn a_wrongly_typed_registered_leaves_the_drift_facts() {
+        let answer = HeartbeatResponse::parse_lenient(
+            br#"{"registered":"yes","expected_version":"v2","drift_detected":true}"#,
+        );
+        assert_eq!(answer.expected_version.as_deref(), Some("v2"));
+        assert!(answer.drift_detected);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use crate::answer::HeartbeatResponse;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Arbitrary bytes as a 2xx body: the lenient parser never panics, and anything
+            /// that is not a JSON object with the contract's types counts as delivered without
+            /// drift facts.
+            #[test]
+            fn response_parser_never_panics(body in prop::collection::vec(any::<u8>(), 0..2048)) {
+                let parsed = HeartbeatResponse::parse_lenient(&body);
+                if serde_json::from_slice::<serde_json::Value>(&body).map_or(true, |v| !v.is_object()) {
+                    prop_assert_eq!(parsed, HeartbeatResponse {
+                        registered: true,
+                        expected_version: None,
+                        drift_detected: false,
+                    });
+                }
+            }
+
+            /// JSON-shaped bodies with members of any type: never a panic; each well-typed
+            /// member is read alone.
+            #[test]
+            fn response_parser_reads_well_typed_members(
+                registered in prop::option::of(prop_oneof![any::<bool>().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from)]),
+                expected in prop::option::of(prop_oneof![any::<String>().prop_map(serde_json::Value::from), Just(serde_json::Value::Null), any::<f64>().prop_map(serde_json::Value::from)]),
+                drift in prop::option::of(any::<bool>()),
+                extra in prop::collection::btree_map("[a-z_]{1,8}", any::<String>(), 0..4),
+            ) {
+                let mut object = serde_json::Map::new();
+                for (k, v) in extra {
+                    object.insert(k, v.into());
+                }
+                if let Some(r) = &registered { object.insert("registered".into(), r.clone()); }
+                if let Some(e) = &expected { object.insert("expected_version".into(), e.clone()); }
+                if let Some(d) = drift { object.insert("drift_detected".into(), d.into()); }
+                let body = serde_json::to_vec(&object).expect("serialise");
+                let parsed = HeartbeatResponse::parse_lenient(&body);
+                // Each well-typed member is read, whatever the types of the others.
+                prop_assert_eq!(parsed.registered, registered.and_then(|r| r.as_bool()).unwrap_or(true));
+                prop_assert_eq!(parsed.expected_version, expected.and_then(|e| e.as_str().map(str::to_owned)));
+                prop_assert_eq!(parsed.drift_detected, drift.unwrap_or(false));
+            }
+        }
     }
 }

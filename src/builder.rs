@@ -384,12 +384,10 @@ impl<T> HeartbeatBuilder<T> {
     /// | `service.instance.id` | `instance_id` |
     /// | `service.version`, `host.name`, `host.ip`, `cloud.region`, `k8s.pod.name`, `k8s.namespace.name` | the metadata fields, as explicit values |
     ///
-    /// These values rank below the builder's own methods and the `VORTEX_*` variables, and above
-    /// the environment's `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`: an OpenTelemetry
-    /// SDK merges the environment's attributes into the `Resource` built in code with the code's
-    /// values winning, so the pairs given here are already the application's final answer (see
-    /// the table on [`HeartbeatBuilder`]). A metadata value that is blank, too long or holds
-    /// control characters is left out, as a detected one would be.
+    /// They rank below the builder's methods and `VORTEX_*`, above `OTEL_*` (the table on
+    /// [`HeartbeatBuilder`]; the reasons are in
+    /// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md)).
+    /// An unusable metadata value is left out, as a detected one would be.
     ///
     /// ```
     /// use vortex_client::{Environment, HeartbeatConfig};
@@ -463,43 +461,17 @@ impl<T> HeartbeatBuilder<T> {
 
 impl<T> HeartbeatBuilder<T> {
     /// Sends reports through the application's own `reqwest::Client` instead of a client the
-    /// SDK builds: its connection pool, proxies, TLS stack and trusted roots serve the reports
-    /// too, and the SDK builds no second client. A `reqwest::Client` is a handle: keep using
-    /// your clone, the pool is shared.
+    /// SDK builds: its pool, proxies, TLS stack and trusted roots serve the reports too. A
+    /// `reqwest::Client` is a handle: keep using your clone, the pool is shared.
     ///
-    /// The SDK still applies, per request: its [`timeout`](Self::timeout) (which overrides the
-    /// client's own total timeout for these requests), its headers (`Content-Type`, `Accept`,
-    /// `User-Agent`), [`header`](Self::header)s and [`bearer_token`](Self::bearer_token)
-    /// (these win over the client's default headers of the same name; the client's other
-    /// default headers are sent too), userinfo from `server_url` as Basic authentication, and
-    /// its cap on the answer's size. The client's own default headers are not known to the
-    /// SDK, so an error answer that echoes them is not scrubbed of them in error messages.
-    ///
-    /// Redirects follow the client's redirect policy, which the SDK cannot change. The SDK
-    /// counts an answer only when it comes from the heartbeat URL itself: an answer the client
-    /// reached by following a redirect is a [`ReporterError::Redirect`] (a configuration
-    /// error, `status` being the final answer's), never a delivered report, because the SDK
-    /// cannot see whether a 301/302/303 on the way turned the POST into a GET. What the client
-    /// sent to the other address is its policy's choice: reqwest's default policy follows up to
-    /// 10 redirects and drops `Authorization` and cookies on the way to another host, but
-    /// sends the report body (after a 307/308) and the other headers, those set with
-    /// [`header`](Self::header) included. To have no request leave for another address, build
-    /// the client with `.redirect(reqwest::redirect::Policy::none())`: a 3xx then fails as it
-    /// does with the SDK's own client.
-    ///
-    /// Settings of the SDK's own client that cannot apply to the application's:
-    ///
-    /// - [`add_root_certificate`](Self::add_root_certificate): `build()` fails with a
-    ///   [`ConfigError`]; trust the certificate in the application's client instead.
-    /// - [`connect_timeout`](Self::connect_timeout): ignored; the client's own connect timeout
-    ///   applies, and the SDK's [`timeout`](Self::timeout) bounds the whole attempt, connecting
-    ///   included.
-    /// - The SDK's pool settings (idle timeout, one idle connection per host), its name
-    ///   resolution (which fails `.invalid` host names without asking DNS) and the TLS feature
-    ///   chosen for the SDK: the client's own apply. An `https://` server URL still needs a TLS
-    ///   feature of the SDK, which checks the URL.
-    ///
-    /// [`ReporterError::Redirect`]: crate::ReporterError::Redirect
+    /// The SDK still applies its [`timeout`](Self::timeout), headers, credentials and answer
+    /// cap per request. An answer reached through a redirect is a
+    /// [`ReporterError::Redirect`](crate::ReporterError::Redirect), never a delivered report;
+    /// build the client with `Policy::none()` so that no request leaves for another address.
+    /// [`add_root_certificate`](Self::add_root_certificate) makes `build()` fail, and
+    /// [`connect_timeout`](Self::connect_timeout) is ignored: configure the client instead.
+    /// The details are in
+    /// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#the-applications-own-http-client).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -38,6 +38,9 @@ use crate::wire::{Health, HeartbeatRequest, InstanceMetadata};
 /// };
 /// assert_eq!(config.timeout, Duration::from_secs(5));
 /// ```
+///
+/// It grows only by fields whose default keeps the previous behaviour, so a literal written
+/// with `..Default::default()` keeps compiling (hence not `#[non_exhaustive]`).
 #[derive(Clone)]
 pub struct HeartbeatConfig {
     /// Base URL of the Vortex Config server, e.g. `http://vortex-config:8888`. May carry a path
@@ -61,7 +64,7 @@ pub struct HeartbeatConfig {
     pub config_version: String,
     /// The health reported until it is changed. Default [`Health::Healthy`].
     pub health: Health,
-    /// Time between periodic reports (jittered, see [`crate::schedule`]). Default 30 s.
+    /// Time between periodic reports (jittered by up to 10 %; see `docs/resilience.md`). Default 30 s.
     pub interval: Duration,
     /// Total time one HTTP attempt may take, body included. Default 5 s.
     pub timeout: Duration,

@@ -6,7 +6,7 @@ use reqwest::Url;
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_URL_LEN;
 use crate::redact::{excerpt, redact_url};
-use crate::validate::{check_len, check_segment};
+use crate::validate::check_len;
 
 /// Parses and checks `server_url`: bounded, http(s), a host, no query or fragment, and no `@`
 /// outside the userinfo (an unencoded `/` in a password would otherwise leak it into the path).
@@ -94,27 +94,6 @@ pub(crate) fn join_heartbeat_path(
     Ok(server)
 }
 
-/// Builds the heartbeat URL from unchecked parts: parses `server_url`, checks `app` and
-/// `profile` as the configuration does, and joins them.
-///
-/// ```
-/// # use vortex_client::reporter::heartbeat_url;
-/// let url = heartbeat_url("https://gw.example/config/", "my app", "a/b").unwrap();
-/// assert_eq!(url.as_str(), "https://gw.example/config/api/drift/heartbeat/my%20app/a%2Fb");
-/// ```
-///
-/// # Errors
-///
-/// [`ConfigError`] when `server_url` is not an http(s) URL with a host, or `app` or `profile`
-/// is empty, blank, too long, holds control characters, or is `.` or `..`.
-#[doc(hidden)]
-pub fn heartbeat_url(server_url: &str, app: &str, profile: &str) -> Result<Url, ConfigError> {
-    let server = parse_server_url(server_url)?;
-    check_segment("app", app)?;
-    check_segment("profile", profile)?;
-    join_heartbeat_path(server, app, profile)
-}
-
 /// True for `invalid` and names under it (RFC 6761 section 6.4): they never resolve, so no
 /// DNS query is made for them.
 pub(crate) fn is_reserved_invalid(host: &str) -> bool {
@@ -125,6 +104,30 @@ pub(crate) fn is_reserved_invalid(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::check_segment;
+
+    /// Builds the heartbeat URL from unchecked parts: parses `server_url`, checks `app` and
+    /// `profile` as the configuration does, and joins them.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `server_url` is not an http(s) URL with a host, or `app` or `profile`
+    /// is empty, blank, too long, holds control characters, or is `.` or `..`.
+    fn heartbeat_url(server_url: &str, app: &str, profile: &str) -> Result<Url, ConfigError> {
+        let server = parse_server_url(server_url)?;
+        check_segment("app", app)?;
+        check_segment("profile", profile)?;
+        join_heartbeat_path(server, app, profile)
+    }
+
+    #[test]
+    fn the_path_keeps_a_gateway_prefix_and_encodes_each_name() {
+        let url = heartbeat_url("http://gw.example/config/", "my app", "a/b").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://gw.example/config/api/drift/heartbeat/my%20app/a%2Fb"
+        );
+    }
 
     #[test]
     fn server_url_rules() {
@@ -215,6 +218,122 @@ mod tests {
         }
         for host in ["invalid.example", "xinvalid", "localhost", "127.0.0.1"] {
             assert!(!is_reserved_invalid(host), "{host}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::heartbeat_url;
+        use crate::error::ConfigError;
+        use crate::limits::MAX_NAME_LEN;
+
+        /// Decodes a percent-encoded path segment; panics on a malformed escape (the encoder
+        /// must never produce one).
+        fn percent_decode(segment: &str) -> Vec<u8> {
+            let bytes = segment.as_bytes();
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII escape");
+                    out.push(u8::from_str_radix(hex, 16).expect("two hex digits after %"));
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+
+        /// The documented rule for `app` and `profile`.
+        fn valid_segment(s: &str) -> bool {
+            !s.trim().is_empty()
+                && s.len() <= MAX_NAME_LEN
+                && !s.chars().any(char::is_control)
+                && s != "."
+                && s != ".."
+        }
+
+        /// Strings that stress URL encoding: anything at all, the characters URLs care about,
+        /// the dot segments in all their spellings, and lengths around the limit.
+        fn name() -> impl Strategy<Value = String> {
+            prop_oneof![
+                4 => any::<String>(),
+                4 => "[./%?#\\\\ a-z0-9\t\n\r@:;=&+$,\u{0}\u{7f}\u{85}é🦀]{0,12}",
+                1 => prop::sample::select(vec![
+                    ".", "..", "%2e", "%2e%2e", ".%2E", "%2E.", "...", "./", "/..", "\\..", "%",
+                    "%zz", "%00", " ", "", "a/../b", "?", "#", "\u{feff}", "\u{202e}",
+                ])
+                .prop_map(str::to_owned),
+                1 => (MAX_NAME_LEN - 2..MAX_NAME_LEN + 3)
+                    .prop_map(|n| "é".repeat(n / 2) + &"x".repeat(n % 2)),
+            ]
+        }
+
+        /// A server URL with 0..4 prefix segments, with or without a trailing slash, and its
+        /// segments.
+        fn server_url() -> impl Strategy<Value = (String, Vec<String>)> {
+            (
+                prop::collection::vec("[a-zA-Z0-9_~-]{1,6}", 0..4),
+                any::<bool>(),
+                prop::sample::select(if cfg!(feature = "rustls") {
+                    vec!["http", "https"]
+                } else {
+                    vec!["http"]
+                }),
+            )
+                .prop_map(|(prefix, slash, scheme)| {
+                    let mut url = format!("{scheme}://127.0.0.1:8080");
+                    for p in &prefix {
+                        url.push('/');
+                        url.push_str(p);
+                    }
+                    if slash {
+                        url.push('/');
+                    }
+                    (url, prefix)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Whatever app and profile hold, the heartbeat path is the prefix plus exactly
+            /// five segments, each of which percent-decodes back to its input; or the input
+            /// breaks a documented rule and the answer is a ConfigError naming it.
+            #[test]
+            fn heartbeat_path_keeps_its_shape((base, prefix) in server_url(), app in name(), profile in name()) {
+                match heartbeat_url(&base, &app, &profile) {
+                    Ok(url) => {
+                        prop_assert!(valid_segment(&app) && valid_segment(&profile));
+                        prop_assert!(url.query().is_none() && url.fragment().is_none());
+                        let segments: Vec<&str> = url.path_segments().expect("a base URL").collect();
+                        let n = prefix.len();
+                        prop_assert_eq!(segments.len(), n + 5, "{}", url);
+                        prop_assert_eq!(&segments[..n], &prefix[..]);
+                        prop_assert_eq!(&segments[n..n + 3], &["api", "drift", "heartbeat"]);
+                        for (segment, input) in [(segments[n + 3], &app), (segments[n + 4], &profile)] {
+                            prop_assert!(segment.is_ascii());
+                            prop_assert!(!segment.contains(['/', '?', '#', '\\']), "{}", segment);
+                            prop_assert_eq!(percent_decode(segment), input.as_bytes().to_vec());
+                        }
+                        // The serialised form parses back to the same URL.
+                        prop_assert_eq!(url.join(url.as_str()).expect("reparse"), url.clone());
+                    }
+                    Err(e) => {
+                        prop_assert!(!valid_segment(&app) || !valid_segment(&profile), "{e}");
+                        let field = match &e {
+                            ConfigError::MissingField(f) | ConfigError::InvalidValue { field: f, .. } => *f,
+                            other => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
+                        };
+                        let bad = if valid_segment(&app) { "profile" } else { "app" };
+                        prop_assert_eq!(field, bad);
+                        prop_assert!(e.to_string().len() < 512, "error messages stay short");
+                    }
+                }
+            }
         }
     }
 }

@@ -54,7 +54,7 @@
 //! | neither (`default-features = false`) | | no TLS: `http://` only, e.g. behind a mesh sidecar |
 //!
 //! `metrics` records through the `metrics` facade; `testing` adds `vortex_client::testing`, a
-//! mock Vortex server for users' own tests.
+//! mock Vortex server for users' own tests, and the client's schedule for simulations.
 //!
 //! More in the repository's `docs/`: `resilience.md` (faults, backoff, fleet behaviour),
 //! `security.md` (validation, redaction, TLS with a private CA), `metadata.md` (what is
@@ -71,10 +71,10 @@
 //! | layer | files (in import order) |
 //! |---|---|
 //! | facts | `limits`, `redact`, `sources`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
-//! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule`, `plan`, `tls` (root certificates) |
+//! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule` (public as `testing::schedule`), `plan`, `tls` (root certificates) |
 //! | configuration | `env`, `health_check`, `metadata/`, `config`, `fallback` (settings from the environment and OpenTelemetry), `builder` |
 //! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
-//! | handles | `client`, `blocking/`, and `reporter` (re-exports under a historical path) |
+//! | handles | `client`, `blocking/` |
 //!
 //! `CONTRIBUTING.md` says what each file holds and where a new feature goes.
 
@@ -95,7 +95,9 @@ mod wire;
 mod endpoint;
 mod plan;
 mod retry_after;
-pub mod schedule;
+// Re-exported as `testing::schedule`, for simulations and tests with paused time.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
+mod schedule;
 mod tls;
 mod validate;
 // configuration
@@ -117,7 +119,6 @@ mod worker;
 // handles
 pub mod blocking;
 mod client;
-pub mod reporter;
 
 pub use answer::HeartbeatResponse;
 pub use builder::{FromConfig, HeartbeatBuilder};
@@ -129,7 +130,8 @@ pub use error::{Cause, ConfigError, Disposition, ReporterError};
 pub use health_check::HealthCheck;
 pub use limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
+    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RETRY_AFTER,
+    MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 pub use metadata::InstanceMetadata;
 pub use status::HeartbeatStatus;
@@ -139,6 +141,26 @@ pub use wire::Health;
 pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatClient`].
 pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
+
+/// Entry points for the fuzz targets in `fuzz/`. cargo-fuzz builds with `--cfg fuzzing`; no
+/// other build has this module, so it is no part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::{Duration, SystemTime};
+
+    /// Parses a `Retry-After` value as the client does.
+    #[must_use]
+    pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+        crate::retry_after::parse_retry_after(value, now)
+    }
+
+    /// Parses a 2xx body as the client does.
+    #[must_use]
+    pub fn parse_response(body: &[u8]) -> crate::HeartbeatResponse {
+        crate::HeartbeatResponse::parse_lenient(body)
+    }
+}
 
 /// Compiles the README's Rust examples as doctests, so they cannot go stale.
 #[cfg(doctest)]

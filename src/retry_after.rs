@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime};
 /// Parses a `Retry-After` value: delay-seconds or an HTTP date, relative to `now`.
 /// A date in the past gives zero; anything unparsable gives `None`.
 #[must_use]
-#[doc(hidden)]
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         // Longer than u64 seconds is "forever": the cap applies downstream.
@@ -138,5 +137,53 @@ mod tests {
             assert_eq!(parse_retry_after(bad, now), None, "{bad}");
         }
         assert!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now).is_some());
+    }
+
+    #[test]
+    fn a_year_out_of_range_is_garbage() {
+        assert_eq!(
+            parse_retry_after(
+                "Sun, 06 Nov -9223372036854775808 08:49:37 GMT",
+                SystemTime::now()
+            ),
+            None
+        );
+    }
+
+    mod properties {
+        use std::time::{Duration, SystemTime};
+
+        use proptest::prelude::*;
+
+        use super::super::parse_retry_after;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any Retry-After string: no panic; digits are seconds; an HTTP date never yields
+            /// more than the distance to it.
+            #[test]
+            fn retry_after_never_panics(value in prop_oneof![
+                any::<String>(),
+                "[0-9]{1,30}",
+                (any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>(), prop::sample::select(vec!["Jan", "Feb", "Dec", "Foo"]))
+                    .prop_map(|(d, y, h, m, s, mon)| format!("Sun, {d} {mon} {y} {h}:{m}:{s} GMT")),
+                (0u32..40, 0i64..10_000, 0u32..30, 0u32..70, 0u32..70)
+                    .prop_map(|(d, y, h, m, s)| format!("Sun, {d:02} Nov {y} {h:02}:{m:02}:{s:02} GMT")),
+                (0u32..40, 0u32..100).prop_map(|(d, y)| format!("Sunday, {d:02}-Nov-{y:02} 08:49:37 GMT")),
+                (0u32..40, any::<i64>()).prop_map(|(d, y)| format!("Sun Nov {d:2} 08:49:37 {y}")),
+            ], now_s in 0u64..=4_000_000_000) {
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now_s);
+                let parsed = parse_retry_after(&value, now);
+                let trimmed = value.trim();
+                if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                    let expected = trimmed.parse::<u64>().map_or(Duration::from_secs(u64::MAX), Duration::from_secs);
+                    prop_assert_eq!(parsed, Some(expected));
+                } else if let Some(d) = parsed {
+                    // 9999-12-31 is the latest accepted date.
+                    prop_assert!(d <= Duration::from_secs(253_402_300_800));
+                }
+            }
+        }
     }
 }

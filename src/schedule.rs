@@ -4,24 +4,8 @@
 //! so unit tests and fleet simulations (see `examples/fleet.rs`) drive it directly, for 100,000
 //! instances in memory.
 //!
-//! ```
-//! use std::time::Duration;
-//! use vortex_client::schedule::{nominal_retry_delay, Schedule};
-//!
-//! let initial = Duration::from_secs(1);
-//! let cap = Duration::from_secs(60);
-//! // Nominal delays double from the initial delay up to the cap...
-//! let nominal: Vec<u64> = (1..=8).map(|n| nominal_retry_delay(n, initial, cap).as_secs()).collect();
-//! assert_eq!(nominal, [1, 2, 4, 8, 16, 32, 60, 60]);
-//!
-//! // ...and each actual delay is jittered within [0.5x, 1.5x] of nominal, never above the cap.
-//! let mut schedule = Schedule::with_seed(Duration::from_secs(30), initial, cap, 7);
-//! for failures in 1..=10 {
-//!     let nominal = nominal_retry_delay(failures, initial, cap);
-//!     let actual = schedule.after_failure(failures);
-//!     assert!(actual >= nominal / 2 && actual <= nominal.mul_f64(1.5) && actual <= cap);
-//! }
-//! ```
+//! Private: its public items are re-exported as `vortex_client::testing::schedule` (feature
+//! `testing`), whose doc says which users need the client's own policy rather than a copy.
 
 use std::time::Duration;
 
@@ -29,7 +13,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-pub use crate::limits::MAX_RETRY_AFTER;
+use crate::limits::MAX_RETRY_AFTER;
 
 /// Jitter factors, as fractions of the nominal delay: each delay is drawn uniformly from
 /// `[low, high] x nominal`.
@@ -159,7 +143,8 @@ impl Schedule {
     }
 
     /// Delay after a throttled attempt: at least the server's `Retry-After` (itself capped at
-    /// [`MAX_RETRY_AFTER`]) and at most 1.5 x it by default, and at least the normal backoff.
+    /// [`MAX_RETRY_AFTER`](crate::MAX_RETRY_AFTER)) and at most 1.5 x it by default, and at
+    /// least the normal backoff.
     pub fn after_throttle(&mut self, failures: u32, retry_after: Duration) -> Duration {
         let retry_after = retry_after.min(MAX_RETRY_AFTER);
         let (lo, hi) = self.jitter.retry_after;
@@ -180,7 +165,7 @@ impl Schedule {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use vortex_client::schedule::Schedule;
+    /// use vortex_client::testing::schedule::Schedule;
     ///
     /// let schedule = Schedule::new(Duration::from_secs(30), Duration::from_secs(1), Duration::from_secs(60));
     /// // Three attempts wait twice: at most 1.5 x 1 s, then 1.5 x 2 s.
@@ -231,7 +216,7 @@ fn scale(d: Duration, factor: f64) -> Duration {
 /// ```
 /// use std::time::Duration;
 /// use tokio::time::Instant;
-/// use vortex_client::schedule::RateLimiter;
+/// use vortex_client::testing::schedule::RateLimiter;
 ///
 /// let gap = Duration::from_secs(1);
 /// let mut limiter = RateLimiter::new(2, gap);
@@ -280,7 +265,7 @@ impl RateLimiter {
     /// ```
     /// use std::time::Duration;
     /// use tokio::time::Instant;
-    /// use vortex_client::schedule::RateLimiter;
+    /// use vortex_client::testing::schedule::RateLimiter;
     ///
     /// let gap = Duration::from_secs(1);
     /// let mut limiter = RateLimiter::new(1, gap);

@@ -19,7 +19,7 @@ use faults::{Attempts, Fault, FaultServer};
 use parking_lot::Mutex;
 use support::dead_port;
 use tokio::time::Instant;
-use vortex_client::schedule::{nominal_retry_delay, Jitter};
+use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatStatus, ReporterError};
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use faults::Attempts;
 use tokio::time::Instant;
-use vortex_client::schedule::nominal_retry_delay;
+use vortex_client::testing::schedule::nominal_retry_delay;
 use vortex_client::testing::MockServer;
 use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
 

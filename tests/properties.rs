@@ -1,39 +1,21 @@
-//! Property tests: whatever the input, URLs keep their shape, backoff stays within its bounds,
-//! and nothing a server sends can panic the client.
+//! Property tests through the public API: whatever the input, the builder accepts exactly the
+//! documented names, backoff stays within its bounds, and nothing a server sends can panic the
+//! client. The parsers' own properties (heartbeat URL, `Retry-After`, the answer) are unit
+//! tests beside them in `src/`.
 //!
 //! Case counts are modest (the whole file runs in a few seconds); raise them locally with
 //! `PROPTEST_CASES=10000 cargo test --test properties`.
 
 use std::io::{Read, Write};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use proptest::prelude::*;
 use tokio::time::Instant;
-use vortex_client::reporter::{heartbeat_url, parse_retry_after, MAX_RESPONSE_BYTES};
-use vortex_client::schedule::{nominal_retry_delay, RateLimiter, Schedule, MAX_RETRY_AFTER};
+use vortex_client::testing::schedule::{nominal_retry_delay, RateLimiter, Schedule};
 use vortex_client::{
-    ConfigError, Environment, HeartbeatClient, HeartbeatConfig, HeartbeatResponse, ReporterError,
-    MAX_DURATION, MAX_NAME_LEN,
+    Environment, HeartbeatClient, HeartbeatConfig, ReporterError, MAX_DURATION, MAX_NAME_LEN,
+    MAX_RESPONSE_BYTES, MAX_RETRY_AFTER,
 };
-
-/// Decodes a percent-encoded path segment; panics on a malformed escape (the encoder must
-/// never produce one).
-fn percent_decode(segment: &str) -> Vec<u8> {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).expect("ASCII escape");
-            out.push(u8::from_str_radix(hex, 16).expect("two hex digits after %"));
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
-}
 
 /// The documented rule for `app` and `profile`.
 fn valid_segment(s: &str) -> bool {
@@ -59,67 +41,8 @@ fn name() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A server URL with 0..4 prefix segments, with or without a trailing slash, and its segments.
-fn server_url() -> impl Strategy<Value = (String, Vec<String>)> {
-    (
-        prop::collection::vec("[a-zA-Z0-9_~-]{1,6}", 0..4),
-        any::<bool>(),
-        prop::sample::select(if cfg!(feature = "rustls") {
-            vec!["http", "https"]
-        } else {
-            vec!["http"]
-        }),
-    )
-        .prop_map(|(prefix, slash, scheme)| {
-            let mut url = format!("{scheme}://127.0.0.1:8080");
-            for p in &prefix {
-                url.push('/');
-                url.push_str(p);
-            }
-            if slash {
-                url.push('/');
-            }
-            (url, prefix)
-        })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// Whatever app and profile hold, the heartbeat path is the prefix plus exactly five
-    /// segments, each of which percent-decodes back to its input; or the input breaks a
-    /// documented rule and the answer is a ConfigError naming it.
-    #[test]
-    fn heartbeat_path_keeps_its_shape((base, prefix) in server_url(), app in name(), profile in name()) {
-        match heartbeat_url(&base, &app, &profile) {
-            Ok(url) => {
-                prop_assert!(valid_segment(&app) && valid_segment(&profile));
-                prop_assert!(url.query().is_none() && url.fragment().is_none());
-                let segments: Vec<&str> = url.path_segments().expect("a base URL").collect();
-                let n = prefix.len();
-                prop_assert_eq!(segments.len(), n + 5, "{}", url);
-                prop_assert_eq!(&segments[..n], &prefix[..]);
-                prop_assert_eq!(&segments[n..n + 3], &["api", "drift", "heartbeat"]);
-                for (segment, input) in [(segments[n + 3], &app), (segments[n + 4], &profile)] {
-                    prop_assert!(segment.is_ascii());
-                    prop_assert!(!segment.contains(['/', '?', '#', '\\']), "{}", segment);
-                    prop_assert_eq!(percent_decode(segment), input.as_bytes().to_vec());
-                }
-                // The serialised form parses back to the same URL.
-                prop_assert_eq!(url.join(url.as_str()).expect("reparse"), url.clone());
-            }
-            Err(e) => {
-                prop_assert!(!valid_segment(&app) || !valid_segment(&profile), "{e}");
-                let field = match &e {
-                    ConfigError::MissingField(f) | ConfigError::InvalidValue { field: f, .. } => *f,
-                    other => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
-                };
-                let bad = if valid_segment(&app) { "profile" } else { "app" };
-                prop_assert_eq!(field, bad);
-                prop_assert!(e.to_string().len() < 512, "error messages stay short");
-            }
-        }
-    }
 
     /// The builder applies the same rules to app, profile and instance_id (an empty
     /// instance_id means "generate one").
@@ -228,68 +151,6 @@ proptest! {
         }
     }
 
-    /// Arbitrary bytes as a 2xx body: the lenient parser never panics, and anything that is
-    /// not a JSON object with the contract's types counts as delivered without drift facts.
-    #[test]
-    fn response_parser_never_panics(body in prop::collection::vec(any::<u8>(), 0..2048)) {
-        let parsed = HeartbeatResponse::parse_lenient(&body);
-        if serde_json::from_slice::<serde_json::Value>(&body).map_or(true, |v| !v.is_object()) {
-            prop_assert_eq!(parsed, HeartbeatResponse {
-                registered: true,
-                expected_version: None,
-                drift_detected: false,
-            });
-        }
-    }
-
-    /// JSON-shaped bodies with members of any type: never a panic; each well-typed member is read
-    /// alone.
-    #[test]
-    fn response_parser_reads_well_typed_members(
-        registered in prop::option::of(prop_oneof![any::<bool>().prop_map(serde_json::Value::from), any::<i64>().prop_map(serde_json::Value::from)]),
-        expected in prop::option::of(prop_oneof![any::<String>().prop_map(serde_json::Value::from), Just(serde_json::Value::Null), any::<f64>().prop_map(serde_json::Value::from)]),
-        drift in prop::option::of(any::<bool>()),
-        extra in prop::collection::btree_map("[a-z_]{1,8}", any::<String>(), 0..4),
-    ) {
-        let mut object = serde_json::Map::new();
-        for (k, v) in extra {
-            object.insert(k, v.into());
-        }
-        if let Some(r) = &registered { object.insert("registered".into(), r.clone()); }
-        if let Some(e) = &expected { object.insert("expected_version".into(), e.clone()); }
-        if let Some(d) = drift { object.insert("drift_detected".into(), d.into()); }
-        let body = serde_json::to_vec(&object).expect("serialise");
-        let parsed = HeartbeatResponse::parse_lenient(&body);
-        // Each well-typed member is read, whatever the types of the others.
-        prop_assert_eq!(parsed.registered, registered.and_then(|r| r.as_bool()).unwrap_or(true));
-        prop_assert_eq!(parsed.expected_version, expected.and_then(|e| e.as_str().map(str::to_owned)));
-        prop_assert_eq!(parsed.drift_detected, drift.unwrap_or(false));
-    }
-
-    /// Any Retry-After string: no panic; digits are seconds; an HTTP date never yields more
-    /// than the distance to it.
-    #[test]
-    fn retry_after_never_panics(value in prop_oneof![
-        any::<String>(),
-        "[0-9]{1,30}",
-        (any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>(), prop::sample::select(vec!["Jan", "Feb", "Dec", "Foo"]))
-            .prop_map(|(d, y, h, m, s, mon)| format!("Sun, {d} {mon} {y} {h}:{m}:{s} GMT")),
-        (0u32..40, 0i64..10_000, 0u32..30, 0u32..70, 0u32..70)
-            .prop_map(|(d, y, h, m, s)| format!("Sun, {d:02} Nov {y} {h:02}:{m:02}:{s:02} GMT")),
-        (0u32..40, 0u32..100).prop_map(|(d, y)| format!("Sunday, {d:02}-Nov-{y:02} 08:49:37 GMT")),
-        (0u32..40, any::<i64>()).prop_map(|(d, y)| format!("Sun Nov {d:2} 08:49:37 {y}")),
-    ], now_s in 0u64..=4_000_000_000) {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(now_s);
-        let parsed = parse_retry_after(&value, now);
-        let trimmed = value.trim();
-        if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
-            let expected = trimmed.parse::<u64>().map_or(Duration::from_secs(u64::MAX), Duration::from_secs);
-            prop_assert_eq!(parsed, Some(expected));
-        } else if let Some(d) = parsed {
-            // 9999-12-31 is the latest accepted date.
-            prop_assert!(d <= Duration::from_secs(253_402_300_800));
-        }
-    }
 }
 
 /// A loopback server that answers every request with whatever the current test case scripts:

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use vortex_client::schedule::{nominal_retry_delay, Jitter};
+use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply, Report};
 use vortex_client::{Environment, HeartbeatClient};
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::fuzz_target;
-use vortex_client::reporter::parse_retry_after;
+use vortex_client::fuzzing::parse_retry_after;
 
 fuzz_target!(|input: (&str, u32)| {
     let (value, now) = input;

@@ -75,12 +75,9 @@ use crate::HeartbeatStatus;
 pub use drift::DriftReceiver;
 use drift::{ring_on_drift, Bell};
 use thread::Thread;
-#[doc(hidden)]
-pub use thread::THREAD_NAME;
 
 /// How much longer than [`HeartbeatConfig::stop_grace`] `stop()` and `Drop` may take.
-#[doc(hidden)]
-pub const STOP_MARGIN: Duration = Duration::from_millis(500);
+const STOP_MARGIN: Duration = Duration::from_millis(500);
 
 /// How long `start()` waits for the thread to spawn the worker. The thread runs nothing but
 /// short async steps, so this is only a safety net.

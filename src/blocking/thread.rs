@@ -12,7 +12,7 @@ use crate::config::HeartbeatConfig;
 use crate::error::ConfigError;
 
 /// The name of the client's thread.
-pub const THREAD_NAME: &str = "vortex-heartbeat";
+const THREAD_NAME: &str = "vortex-heartbeat";
 
 /// How long the runtime's shutdown waits for its blocking tasks (e.g. a DNS lookup).
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);

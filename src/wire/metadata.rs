@@ -71,6 +71,9 @@ macro_rules! instance_metadata {
         /// meta.custom.insert("team".into(), "platform".into());
         /// assert!(!meta.is_empty());
         /// ```
+        ///
+        /// Not `#[non_exhaustive]`: applications pass it to `instance_metadata(..)` as a literal.
+        /// It grows by optional fields only (absent by default): write `..Default::default()`.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
         pub struct InstanceMetadata {
             $(
