@@ -8,16 +8,12 @@
 //! bodies take exactly their virtual seconds). Name resolution runs on a blocking thread, which
 //! holds the paused clock until it returns.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use faults::{Attempts, Fault, FaultServer};
+use crate::support::dead_port;
+use crate::support::faults::{self, Attempts, Fault, FaultServer};
 use parking_lot::Mutex;
-use support::dead_port;
 use tokio::time::Instant;
 use vortex_client::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply};
@@ -580,7 +576,7 @@ async fn redirect_to_another_origin_is_not_followed() {
 
 #[tokio::test(start_paused = true)]
 async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
-    let (logs, _guard) = support::capture_logs();
+    let (logs, _guard) = crate::support::capture_logs();
     let rx = MockServer::start().await.unwrap();
     rx.script((0..5).map(|_| Reply::Status(503)));
     let c = client(&rx.url()).build().unwrap();
@@ -636,7 +632,7 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
 
 #[tokio::test(start_paused = true)]
 async fn a_permanent_error_is_logged_once_with_a_hint() {
-    let (logs, _guard) = support::capture_logs();
+    let (logs, _guard) = crate::support::capture_logs();
     let rx = MockServer::start().await.unwrap();
     rx.set_default_reply(Reply::Status(404));
     let c = client(&rx.url()).build().unwrap();

@@ -5,10 +5,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use crate::support::example;
 use vortex_client::testing::{MockServer, Reply};
-
-#[path = "support/example.rs"]
-mod example;
 
 const HINT: &str = "no drift API at this URL";
 

@@ -2,15 +2,12 @@
 //! reports, failures, report_now, stop, drop, status. Lifecycle tests run under both runtime
 //! flavours.
 
-#[macro_use]
-mod support;
-
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use support::dead_port;
+use crate::support::dead_port;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError};
 

@@ -1,11 +1,9 @@
 //! A status users can show and act on: "unknown" is not "no drift", the status and the drift
 //! view serialise to JSON, and dropping the last handle of a running client says so.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{capture_logs, dead_port};
+use crate::support::{capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 

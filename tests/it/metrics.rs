@@ -1,8 +1,6 @@
 //! The `metrics` feature: what a recorder sees after successes, drift and failures.
 #![cfg(feature = "metrics")]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,7 +228,7 @@ fn connection_failures_are_timed_and_counted() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let dead = support::dead_port().await;
+            let dead = crate::support::dead_port().await;
             let client = HeartbeatClient::builder()
                 .environment(Environment::empty())
                 .server_url(format!("http://{dead}"))
