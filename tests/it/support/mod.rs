@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: `both_runtimes!`, a loopback port with nothing on
-//! it, log capture, raw-TCP servers that misbehave, and the examples as processes.
+//! it, log capture, mock servers that answer error statuses (`replies`), raw-TCP servers that
+//! misbehave, and the examples as processes.
 //!
 //! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
 //! faults over raw TCP are in `faults`. The `logs` test binary shares `logs` and `ports`.
@@ -24,6 +25,7 @@ pub mod example;
 pub mod faults;
 mod logs;
 mod ports;
+pub mod replies;
 
 pub use logs::capture_logs;
 pub use ports::dead_port;
