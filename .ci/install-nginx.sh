@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs nginx for tests/nginx.rs when it is missing (Debian/Ubuntu, run as root).
+# Installs nginx for tests/it/nginx.rs when it is missing (Debian/Ubuntu, run as root).
 # Quiet, idempotent, and it never starts the nginx service: the test runs its own nginx.
 set -eu
 

@@ -11,7 +11,9 @@
 //! Exits with 1 when resident memory grew by more than 8 MiB after the first tenth (the
 //! warm-up: allocator arenas, connection pool, TLS roots), or when the loop stopped.
 
-#[path = "../tests/support/faults.rs"]
+// The soak uses a few of the fault servers' helpers.
+#[allow(dead_code)]
+#[path = "../tests/it/support/faults.rs"]
 mod faults;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,10 +3,14 @@
 //! the latest version must arrive. (`examples/soak.rs` is the long version.)
 //!
 //! Runs on tokio's paused clock, so timeouts and backoff cost virtual time only.
+//!
+//! A binary of its own, apart from `tests/it/`: it measures the process's resident memory,
+//! which is process-wide, and tests running beside it in one process would grow it.
 
-#[path = "support/faults.rs"]
+// The soak uses a few of the fault servers' helpers.
+#[allow(dead_code)]
+#[path = "it/support/faults.rs"]
 mod faults;
-mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -2,11 +2,7 @@
 //! [`Environment`], fed with what a careless user, a broken environment or a hostile server
 //! can produce. Nothing may panic; bad input gives a short `ConfigError` naming the setting.
 
-mod support;
-
-// Every test in this file installs a log capturer, also those that assert nothing about logs:
-// tracing caches per call site whether any subscriber listens, and a test without one that
-// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+// Every test installs a log capturer, also those that assert nothing about logs (see main.rs).
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use support::capture_logs;
+use crate::support::capture_logs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vortex_client::testing::schedule::{Jitter, Schedule};

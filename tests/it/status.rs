@@ -1,11 +1,10 @@
 //! A status users can show and act on: "unknown" is not "no drift", the status and the drift
 //! view serialise to JSON, and dropping the last handle of a running client says so.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{capture_logs, dead_port};
+use crate::support::replies::answering;
+use crate::support::{capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 
@@ -36,8 +35,7 @@ async fn an_unreachable_server_leaves_drift_unknown() {
 
 #[tokio::test]
 async fn a_server_without_the_drift_api_leaves_drift_unknown() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(404));
+    let rx = answering(404).await;
     let c = client(&rx.url()).build().unwrap();
     assert!(c.report_now().await.is_err());
     assert_eq!(c.status().drift_detected, None);

@@ -10,17 +10,13 @@
 //! nginx is a separate process, so these tests run in real time, with short delays and bounds
 //! that check the policy's lower limits (no hammering) and never the machine's speed.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use faults::Attempts;
+use crate::support::faults::Attempts;
 use tokio::time::Instant;
 use vortex_client::testing::schedule::nominal_retry_delay;
 use vortex_client::testing::MockServer;
@@ -155,7 +151,7 @@ impl Nginx {
 }
 
 async fn free_port() -> u16 {
-    support::dead_port().await.port()
+    crate::support::dead_port().await.port()
 }
 
 fn config(dir: &Path, listen: SocketAddr, upstream: SocketAddr) -> String {

@@ -1,18 +1,17 @@
 //! The `metrics` feature: what a recorder sees after successes, drift and failures.
 #![cfg(feature = "metrics")]
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::replies::statuses;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 use parking_lot::Mutex;
-use vortex_client::testing::{MockServer, Reply};
+use vortex_client::testing::MockServer;
 use vortex_client::{Environment, HeartbeatClient};
 
 /// A recorder that keeps every value, keyed by `name{label=value,...}`.
@@ -189,7 +188,7 @@ fn attempts_successes_failures_and_drift_are_recorded() {
             assert_eq!(recorder.gauge(DRIFT), Some(1.0));
 
             // Two failures in a row.
-            receiver.script([Reply::Status(500), Reply::Status(503)]);
+            receiver.script(statuses([500, 503]));
             client.report_now().await.unwrap_err();
             assert_eq!(recorder.gauge(FAILURES), Some(1.0));
             client.report_now().await.unwrap_err();
@@ -230,7 +229,7 @@ fn connection_failures_are_timed_and_counted() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let dead = support::dead_port().await;
+            let dead = crate::support::dead_port().await;
             let client = HeartbeatClient::builder()
                 .environment(Environment::empty())
                 .server_url(format!("http://{dead}"))

@@ -2,15 +2,11 @@
 //! the builder or any error, not through a log line, not even when a server echoes them back.
 //! And they are sent: on every request, retries and redirects included.
 
-mod support;
-
-// Every test in this file installs a log capturer, also those that assert nothing about logs:
-// tracing caches per call site whether any subscriber listens, and a test without one that
-// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+// Every test installs a log capturer, also those that assert nothing about logs (see main.rs).
 
 use std::time::Duration;
 
-use support::{capture_logs, dead_port};
+use crate::support::{capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, HeartbeatConfig,

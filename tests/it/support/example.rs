@@ -1,5 +1,4 @@
 //! Examples run as users run them: built with the test's features, then started as a process.
-//! Included by the tests that need it with `#[path = "support/example.rs"] mod example;`.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -4,8 +4,6 @@
 //! Every environment is injected with `Environment::from_vars`: no test reads or changes the
 //! process environment.
 
-mod support;
-
 use std::time::Duration;
 
 use vortex_client::testing::MockServer;

@@ -5,10 +5,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use vortex_client::testing::{MockServer, Reply};
-
-#[path = "support/example.rs"]
-mod example;
+use crate::support::example;
+use crate::support::replies::answering_blocking;
 
 const HINT: &str = "no drift API at this URL";
 
@@ -29,8 +27,7 @@ fn run_quickstart(server_url: &str, rust_log: Option<&str>) -> Output {
 
 #[test]
 fn a_server_without_the_drift_api_ends_the_quickstart_with_one_line_and_the_hint() {
-    let server = MockServer::start_blocking().expect("mock server");
-    server.set_default_reply(Reply::Status(404));
+    let server = answering_blocking(404);
     let output = run_quickstart(&server.url(), None);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -60,8 +57,7 @@ fn a_server_without_the_drift_api_ends_the_quickstart_with_one_line_and_the_hint
 
 #[test]
 fn rust_log_sets_the_quickstarts_log_level() {
-    let server = MockServer::start_blocking().expect("mock server");
-    server.set_default_reply(Reply::Status(404));
+    let server = answering_blocking(404);
     let output = run_quickstart(&server.url(), Some("debug"));
     let logs = String::from_utf8_lossy(&output.stdout);
     assert!(logs.contains("DEBUG"), "{logs}");

@@ -3,9 +3,6 @@
 //! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
-#[macro_use]
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,41 +1,8 @@
-//! Helpers shared by the test files: a loopback port with nothing on it, log capture, and
-//! `both_runtimes!` (with `#[macro_use] mod support;`).
-//!
-//! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
-//! faults over raw TCP are in `faults.rs`.
-//!
-//! Each test file includes it with `mod support;`; not every file uses every helper.
-#![allow(dead_code, unreachable_pub, unused_macros)]
+//! Log capture: what the SDK logs while a test runs on the current thread.
 
-/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
-macro_rules! both_runtimes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "current_thread")]
-            async fn current_thread() {
-                super::$name().await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn multi_thread() {
-                super::$name().await
-            }
-        }
-    )*};
-}
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
-
-/// A loopback port with nothing listening on it (connections are refused).
-pub async fn dead_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    addr
-}
 
 /// Captures log lines emitted on the current thread; returns the buffer and a guard that ends
 /// the capture. Use with current-thread runtimes so that every event lands on this thread.

@@ -4,7 +4,7 @@
 //! tests beside them in `src/`.
 //!
 //! Case counts are modest (the whole file runs in a few seconds); raise them locally with
-//! `PROPTEST_CASES=10000 cargo test --test properties`.
+//! `PROPTEST_CASES=10000 cargo test --test it properties::`.
 
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -2,11 +2,7 @@
 //! time: trusted with `add_root_certificate(pem)`, a clear permanent error without it.
 #![cfg(any(feature = "rustls", feature = "rustls-ring"))]
 
-mod support;
-
-// Every test in this file installs a log capturer, also those that assert nothing about logs:
-// tracing caches per call site whether any subscriber listens, and a test without one that
-// races a capturing test can cache "nobody listens" and hide the capturing test's events.
+// Every test installs a log capturer, also those that assert nothing about logs (see main.rs).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -14,12 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::capture_logs;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use support::capture_logs;
 use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
@@ -304,7 +300,7 @@ fn works_without_system_ca_certificates() {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_without_system_roots",
+            "tls::child_without_system_roots",
             "--nocapture",
             "--test-threads=1",
         ])

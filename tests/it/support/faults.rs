@@ -2,9 +2,7 @@
 //! of a response, a server that accepts and never answers, a body that drips one byte a second,
 //! a 50 MB body. `axum` answers too politely for these, so this speaks HTTP/1.1 by hand.
 //!
-//! Include it next to `mod support;` with `#[path = "support/faults.rs"] mod faults;`
-//! (`examples/soak.rs` includes it too).
-#![allow(dead_code, unreachable_pub)]
+//! `tests/soak.rs` and `examples/soak.rs` include this file too.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -14,11 +12,12 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 use vortex_client::{HeartbeatClient, HeartbeatStatus};
 
 /// How the server treats the next connections.
+// `Status`, `RetryAfter` and `Garbage` come only from `random_faults`, which the soaks use.
+#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// A well-behaved server: `200` with the contract's answer.
@@ -50,7 +49,6 @@ pub type Picker = Box<dyn FnMut(u64) -> Fault + Send>;
 /// One request the server read.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub at: Instant,
     /// `config_version` from the body ("" when the body was not the contract's JSON).
     pub version: String,
     /// The fault it was answered with.
@@ -64,12 +62,9 @@ struct Shared {
     /// Keep no per-request log (a long soak must not grow the server's memory).
     forget: AtomicBool,
     requests: AtomicU64,
-    script: Mutex<Vec<Fault>>,
     seen: Mutex<Vec<Seen>>,
-    connections: AtomicUsize,
     tls_hellos: AtomicUsize,
     body_bytes_sent: AtomicU64,
-    arrived: Notify,
 }
 
 /// A misbehaving HTTP server on 127.0.0.1.
@@ -98,7 +93,6 @@ impl FaultServer {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                accept_shared.connections.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(serve(stream, accept_shared.clone()));
             }
         });
@@ -106,7 +100,8 @@ impl FaultServer {
     }
 
     /// Starts a server that asks `picker` how to answer each request, and keeps no log of
-    /// them (only counters).
+    /// them (only counters). For the soaks.
+    #[allow(dead_code)]
     pub async fn start_with(picker: impl FnMut(u64) -> Fault + Send + 'static) -> FaultServer {
         let server = Self::start(Fault::Ok).await;
         *server.shared.picker.lock() = Some(Box::new(picker));
@@ -114,7 +109,8 @@ impl FaultServer {
         server
     }
 
-    /// Requests read, including those answered with a fault.
+    /// Requests read, including those answered with a fault. For the soaks.
+    #[allow(dead_code)]
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
     }
@@ -128,22 +124,8 @@ impl FaultServer {
         *self.shared.fault.lock() = Some(fault);
     }
 
-    /// Answers the next requests with these faults, in order, before the default one.
-    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
-        let mut script = self.shared.script.lock();
-        let mut new: Vec<Fault> = faults.into_iter().collect();
-        new.reverse();
-        new.append(&mut script);
-        *script = new;
-    }
-
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().clone()
-    }
-
-    /// Connections accepted (including ones that never sent a whole request).
-    pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Connections that opened with a TLS handshake (answered like an HTTP server does: 400).
@@ -154,38 +136,6 @@ impl FaultServer {
     /// Body bytes the server managed to hand to the kernel for huge and dripping bodies.
     pub fn body_bytes_sent(&self) -> u64 {
         self.shared.body_bytes_sent.load(Ordering::SeqCst)
-    }
-
-    /// Waits until at least `n` requests were read (bounded by `within`, then panics).
-    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Seen> {
-        let deadline = Instant::now() + within;
-        loop {
-            let notified = self.shared.arrived.notified();
-            let seen = self.seen();
-            if seen.len() >= n {
-                return seen;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!(
-                    "expected {n} requests within {within:?}, got {}: {:?}",
-                    seen.len(),
-                    seen
-                );
-            }
-        }
-    }
-
-    /// Waits until at least `n` connections were accepted.
-    pub async fn wait_for_connections(&self, n: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.connections() < n {
-            assert!(
-                Instant::now() < deadline,
-                "expected {n} connections within {within:?}, got {}",
-                self.connections()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 }
 
@@ -201,21 +151,17 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         .unwrap_or_default();
     let index = shared.requests.fetch_add(1, Ordering::SeqCst);
     let fault = {
-        let scripted = shared.script.lock().pop();
-        let picked = || shared.picker.lock().as_mut().map(|pick| pick(index));
-        scripted
-            .or_else(picked)
+        let picked = shared.picker.lock().as_mut().map(|pick| pick(index));
+        picked
             .or_else(|| shared.fault.lock().clone())
             .unwrap_or(Fault::Ok)
     };
     if !shared.forget.load(Ordering::SeqCst) {
         shared.seen.lock().push(Seen {
-            at: Instant::now(),
             version,
             fault: fault.clone(),
         });
     }
-    shared.arrived.notify_waiters();
     let _ = answer(&mut stream, &shared, fault).await;
 }
 
@@ -494,6 +440,7 @@ impl Attempts {
 
 /// A random mix of every fault, for soaks: about half the requests succeed. While `healthy`
 /// is set every request succeeds.
+#[allow(dead_code)] // the soaks use it, the main test binary does not
 pub fn random_faults(seed: u64, healthy: Arc<AtomicBool>) -> impl FnMut(u64) -> Fault + Send {
     use rand::rngs::SmallRng;
     use rand::{RngExt, SeedableRng};

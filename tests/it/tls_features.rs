@@ -16,9 +16,9 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
 
-const CA_PEM: &str = include_str!("certs/ca.pem");
-const SERVER_PEM: &str = include_str!("certs/server.pem");
-const SERVER_KEY: &str = include_str!("certs/server.key");
+const CA_PEM: &str = include_str!("../certs/ca.pem");
+const SERVER_PEM: &str = include_str!("../certs/server.pem");
+const SERVER_KEY: &str = include_str!("../certs/server.key");
 
 struct TlsListener {
     tcp: TcpListener,

@@ -10,11 +10,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::support::example;
 use serde_json::Value;
 use vortex_client::testing::MockServer;
-
-#[path = "support/example.rs"]
-mod example;
 
 const APP: &str = "payment-service";
 const PROFILE: &str = "production";

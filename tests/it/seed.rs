@@ -2,8 +2,6 @@
 //! keeps the story's code and differs only where the API's signatures ask (`build()?`,
 //! `new(config)?`) and in the server address, which is a loopback receiver here.
 
-mod support;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,15 +2,13 @@
 //! reports, failures, report_now, stop, drop, status. Lifecycle tests run under both runtime
 //! flavours.
 
-#[macro_use]
-mod support;
-
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use support::dead_port;
+use crate::support::dead_port;
+use crate::support::replies::{answering, statuses, throttling};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError};
 
@@ -234,7 +232,7 @@ async fn report_now_returns_the_answer_and_updates_status() {
 
 async fn report_now_retries_transient_errors_then_gives_up() {
     let rx = MockServer::start().await.unwrap();
-    rx.script([Reply::Status(500), Reply::Status(503)]);
+    rx.script(statuses([500, 503]));
     let c = client(&rx.url())
         .initial_retry_delay(Duration::from_millis(10))
         .max_retry_delay(Duration::from_millis(40))
@@ -252,8 +250,7 @@ async fn report_now_retries_transient_errors_then_gives_up() {
 }
 
 async fn report_now_does_not_retry_permanent_errors() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(404));
+    let rx = answering(404).await;
     let c = client(&rx.url()).build().unwrap();
     let err = c.report_now().await.unwrap_err();
     assert_eq!(err.disposition(), Disposition::Permanent);
@@ -262,8 +259,7 @@ async fn report_now_does_not_retry_permanent_errors() {
 }
 
 async fn report_now_returns_throttle_delay_without_sleeping() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::RetryAfter(429, "120".into()));
+    let rx = throttling(429, "120").await;
     let c = client(&rx.url()).build().unwrap();
     let err = c.report_now().await.unwrap_err();
     assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
@@ -341,7 +337,7 @@ async fn dropping_the_last_handle_stops_the_worker() {
 
 async fn failures_never_stop_the_loop_and_latest_version_wins() {
     let rx = MockServer::start().await.unwrap();
-    rx.script([Reply::Status(503), Reply::Status(500), Reply::Status(502)]);
+    rx.script(statuses([503, 500, 502]));
     let c = client(&rx.url())
         .config_version("v1")
         .initial_retry_delay(Duration::from_millis(20))

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::support::replies::{answering, failures};
 use tokio::time::Instant;
 use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply, Report};
@@ -39,7 +40,7 @@ fn within(d: Duration, lo: Duration, hi: Duration) -> bool {
 #[tokio::test(start_paused = true)]
 async fn backoff_doubles_with_jitter_then_the_interval_resumes() {
     let rx = MockServer::start().await.unwrap();
-    rx.script((0..8).map(|_| Reply::Status(503)));
+    rx.script(failures(503, 8));
     let c = client(&rx.url()).build().unwrap();
     c.start().await;
     let reports = rx.wait_for_reports(10, WAIT).await.unwrap();
@@ -76,8 +77,7 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test(start_paused = true)]
 async fn permanent_errors_keep_the_normal_interval() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(404));
+    let rx = answering(404).await;
     let c = client(&rx.url()).build().unwrap();
     c.start().await;
     let gaps = gaps(&rx.wait_for_reports(4, WAIT).await.unwrap());
@@ -150,8 +150,7 @@ async fn on_demand_reports_are_rate_limited_with_a_burst() {
 
 #[tokio::test(start_paused = true)]
 async fn stop_in_backoff_takes_no_time() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(503));
+    let rx = answering(503).await;
     let c = client(&rx.url()).build().unwrap();
     c.start().await;
     rx.wait_for_reports(3, WAIT).await.unwrap();
@@ -186,7 +185,7 @@ async fn stop_gives_a_request_in_flight_exactly_the_grace() {
 #[tokio::test(start_paused = true)]
 async fn changes_during_backoff_ride_on_the_next_attempt() {
     let rx = MockServer::start().await.unwrap();
-    rx.script((0..4).map(|_| Reply::Status(500)));
+    rx.script(failures(500, 4));
     let c = client(&rx.url()).config_version("v1").build().unwrap();
     c.start().await;
     rx.wait_for_reports(2, WAIT).await.unwrap();

@@ -219,7 +219,7 @@ async fn a_followed_redirect_on_the_same_origin_is_refused_too() {
 #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
 #[test]
 fn root_certificates_cannot_be_combined_with_a_foreign_client() {
-    let pem = include_bytes!("certs/ca.pem").to_vec();
+    let pem = include_bytes!("../certs/ca.pem").to_vec();
     let base = || {
         HeartbeatConfig::builder()
             .environment(Environment::empty())

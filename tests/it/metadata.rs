@@ -3,8 +3,6 @@
 //! Every environment is injected (`Environment::from_vars(..).with_root(..).with_hostname(..)`):
 //! no test reads or changes the process environment. Servers live on loopback only.
 
-mod support;
-
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -434,7 +432,7 @@ async fn otel_values_are_percent_decoded() {
 
 #[tokio::test]
 async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
-    let (logs, _guard) = support::capture_logs();
+    let (logs, _guard) = crate::support::capture_logs();
     let rx = MockServer::start().await.unwrap();
     let root = Root::new();
     for malformed in [

@@ -1,11 +1,9 @@
 //! Tracing: the worker and report_now() run in a `heartbeat` span naming app, profile and
 //! instance; retries carry attempt and delay; no secret appears anywhere in the output.
 
-mod support;
-
 use std::time::Duration;
 
-use support::capture_logs;
+use crate::support::capture_logs;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Environment, HeartbeatClient};
 

@@ -8,16 +8,13 @@
 //! bodies take exactly their virtual seconds). Name resolution runs on a blocking thread, which
 //! holds the paused clock until it returns.
 
-#[path = "support/faults.rs"]
-mod faults;
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use faults::{Attempts, Fault, FaultServer};
+use crate::support::dead_port;
+use crate::support::faults::{self, Attempts, Fault, FaultServer};
+use crate::support::replies::{answering, failures, throttling};
 use parking_lot::Mutex;
-use support::dead_port;
 use tokio::time::Instant;
 use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply};
@@ -330,8 +327,7 @@ async fn https_url_to_a_plain_http_port_is_permanent() {
 // Status codes
 
 async fn transient_status(code: u16) {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(code));
+    let rx = answering(code).await;
     let err = probe(&rx.url()).await;
     assert_eq!(err.status(), Some(code));
     assert_eq!(err.disposition(), Disposition::Retryable);
@@ -368,8 +364,7 @@ async fn status_504_backs_off() {
 /// 429/503 with `Retry-After`: `report_now()` returns at once with the delay, the loop waits at
 /// least that long, and recovers.
 async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi: Duration) {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::RetryAfter(code, retry_after()));
+    let rx = throttling(code, &retry_after()).await;
     let c = client(&rx.url()).max_retries(5).build().unwrap();
     let before = Instant::now();
     let err = c.report_now().await.unwrap_err();
@@ -580,9 +575,9 @@ async fn redirect_to_another_origin_is_not_followed() {
 
 #[tokio::test(start_paused = true)]
 async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
-    let (logs, _guard) = support::capture_logs();
+    let (logs, _guard) = crate::support::capture_logs();
     let rx = MockServer::start().await.unwrap();
-    rx.script((0..5).map(|_| Reply::Status(503)));
+    rx.script(failures(503, 5));
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;
@@ -615,7 +610,7 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
     assert!(logs.lines("ERROR", "").is_empty(), "{}", logs.text());
 
     // A second outage is a new one: one more warning, then recovery again.
-    rx.script((0..3).map(|_| Reply::Status(502)));
+    rx.script(failures(502, 3));
     attempts.wait_success(WAIT).await;
     assert_eq!(
         logs.lines("WARN", "heartbeat failed").len(),
@@ -636,9 +631,8 @@ async fn an_outage_warns_once_repeats_at_debug_and_recovery_says_how_long() {
 
 #[tokio::test(start_paused = true)]
 async fn a_permanent_error_is_logged_once_with_a_hint() {
-    let (logs, _guard) = support::capture_logs();
-    let rx = MockServer::start().await.unwrap();
-    rx.set_default_reply(Reply::Status(404));
+    let (logs, _guard) = crate::support::capture_logs();
+    let rx = answering(404).await;
     let c = client(&rx.url()).build().unwrap();
     let attempts = Attempts::watch(&c);
     c.start().await;

@@ -1,0 +1,31 @@
+//! Helpers shared by the integration tests: `both_runtimes!`, a loopback port with nothing on
+//! it, log capture, mock servers that answer error statuses (`replies`), raw-TCP servers that
+//! misbehave, and the examples as processes.
+//!
+//! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
+//! faults over raw TCP are in `faults`. The `logs` test binary shares `logs` and `ports`.
+
+/// Runs each listed async test fn under a current-thread and a multi-thread runtime.
+macro_rules! both_runtimes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "current_thread")]
+            async fn current_thread() {
+                super::$name().await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() {
+                super::$name().await
+            }
+        }
+    )*};
+}
+
+pub mod example;
+pub mod faults;
+mod logs;
+mod ports;
+pub mod replies;
+
+pub use logs::capture_logs;
+pub use ports::dead_port;
