@@ -93,9 +93,25 @@ mod timestamp;
 mod wire;
 // policy
 mod endpoint;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the transport takes it up with several server URLs"
+    )
+)]
+mod failover;
 mod plan;
 mod retry_after;
 pub mod schedule;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the configuration takes it up with several server URLs"
+    )
+)]
+mod server_list;
 mod tls;
 mod validate;
 // configuration
