@@ -93,11 +93,27 @@ mod timestamp;
 mod wire;
 // policy
 mod endpoint;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the transport takes it up with several server URLs"
+    )
+)]
+mod failover;
 mod plan;
 mod retry_after;
 // Re-exported as `testing::schedule`, for simulations and tests with paused time.
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 mod schedule;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the configuration takes it up with several server URLs"
+    )
+)]
+mod server_list;
 mod tls;
 mod validate;
 // configuration

@@ -55,3 +55,11 @@ pub(crate) const ERROR_BODY_SNIPPET: usize = 256;
 pub(crate) const MAX_SHOWN_LOCATION: usize = 512;
 /// How much of a rejected value an error message quotes, in characters.
 pub(crate) const MAX_QUOTED_CHARS: usize = 64;
+
+/// Most server URLs accepted in one list (`server_urls`, or a comma-separated `VORTEX_URL`).
+///
+/// A round in which every server fails costs one request, and at worst one `timeout`, per
+/// URL: 8 keeps that round under a minute at the default 5 s timeout, far inside the server's
+/// 5-minute instance TTL. The anchors try fewer (the Eureka client at most 3 per request); a
+/// longer list is a mistake, not a deployment.
+pub(crate) const MAX_SERVER_URLS: usize = 8;

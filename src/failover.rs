@@ -1,0 +1,790 @@
+//! Several servers: which URL a report goes to, where it goes when that URL fails, when an
+//! attempt is over, and when the connection is old enough to be replaced.
+//!
+//! Pure policy, like `plan.rs`: it holds per-URL state by index (the list order is the
+//! preference), reads no clock (the caller passes `now`), does no I/O and logs nothing; it
+//! returns [`Event`]s for the caller to log. The rules, with the reasons and the anchors'
+//! behaviour, are the table in `docs/resilience.md` ("Several servers").
+//!
+//! One attempt is a round over the URLs: [`Failover::begin`] gives the first URL to try,
+//! [`Failover::failed`] the next one (or the end of the round), [`Failover::delivered`] closes
+//! it. The steady path (the sticky URL answering 2xx) allocates nothing.
+
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use tokio::time::Instant;
+
+use crate::error::{Disposition, ReporterError};
+use crate::limits::{MAX_RETRY_AFTER, MAX_SERVER_URLS};
+
+/// The default `connection_max_age`: 5 minutes. Long enough that a reconnect (one TCP and TLS
+/// handshake) costs about one report in ten at the default 30 s interval; short enough that a
+/// scale-out, a drained server or a DNS change reaches every client within minutes (the Eureka
+/// client re-chooses every 20 to 30 minutes).
+pub(crate) const DEFAULT_CONNECTION_MAX_AGE: Duration = Duration::from_secs(5 * 60);
+
+/// Each epoch lasts a draw in `[low, high] x max age`: never longer than the max age (so the
+/// client is back on the first URL within one max age), and spread so that a fleet started
+/// together does not reconnect in the same second.
+const MAX_AGE_JITTER: (f64, f64) = (0.75, 1.0);
+
+/// What a URL's failure says about that URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// Down or busy: connect error, timeout, reset, 5xx, 408, 425, 429.
+    Unavailable,
+    /// No drift API at that URL: 404, 405.
+    NoDriftApi,
+    /// That URL's credentials were refused: 401, 403.
+    Credentials,
+    /// That URL or its server is set up wrongly: TLS failure, redirect, oversized answer.
+    Misconfigured,
+    /// The report itself (400, 422, any other 4xx, a body too large, no runtime): every
+    /// server would answer the same, so the attempt ends here.
+    Report,
+}
+
+/// One URL's failure, as the policy needs it: what it says about the URL, and how the
+/// schedule would treat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fault {
+    /// What the failure says about the URL.
+    pub(crate) problem: Problem,
+    /// The error's own disposition (its `Retry-After` included).
+    pub(crate) disposition: Disposition,
+}
+
+impl Fault {
+    /// Classifies a failed request to one URL.
+    pub(crate) fn of(error: &ReporterError) -> Fault {
+        let problem = match error {
+            ReporterError::Connect { .. }
+            | ReporterError::Timeout { .. }
+            | ReporterError::Transport { .. } => Problem::Unavailable,
+            ReporterError::Status { status, .. } => problem_of_status(*status),
+            ReporterError::Tls { .. }
+            | ReporterError::Redirect { .. }
+            | ReporterError::ResponseTooLarge { .. } => Problem::Misconfigured,
+            ReporterError::RequestTooLarge { .. } | ReporterError::NoRuntime(_) => Problem::Report,
+        };
+        Fault {
+            problem,
+            disposition: error.disposition(),
+        }
+    }
+}
+
+fn problem_of_status(status: u16) -> Problem {
+    match status {
+        404 | 405 => Problem::NoDriftApi,
+        401 | 403 => Problem::Credentials,
+        408 | 425 | 429 | 500..=599 => Problem::Unavailable,
+        _ => Problem::Report,
+    }
+}
+
+/// Something for the caller to log. With a single URL there are none: the client's own
+/// outage log already says everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// WARN: the URL's first failure since it last answered (once per URL per outage, never
+    /// per attempt). For `NoDriftApi`, `Credentials` and `Misconfigured` it is the one line
+    /// that carries the hint.
+    Down {
+        /// The URL's index.
+        url: usize,
+        /// Why.
+        problem: Problem,
+    },
+    /// The URL answered after failing (DEBUG: the move, if any, is the INFO line).
+    Recovered {
+        /// The URL's index.
+        url: usize,
+    },
+    /// INFO: a URL other than the first answered, and later reports go to it.
+    Moved {
+        /// The URL reports went to until now.
+        from: usize,
+        /// The URL they go to from now on.
+        to: usize,
+    },
+    /// INFO: the first URL answered again, and later reports go to it.
+    Returned {
+        /// The URL reports went to until now.
+        from: usize,
+    },
+}
+
+/// At most two events per outcome (`Recovered` and a move), without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Events([Option<Event>; 2]);
+
+impl Events {
+    fn push(&mut self, event: Event) {
+        if let Some(slot) = self.0.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(event);
+        }
+    }
+
+    /// True when there is nothing to log.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+impl IntoIterator for Events {
+    type Item = Event;
+    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Event>, 2>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
+    }
+}
+
+/// How an attempt starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Start {
+    /// The URL to send the report to first.
+    pub(crate) url: usize,
+    /// The connection max age passed: drop the pooled connections (or, with the
+    /// application's own client, ask the server to close with `Connection: close`) before
+    /// sending. The round then starts from the first URL.
+    pub(crate) fresh_connection: bool,
+}
+
+/// What to do after a URL failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AfterFailure {
+    /// Keep this error as the attempt's error, in place of the one kept before. The kept
+    /// error decides the backoff: the longest `Retry-After`, else the first transient error,
+    /// else the first error; a `Report` problem is always kept (it ends the attempt).
+    pub(crate) keep_error: bool,
+    /// The URL to send the same report to now, in the same attempt; `None`: the attempt is
+    /// over and fails with the kept error.
+    pub(crate) next: Option<usize>,
+    /// What to log.
+    pub(crate) events: Events,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct UrlState {
+    /// Failed since it last answered: its outage was logged.
+    failing: bool,
+    /// Its `Retry-After`: tried after the others until then.
+    not_before: Option<Instant>,
+}
+
+/// The round in progress: one request per URL at most.
+#[derive(Debug, Clone, Copy, Default)]
+struct Round {
+    start: usize,
+    /// Bit `i` set: URL `i` was tried in this round.
+    tried: u32,
+    /// The URL the outcome that comes next belongs to.
+    pending: usize,
+    /// The rank of the error kept so far.
+    kept: Option<(u8, Duration)>,
+}
+
+/// The server set's state: the sticky URL, each URL's outage, the connection's epoch.
+#[derive(Debug, Clone)]
+pub(crate) struct Failover {
+    urls: Vec<UrlState>,
+    current: usize,
+    max_age: Duration,
+    epoch_ends: Option<Instant>,
+    rng: SmallRng,
+    round: Round,
+}
+
+impl Failover {
+    /// A server set of `count` URLs (at least 1, at most [`MAX_SERVER_URLS`]), its epochs
+    /// jittered from an operating-system seed, so that instances of a fleet differ.
+    pub(crate) fn new(count: usize, connection_max_age: Duration) -> Self {
+        let mut seeder: SmallRng = rand::make_rng();
+        Self::with_seed(count, connection_max_age, seeder.random())
+    }
+
+    /// A reproducible server set, for tests and simulations.
+    pub(crate) fn with_seed(count: usize, connection_max_age: Duration, seed: u64) -> Self {
+        debug_assert!((1..=MAX_SERVER_URLS).contains(&count), "{count} URLs");
+        Failover {
+            urls: vec![UrlState::default(); count.clamp(1, MAX_SERVER_URLS)],
+            current: 0,
+            max_age: connection_max_age,
+            epoch_ends: None,
+            rng: SmallRng::seed_from_u64(seed),
+            round: Round::default(),
+        }
+    }
+
+    /// The URL reports go to: the one that answered last (the first until one did).
+    pub(crate) fn current(&self) -> usize {
+        self.current
+    }
+
+    /// When the connection's epoch ends (`None` before the first attempt).
+    pub(crate) fn epoch_ends(&self) -> Option<Instant> {
+        self.epoch_ends
+    }
+
+    /// Starts an attempt: the sticky URL, or the first one with a fresh connection once the
+    /// epoch is over. The caller holds the one-sender lock until the round ends.
+    pub(crate) fn begin(&mut self, now: Instant) -> Start {
+        let fresh = self.epoch_ends.is_some_and(|end| now >= end);
+        if fresh || self.epoch_ends.is_none() {
+            // Past `Instant`'s range means never: the connection is then kept for good.
+            self.epoch_ends = now.checked_add(self.draw_epoch());
+        }
+        let start = if fresh { 0 } else { self.current };
+        self.round = Round {
+            start,
+            ..Round::default()
+        };
+        let url = self.pick(now).unwrap_or(start);
+        self.mark(url);
+        Start {
+            url,
+            fresh_connection: fresh,
+        }
+    }
+
+    /// The URL handed out last failed: the next one to try in this round, if any.
+    pub(crate) fn failed(&mut self, fault: Fault, now: Instant) -> AfterFailure {
+        let url = self.round.pending;
+        let several = self.urls.len() > 1;
+        let mut events = Events::default();
+        if fault.problem != Problem::Report {
+            if let Some(state) = self.urls.get_mut(url) {
+                if !state.failing && several {
+                    events.push(Event::Down {
+                        url,
+                        problem: fault.problem,
+                    });
+                }
+                state.failing = true;
+                if let Disposition::Throttled(delay) = fault.disposition {
+                    state.not_before = now.checked_add(delay.min(MAX_RETRY_AFTER));
+                }
+            }
+        }
+        let rank = rank(fault.disposition);
+        let keep_error =
+            fault.problem == Problem::Report || self.round.kept.is_none_or(|kept| rank > kept);
+        if keep_error {
+            self.round.kept = Some(rank);
+        }
+        let next = match fault.problem {
+            Problem::Report => None,
+            _ => self.pick(now),
+        };
+        if let Some(next) = next {
+            self.mark(next);
+        }
+        AfterFailure {
+            keep_error,
+            next,
+            events,
+        }
+    }
+
+    /// The URL handed out last answered 2xx: it becomes the sticky one.
+    pub(crate) fn delivered(&mut self) -> Events {
+        let url = self.round.pending;
+        let several = self.urls.len() > 1;
+        let mut events = Events::default();
+        if let Some(state) = self.urls.get_mut(url) {
+            if state.failing && several {
+                events.push(Event::Recovered { url });
+            }
+            *state = UrlState::default();
+        }
+        if url != self.current {
+            events.push(match url {
+                0 => Event::Returned { from: self.current },
+                to => Event::Moved {
+                    from: self.current,
+                    to,
+                },
+            });
+            self.current = url;
+        }
+        events
+    }
+
+    /// The next URL of the round: the start, then the others in list order, each once; one
+    /// under a `Retry-After` only when no other is left.
+    fn pick(&self, now: Instant) -> Option<usize> {
+        let start = self.round.start;
+        let order = std::iter::once(start).chain((0..self.urls.len()).filter(|&i| i != start));
+        let untried = order.filter(|&i| self.round.tried & (1 << i) == 0);
+        let waiting = |i: usize| {
+            self.urls
+                .get(i)
+                .and_then(|s| s.not_before)
+                .is_some_and(|t| now < t)
+        };
+        untried
+            .clone()
+            .find(|&i| !waiting(i))
+            .or_else(|| untried.clone().next())
+    }
+
+    fn mark(&mut self, url: usize) {
+        self.round.tried |= 1 << url;
+        self.round.pending = url;
+    }
+
+    /// One epoch's length: uniform in the jitter range times the max age, never above it.
+    fn draw_epoch(&mut self) -> Duration {
+        let factor = self.rng.random_range(MAX_AGE_JITTER.0..=MAX_AGE_JITTER.1);
+        Duration::try_from_secs_f64(self.max_age.as_secs_f64() * factor)
+            .map_or(self.max_age, |age| age.min(self.max_age))
+    }
+}
+
+/// Which error decides the attempt's backoff: a longer `Retry-After`, then a transient error,
+/// then a permanent one.
+fn rank(disposition: Disposition) -> (u8, Duration) {
+    match disposition {
+        Disposition::Throttled(delay) => (2, delay),
+        Disposition::Retryable => (1, Duration::ZERO),
+        Disposition::Permanent => (0, Duration::ZERO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Cause;
+
+    const MAX_AGE: Duration = DEFAULT_CONNECTION_MAX_AGE;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn status(status: u16, retry_after: Option<u64>) -> Fault {
+        Fault::of(&ReporterError::Status {
+            status,
+            url: String::new(),
+            retry_after: retry_after.map(secs),
+            body: String::new(),
+        })
+    }
+
+    fn refused() -> Fault {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        Fault::of(&ReporterError::Connect {
+            url: String::new(),
+            detail: "refused".into(),
+            source: Cause::new(io),
+        })
+    }
+
+    fn events(events: Events) -> Vec<Event> {
+        events.into_iter().collect()
+    }
+
+    /// Runs one attempt in which the URLs fail with `faults` in turn until one answers (when
+    /// `faults` runs out) or the round ends; returns the URLs tried, whether the connection
+    /// was fresh, the errors kept (as indices into `faults`) and the events.
+    fn attempt(
+        set: &mut Failover,
+        now: Instant,
+        faults: &[Fault],
+    ) -> (Vec<usize>, bool, Vec<usize>, Vec<Event>) {
+        let start = set.begin(now);
+        let (mut tried, mut kept, mut logged) = (vec![start.url], Vec::new(), Vec::new());
+        let mut faults = faults.iter().enumerate();
+        loop {
+            let Some((i, fault)) = faults.next() else {
+                logged.extend(events(set.delivered()));
+                break;
+            };
+            let after = set.failed(*fault, now);
+            logged.extend(events(after.events));
+            if after.keep_error {
+                kept.push(i);
+            }
+            match after.next {
+                Some(url) => tried.push(url),
+                None => break,
+            }
+        }
+        (tried, start.fresh_connection, kept, logged)
+    }
+
+    #[test]
+    fn faults_are_classified_per_url() {
+        for s in [408, 425, 429, 500, 501, 502, 503, 504, 505, 599] {
+            assert_eq!(status(s, None).problem, Problem::Unavailable, "{s}");
+        }
+        for s in [404, 405] {
+            assert_eq!(status(s, None).problem, Problem::NoDriftApi, "{s}");
+        }
+        for s in [401, 403] {
+            assert_eq!(status(s, None).problem, Problem::Credentials, "{s}");
+        }
+        for s in [400, 409, 410, 413, 415, 422, 451] {
+            assert_eq!(status(s, None).problem, Problem::Report, "{s}");
+        }
+        assert_eq!(refused().problem, Problem::Unavailable);
+        let timeout = ReporterError::Timeout {
+            url: String::new(),
+            timeout: secs(5),
+        };
+        assert_eq!(Fault::of(&timeout).problem, Problem::Unavailable);
+        let redirect = ReporterError::Redirect {
+            status: 301,
+            url: String::new(),
+            location: String::new(),
+        };
+        assert_eq!(Fault::of(&redirect).problem, Problem::Misconfigured);
+        let big = ReporterError::ResponseTooLarge {
+            url: String::new(),
+            limit: 1,
+        };
+        assert_eq!(Fault::of(&big).problem, Problem::Misconfigured);
+        let body = ReporterError::RequestTooLarge {
+            size: 2,
+            limit: 1,
+            detail: String::new(),
+        };
+        assert_eq!(Fault::of(&body).problem, Problem::Report);
+        assert_eq!(
+            status(429, Some(7)).disposition,
+            Disposition::Throttled(secs(7))
+        );
+    }
+
+    #[test]
+    fn the_sticky_url_gets_every_report_quietly() {
+        let mut set = Failover::with_seed(3, MAX_AGE, 1);
+        let t0 = Instant::now();
+        for n in 0..9 {
+            let (tried, fresh, _, logged) = attempt(&mut set, t0 + secs(30 * n), &[]);
+            assert_eq!(
+                (tried, fresh, logged),
+                (vec![0], false, vec![]),
+                "report {n}"
+            );
+        }
+        assert_eq!(set.current(), 0);
+    }
+
+    #[test]
+    fn a_refused_first_url_moves_the_same_report_on() {
+        let mut set = Failover::with_seed(2, MAX_AGE, 1);
+        let t0 = Instant::now();
+        let (tried, fresh, kept, logged) = attempt(&mut set, t0, &[refused()]);
+        assert_eq!((tried, fresh, kept), (vec![0, 1], false, vec![0]));
+        assert_eq!(
+            logged,
+            [
+                Event::Down {
+                    url: 0,
+                    problem: Problem::Unavailable
+                },
+                Event::Moved { from: 0, to: 1 }
+            ]
+        );
+        // Sticky: later reports go straight to the second URL, and nothing more is logged.
+        for n in 1..5 {
+            let (tried, _, _, logged) = attempt(&mut set, t0 + secs(30 * n), &[]);
+            assert_eq!((tried, logged), (vec![1], vec![]));
+        }
+    }
+
+    #[test]
+    fn the_round_starts_at_the_current_url_then_the_list_in_order() {
+        let mut set = Failover::with_seed(4, MAX_AGE, 1);
+        let t0 = Instant::now();
+        let down = [refused(), refused()];
+        let (tried, ..) = attempt(&mut set, t0, &down);
+        assert_eq!(tried, [0, 1, 2]);
+        assert_eq!(set.current(), 2);
+        let all = [refused(); 4];
+        let (tried, _, kept, logged) = attempt(&mut set, t0 + secs(1), &all);
+        assert_eq!(tried, [2, 0, 1, 3], "each URL once, the current one first");
+        assert_eq!(kept, [0], "the first transient error decides the backoff");
+        assert_eq!(
+            logged,
+            [
+                Event::Down {
+                    url: 2,
+                    problem: Problem::Unavailable
+                },
+                Event::Down {
+                    url: 3,
+                    problem: Problem::Unavailable
+                }
+            ],
+            "URLs 0 and 1 were already down: no second warning"
+        );
+    }
+
+    #[test]
+    fn an_outage_of_every_url_costs_one_request_per_url_per_attempt() {
+        let mut set = Failover::with_seed(3, MAX_AGE, 1);
+        let t0 = Instant::now();
+        let down = [status(503, None); 3];
+        let (tried, _, _, logged) = attempt(&mut set, t0, &down);
+        assert_eq!((tried, logged.len()), (vec![0, 1, 2], 3));
+        for n in 1..=6 {
+            // The caller's backoff decides when; each attempt is one round, quietly.
+            let (tried, _, _, logged) = attempt(&mut set, t0 + secs(n), &down);
+            assert_eq!((tried, logged), (vec![0, 1, 2], vec![]), "attempt {n}");
+        }
+        let (tried, _, _, logged) = attempt(&mut set, t0 + secs(7), &[]);
+        assert_eq!(tried, [0]);
+        assert_eq!(logged, [Event::Recovered { url: 0 }]);
+    }
+
+    #[test]
+    fn the_longest_retry_after_decides_the_attempt() {
+        let mut set = Failover::with_seed(4, MAX_AGE, 1);
+        let faults = [
+            status(503, None),
+            status(429, Some(5)),
+            status(503, Some(20)),
+            status(429, Some(10)),
+        ];
+        let (_, _, kept, _) = attempt(&mut set, Instant::now(), &faults);
+        assert_eq!(kept, [0, 1, 2], "the caller ends with the 20 s one");
+        let mut set = Failover::with_seed(3, MAX_AGE, 1);
+        let faults = [status(404, None), status(401, None), refused()];
+        let (_, _, kept, _) = attempt(&mut set, Instant::now(), &faults);
+        assert_eq!(kept, [0, 2], "a transient error outranks a permanent one");
+        let mut set = Failover::with_seed(2, MAX_AGE, 1);
+        let faults = [status(404, None), status(404, None)];
+        let (_, _, kept, _) = attempt(&mut set, Instant::now(), &faults);
+        assert_eq!(
+            kept,
+            [0],
+            "all permanent: the first error, and the normal interval"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_holds_off_that_server_only_while_others_remain() {
+        let mut set = Failover::with_seed(2, MAX_AGE, 1);
+        let t0 = Instant::now();
+        let (tried, ..) = attempt(&mut set, t0, &[status(429, Some(400))]);
+        assert_eq!((tried, set.current()), (vec![0, 1], 1));
+        // A new epoch starts from the first URL, but it asked for (at most) 5 minutes.
+        let epoch = set.epoch_ends().unwrap();
+        let (tried, fresh, ..) = attempt(&mut set, epoch, &[]);
+        assert!(fresh);
+        assert!(epoch < t0 + MAX_RETRY_AFTER, "{:?}", epoch - t0);
+        assert_eq!(
+            tried,
+            [1],
+            "the throttled first URL waits while the second answers"
+        );
+        // When every other URL fails, the throttled one is still tried: one per URL.
+        let (tried, ..) = attempt(&mut set, epoch + secs(1), &[refused(), refused()]);
+        assert_eq!(tried, [1, 0]);
+        // Once its Retry-After is over it is first again.
+        let later = set.epoch_ends().unwrap().max(t0 + MAX_RETRY_AFTER);
+        let (tried, ..) = attempt(&mut set, later, &[]);
+        assert_eq!(tried, [0]);
+    }
+
+    #[test]
+    fn a_body_problem_ends_the_attempt_at_once() {
+        for code in [400, 413, 422] {
+            let mut set = Failover::with_seed(3, MAX_AGE, 1);
+            let (tried, _, kept, logged) = attempt(&mut set, Instant::now(), &[status(code, None)]);
+            assert_eq!((tried, kept, logged), (vec![0], vec![0], vec![]), "{code}");
+            // Also after a move: the round ends with the body error, the current URL stays.
+            let faults = [refused(), status(code, None)];
+            let (tried, _, kept, _) = attempt(&mut set, Instant::now(), &faults);
+            assert_eq!((tried, kept), (vec![0, 1], vec![0, 1]), "{code}");
+            assert_eq!(set.current(), 0);
+        }
+    }
+
+    #[test]
+    fn no_api_and_refused_credentials_move_on_and_are_logged_once_per_url() {
+        for (fault, problem) in [
+            (status(404, None), Problem::NoDriftApi),
+            (status(405, None), Problem::NoDriftApi),
+            (status(401, None), Problem::Credentials),
+            (status(403, None), Problem::Credentials),
+        ] {
+            let mut set = Failover::with_seed(2, MAX_AGE, 1);
+            let t0 = Instant::now();
+            let (tried, _, _, logged) = attempt(&mut set, t0, &[fault]);
+            assert_eq!(tried, [0, 1]);
+            assert_eq!(logged[0], Event::Down { url: 0, problem });
+            for n in 1..10 {
+                // Every epoch tries the first URL again; it is not logged again.
+                let now = set.epoch_ends().unwrap() + secs(n);
+                let (tried, fresh, _, logged) = attempt(&mut set, now, &[fault]);
+                assert_eq!((tried, fresh, logged), (vec![0, 1], true, vec![]));
+            }
+        }
+    }
+
+    #[test]
+    fn a_warning_once_per_url_per_outage() {
+        let mut set = Failover::with_seed(2, MAX_AGE, 1);
+        let t0 = Instant::now();
+        let down = Event::Down {
+            url: 0,
+            problem: Problem::Unavailable,
+        };
+        let (.., logged) = attempt(&mut set, t0, &[refused(), refused()]);
+        assert_eq!(logged[0], down);
+        let (.., logged) = attempt(&mut set, t0 + secs(1), &[refused(), refused()]);
+        assert!(logged.is_empty(), "{logged:?}");
+        let (.., logged) = attempt(&mut set, t0 + secs(2), &[]);
+        assert_eq!(logged, [Event::Recovered { url: 0 }]);
+        let (.., logged) = attempt(&mut set, t0 + secs(3), &[refused()]);
+        assert_eq!(logged[0], down, "a new outage warns again");
+    }
+
+    #[test]
+    fn back_to_the_first_url_within_one_max_age_after_it_recovers() {
+        let interval = secs(30);
+        for seed in 0..50 {
+            let mut set = Failover::with_seed(2, MAX_AGE, seed);
+            let t0 = Instant::now();
+            let recovers = t0 + secs(600 + seed * 7);
+            let mut now = t0;
+            let mut returned = None;
+            while returned.is_none() && now < t0 + secs(3600) {
+                // The first URL refuses until it recovers; the second always answers.
+                let start = set.begin(now);
+                let mut url = start.url;
+                if url == 0 && now < recovers {
+                    url = set.failed(refused(), now).next.unwrap();
+                }
+                let logged = events(set.delivered());
+                if url == 0 && now >= recovers {
+                    assert!(start.fresh_connection, "seed {seed}");
+                    assert_eq!(
+                        logged,
+                        [Event::Recovered { url: 0 }, Event::Returned { from: 1 }]
+                    );
+                    returned = Some(now);
+                }
+                now += interval;
+            }
+            let returned = returned.unwrap();
+            assert!(
+                returned <= recovers + MAX_AGE + interval,
+                "seed {seed}: {:?} after recovery",
+                returned - recovers
+            );
+        }
+    }
+
+    #[test]
+    fn a_fresh_connection_once_per_epoch_from_the_first_url() {
+        let mut set = Failover::with_seed(2, MAX_AGE, 3);
+        let t0 = Instant::now();
+        let (tried, ..) = attempt(&mut set, t0, &[refused()]);
+        assert_eq!(tried, [0, 1]);
+        let end = set.epoch_ends().unwrap();
+        let (tried, fresh, ..) = attempt(&mut set, end - Duration::from_millis(1), &[]);
+        assert_eq!((tried, fresh), (vec![1], false));
+        let (tried, fresh, ..) = attempt(&mut set, end, &[refused()]);
+        assert_eq!(
+            (tried, fresh),
+            (vec![0, 1], true),
+            "fresh, from the first URL"
+        );
+        let (tried, fresh, ..) = attempt(&mut set, end + secs(1), &[]);
+        assert_eq!((tried, fresh), (vec![1], false), "once per epoch");
+        assert!(set.epoch_ends().unwrap() > end);
+    }
+
+    #[test]
+    fn one_url_also_gets_fresh_connections_and_logs_nothing() {
+        let mut set = Failover::with_seed(1, MAX_AGE, 4);
+        let t0 = Instant::now();
+        let (tried, fresh, _, logged) = attempt(&mut set, t0, &[refused()]);
+        assert_eq!((tried, fresh, logged), (vec![0], false, vec![]));
+        let (tried, _, _, logged) = attempt(&mut set, t0 + secs(1), &[]);
+        assert_eq!((tried, logged), (vec![0], vec![]));
+        let end = set.epoch_ends().unwrap();
+        let (tried, fresh, _, _) = attempt(&mut set, end, &[]);
+        assert_eq!((tried, fresh), (vec![0], true));
+    }
+
+    #[test]
+    fn epochs_are_jittered_within_three_quarters_and_one_max_age() {
+        let t0 = Instant::now();
+        let mut lengths = Vec::new();
+        for seed in 0..200 {
+            let mut set = Failover::with_seed(1, MAX_AGE, seed);
+            set.begin(t0);
+            let mut start = t0;
+            for _ in 0..5 {
+                let end = set.epoch_ends().unwrap();
+                let length = end - start;
+                assert!(
+                    length >= MAX_AGE.mul_f64(0.75) && length <= MAX_AGE,
+                    "{length:?}"
+                );
+                lengths.push(length);
+                set.begin(end);
+                start = end;
+            }
+        }
+        let spread = lengths
+            .iter()
+            .max()
+            .unwrap()
+            .saturating_sub(*lengths.iter().min().unwrap());
+        assert!(
+            spread > secs(60),
+            "a fleet spreads its reconnects: {spread:?}"
+        );
+        let draw = |seed| {
+            let mut set = Failover::with_seed(2, MAX_AGE, seed);
+            set.begin(t0);
+            set.epoch_ends()
+        };
+        assert_eq!(draw(9), draw(9), "a seed reproduces its epochs");
+        let mut os_seeded = Failover::new(2, MAX_AGE);
+        assert_eq!(os_seeded.begin(t0).url, 0);
+    }
+
+    #[test]
+    fn extreme_max_ages_do_not_overflow() {
+        let t0 = Instant::now();
+        let mut never = Failover::with_seed(2, Duration::MAX, 5);
+        for n in 0..3 {
+            assert!(!never.begin(t0 + secs(n)).fresh_connection);
+        }
+        let mut always = Failover::with_seed(2, Duration::ZERO, 5);
+        assert!(!always.begin(t0).fresh_connection);
+        assert!(always.begin(t0).fresh_connection);
+        let mut throttled = Failover::with_seed(2, MAX_AGE, 5);
+        throttled.begin(t0);
+        let forever = Fault {
+            problem: Problem::Unavailable,
+            disposition: Disposition::Throttled(Duration::MAX),
+        };
+        assert_eq!(throttled.failed(forever, t0).next, Some(1));
+    }
+
+    #[test]
+    fn events_hold_two_without_allocating() {
+        let mut e = Events::default();
+        assert!(e.is_empty());
+        e.push(Event::Recovered { url: 1 });
+        e.push(Event::Returned { from: 1 });
+        e.push(Event::Recovered { url: 2 });
+        assert!(!e.is_empty());
+        assert_eq!(
+            events(e),
+            [Event::Recovered { url: 1 }, Event::Returned { from: 1 }]
+        );
+    }
+}

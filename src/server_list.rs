@@ -1,0 +1,236 @@
+//! Several server URLs: the list a user gives (builder or a comma-separated `VORTEX_URL`),
+//! split, parsed and checked as a whole. Each URL is checked exactly as a single one is
+//! ([`parse_server_url`]); this file adds what only a list can get wrong: none, too many, an
+//! empty item, the same server twice. Errors name the URL by its 1-based position.
+
+use reqwest::Url;
+
+use crate::endpoint::parse_server_url;
+use crate::error::{invalid, ConfigError};
+use crate::limits::MAX_SERVER_URLS;
+use crate::redact::{excerpt, redact_url};
+
+/// The setting the errors name (and whose variable, `VORTEX_URL`, they point to).
+const FIELD: &str = "server_url";
+
+/// Splits a comma-separated list (`VORTEX_URL=http://a:8888,http://b:8888`) into its items,
+/// each trimmed of spaces. A blank value is an empty list (the URL is then "not set"). An
+/// empty item (`a,,b`, a leading or trailing comma) is an error naming its position: it is a
+/// typo, and skipping it would hide one. A comma inside a URL (a password) must be
+/// percent-encoded as `%2C`.
+pub(crate) fn split_server_list(value: &str) -> Result<Vec<&str>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .map(|(i, item)| match item {
+            "" => Err(empty_item(i + 1)),
+            item => Ok(item),
+        })
+        .collect()
+}
+
+/// Parses and checks a list of server URLs, in order of preference.
+///
+/// A list of one gives exactly the errors a single `server_url` gives today (no position in
+/// the message). An empty list is [`ConfigError::MissingField`]; more than
+/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared parsed, without
+/// userinfo and a trailing `/`) is [`ConfigError::InvalidValue`] naming the URL as
+/// `server URL #n`.
+pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, ConfigError> {
+    match raw {
+        [] => return Err(ConfigError::MissingField(FIELD)),
+        [one] => return parse_server_url(one.as_ref()).map(|url| vec![url]),
+        _ => {}
+    }
+    if raw.len() > MAX_SERVER_URLS {
+        return Err(invalid(
+            FIELD,
+            format!(
+                "{} server URLs were given; at most {MAX_SERVER_URLS} are allowed (each failed round costs one request per URL)",
+                raw.len()
+            ),
+        ));
+    }
+    let mut urls: Vec<Url> = Vec::with_capacity(raw.len());
+    for (i, item) in raw.iter().enumerate() {
+        let url = parse_server_url(item.as_ref()).map_err(|e| at_position(i + 1, e))?;
+        if let Some(first) = urls.iter().position(|seen| same_server(seen, &url)) {
+            return Err(invalid(
+                FIELD,
+                format!(
+                    "server URL #{} ({}) is the same server as #{}: list each server once",
+                    i + 1,
+                    excerpt(&redact_url(url.as_str())),
+                    first + 1
+                ),
+            ));
+        }
+        urls.push(url);
+    }
+    Ok(urls)
+}
+
+/// Puts the position in front of a single URL's error.
+fn at_position(n: usize, error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::MissingField(_) => empty_item(n),
+        ConfigError::InvalidValue { field, reason } => ConfigError::InvalidValue {
+            field,
+            reason: format!("server URL #{n}: {reason}"),
+        },
+        other => other,
+    }
+}
+
+fn empty_item(n: usize) -> ConfigError {
+    invalid(
+        FIELD,
+        format!("server URL #{n} is empty (two commas in a row, or one at an end?)"),
+    )
+}
+
+/// True when two parsed URLs address the same server and path: the heartbeat URLs built from
+/// them would be equal, whatever the credentials (two credentials for one server would send
+/// each report twice to it).
+fn same_server(a: &Url, b: &Url) -> bool {
+    fn key(url: &Url) -> (&str, Option<&str>, Option<u16>, &str) {
+        let path = url.path();
+        let path = path.strip_suffix('/').unwrap_or(path);
+        (
+            url.scheme(),
+            url.host_str(),
+            url.port_or_known_default(),
+            path,
+        )
+    }
+    key(a) == key(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(error: ConfigError) -> String {
+        match error {
+            ConfigError::InvalidValue { field, reason } => {
+                assert_eq!(field, "server_url");
+                reason
+            }
+            other => panic!("{other:#?}"),
+        }
+    }
+
+    #[test]
+    fn splits_and_trims() {
+        assert_eq!(
+            split_server_list(" http://a:1 , http://b:2,http://c ").unwrap(),
+            ["http://a:1", "http://b:2", "http://c"]
+        );
+        assert_eq!(split_server_list("http://a:1").unwrap(), ["http://a:1"]);
+        assert!(split_server_list("").unwrap().is_empty());
+        assert!(split_server_list("  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_empty_item_is_named_by_position() {
+        for (value, n) in [
+            ("http://a,,http://b", 2),
+            (",http://a", 1),
+            ("http://a,", 2),
+            ("http://a, ,http://b", 2),
+        ] {
+            let text = reason(split_server_list(value).unwrap_err());
+            assert!(
+                text.starts_with(&format!("server URL #{n} is empty")),
+                "{value}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_a_list_in_order() {
+        let urls = parse_server_urls(&["http://a:1", "https://b/cfg", "http://u:p@c"]).unwrap();
+        let hosts: Vec<_> = urls.iter().map(|u| u.host_str().unwrap()).collect();
+        assert_eq!(hosts, ["a", "b", "c"]);
+        assert_eq!(urls[2].password(), Some("p"));
+    }
+
+    #[test]
+    fn a_list_of_one_keeps_todays_errors() {
+        assert_eq!(
+            parse_server_urls(&["ftp://h"]).unwrap_err(),
+            parse_server_url("ftp://h").unwrap_err()
+        );
+        assert_eq!(
+            parse_server_urls(&[" "]).unwrap_err(),
+            ConfigError::MissingField("server_url")
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_missing() {
+        let none: [&str; 0] = [];
+        assert_eq!(
+            parse_server_urls(&none).unwrap_err(),
+            ConfigError::MissingField("server_url")
+        );
+    }
+
+    #[test]
+    fn a_bad_url_is_named_by_position() {
+        let text = reason(parse_server_urls(&["http://a", "ftp://u:hunter2@b"]).unwrap_err());
+        assert!(text.starts_with("server URL #2: "), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        let text = reason(parse_server_urls(&["http://a", "http://b", ""]).unwrap_err());
+        assert!(text.starts_with("server URL #3 is empty"), "{text}");
+        let long = format!("http://h/{}", "x".repeat(crate::limits::MAX_URL_LEN));
+        let text = reason(parse_server_urls(&["http://a", &long]).unwrap_err());
+        assert!(text.starts_with("server URL #2: "), "{text}");
+    }
+
+    #[test]
+    fn duplicates_are_compared_parsed() {
+        for (a, b) in [
+            ("http://a:1", "http://a:1"),
+            ("http://A:1/", "http://a:1"),
+            ("http://a:80", "http://a"),
+            ("https://a:443/cfg/", "https://a/cfg"),
+            ("http://u:hunter2@a:1", "http://v:other@a:1/"),
+        ] {
+            let text = reason(parse_server_urls(&["http://z", a, b]).unwrap_err());
+            assert!(
+                text.starts_with("server URL #3 (") && text.contains("same server as #2"),
+                "{a} {b}: {text}"
+            );
+            assert!(
+                !text.contains("hunter2") && !text.contains("other"),
+                "{text}"
+            );
+        }
+        for (a, b) in [
+            ("http://a:1", "http://a:2"),
+            ("http://a", "https://a"),
+            ("http://a/x", "http://a/y"),
+            ("http://a", "http://b"),
+        ] {
+            assert!(parse_server_urls(&[a, b]).is_ok(), "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn too_many_urls() {
+        let urls: Vec<String> = (0..=MAX_SERVER_URLS)
+            .map(|i| format!("http://h{i}:1"))
+            .collect();
+        let text = reason(parse_server_urls(&urls).unwrap_err());
+        assert!(
+            text.contains(&format!("at most {MAX_SERVER_URLS}")),
+            "{text}"
+        );
+        assert!(parse_server_urls(&urls[..MAX_SERVER_URLS]).is_ok());
+    }
+}
