@@ -15,6 +15,7 @@ use crate::limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN,
 };
+use crate::proxy::ProxySetting;
 use crate::wire::{Health, InstanceMetadata};
 
 /// What a [`HeartbeatBuilder`] builds: a [`HeartbeatConfig`], an async
@@ -491,6 +492,10 @@ impl<T> HeartbeatBuilder<T> {
     ///
     /// - [`add_root_certificate`](Self::add_root_certificate): `build()` fails with a
     ///   [`ConfigError`]; trust the certificate in the application's client instead.
+    /// - [`proxy`](Self::proxy) and [`no_proxy`](Self::no_proxy): `build()` fails with a
+    ///   [`ConfigError`]. The client's own proxy settings decide (reqwest's default reads the
+    ///   process's `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`, not the injected
+    ///   [`environment`](Self::environment), and may proxy loopback servers).
     /// - [`connect_timeout`](Self::connect_timeout): ignored; the client's own connect timeout
     ///   applies, and the SDK's [`timeout`](Self::timeout) bounds the whole attempt, connecting
     ///   included.
@@ -518,6 +523,31 @@ impl<T> HeartbeatBuilder<T> {
     /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.config.http_client = Some(client);
+        self
+    }
+
+    /// Sends every report through this proxy (`http://[user:password@]host:port`; a URL
+    /// without a scheme is taken as http), whatever the environment's `HTTP_PROXY`,
+    /// `HTTPS_PROXY` and `NO_PROXY` say, loopback servers included. Userinfo goes out as
+    /// `Proxy-Authorization: Basic`, and is never logged or shown in an error.
+    ///
+    /// By default the SDK's own client uses the proxy its [`environment`](Self::environment)
+    /// names, and never one for `localhost` or a loopback server (`docs/security.md`,
+    /// "Proxies"). Cannot be combined with [`http_client`](Self::http_client), whose own
+    /// proxy settings apply.
+    ///
+    /// # Errors
+    ///
+    /// `build()` fails with a [`ConfigError`] for a URL that is not an http or https proxy.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.config.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Sends every report straight to the server, whatever proxy the environment names.
+    /// Cannot be combined with [`http_client`](Self::http_client).
+    pub fn no_proxy(mut self) -> Self {
+        self.config.proxy = ProxySetting::Direct;
         self
     }
 }

@@ -94,6 +94,7 @@ mod wire;
 // policy
 mod endpoint;
 mod plan;
+mod proxy;
 mod retry_after;
 pub mod schedule;
 mod tls;
@@ -131,6 +132,7 @@ pub use limits::{
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 pub use metadata::InstanceMetadata;
+pub use proxy::ProxySetting;
 pub use status::HeartbeatStatus;
 pub use wire::Health;
 
