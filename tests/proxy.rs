@@ -21,7 +21,9 @@ use support::capture_logs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vortex_client::testing::MockServer;
-use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder};
+use vortex_client::{
+    ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
+};
 
 const USER: &str = "px-user-5d1c";
 const PASSWORD: &str = "px-s3cret-8a7b";
@@ -150,10 +152,8 @@ async fn route_of(client: &HeartbeatClient, proxy: &ForwardProxy) -> (&'static s
     }
     let what = match result {
         Ok(_) => "answered by the server".to_owned(),
-        Err(e) => format!(
-            "{} error",
-            e.to_string().split(':').next().unwrap_or_default()
-        ),
+        Err(ReporterError::Connect { .. }) => "could not connect".to_owned(),
+        Err(e) => format!("failed: {e}"),
     };
     ("direct", what)
 }
