@@ -454,17 +454,14 @@ fn test_name(function: &str) -> String {
     }
 }
 
-/// Set in the child's own environment only.
-const CHILD_PROXY_VAR: &str = "VORTEX_PROXY_TEST_CHILD_PROXY";
+/// Names the child's scenario; set in the child's own environment only.
+const CHILD_VAR: &str = "VORTEX_PROXY_TEST_CHILD";
 
-/// With `HTTP_PROXY` in the real process environment, `Environment::empty()` uses no proxy
-/// (reqwest's own lookup would), while `Environment::process()` uses it. The process variable
-/// is set for a child run of this binary, never in this process.
-#[tokio::test(flavor = "current_thread")]
-async fn empty_environment_ignores_the_process_proxy() {
-    let proxy = ForwardProxy::start(200).await;
+/// Runs `child_with_proxy_variables_in_its_process` for `scenario` with these variables in the
+/// child's own process environment (and no other proxy variable), and checks that it passed.
+async fn run_child(scenario: &str, vars: &[(&str, String)]) {
     let exe = std::env::current_exe().expect("test binary");
-    let name = test_name("child_with_http_proxy_in_its_process");
+    let name = test_name("child_with_proxy_variables_in_its_process");
     let mut child = tokio::process::Command::new(exe);
     child
         .args([
@@ -474,10 +471,12 @@ async fn empty_environment_ignores_the_process_proxy() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("HTTP_PROXY", proxy.url())
-        .env(CHILD_PROXY_VAR, proxy.url());
+        .env(CHILD_VAR, scenario);
     for var in [
         "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
         "all_proxy",
         "ALL_PROXY",
         "no_proxy",
@@ -486,41 +485,96 @@ async fn empty_environment_ignores_the_process_proxy() {
     ] {
         child.env_remove(var);
     }
+    for (var, value) in vars {
+        child.env(var, value);
+    }
     let output = child.output().await.expect("run the child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
+        "{scenario}: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// With `HTTP_PROXY` in the real process environment, `Environment::empty()` uses no proxy
+/// (reqwest's own lookup would), while `Environment::process()` uses it; loopback servers and
+/// `NO_PROXY=*` go direct; the credentials never reach the error. The process variables are
+/// set for child runs of this binary, never in this process.
+#[tokio::test(flavor = "current_thread")]
+async fn process_environment_follows_the_same_rules() {
+    let proxy = ForwardProxy::start(200).await;
+    let http_proxy = ("HTTP_PROXY", proxy.url());
+    run_child("empty", &[http_proxy.clone()]).await;
     // Only the child's `Environment::process()` client went through the proxy.
     assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
+    run_child("loopback", &[http_proxy.clone()]).await;
+    run_child("no-proxy-star", &[http_proxy, ("NO_PROXY", "*".into())]).await;
+    assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
+
+    let refusing = ForwardProxy::start(407).await;
+    let with_credentials = format!("http://{USER}:{PASSWORD}@{}", refusing.addr);
+    run_child("credentials", &[("HTTP_PROXY", with_credentials)]).await;
+    let seen = refusing.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].header("proxy-authorization").is_some());
 }
 
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "run by empty_environment_ignores_the_process_proxy in a child process"]
-async fn child_with_http_proxy_in_its_process() {
-    let Ok(proxy) = std::env::var(CHILD_PROXY_VAR) else {
+#[ignore = "run by process_environment_follows_the_same_rules in a child process"]
+async fn child_with_proxy_variables_in_its_process() {
+    let Ok(scenario) = std::env::var(CHILD_VAR) else {
         return;
     };
-    assert_eq!(std::env::var("HTTP_PROXY").as_deref(), Ok(proxy.as_str()));
-    let empty = builder(&[], "http://vortex.invalid:8888")
-        .environment(Environment::empty())
-        .build()
-        .expect("build");
-    let error = empty
-        .report_now()
-        .await
-        .expect_err("no proxy: the name never resolves");
-    assert!(error.to_string().contains("cannot connect"), "{error}");
-    let process = builder(&[], "http://vortex.invalid:8888")
-        .environment(Environment::process())
-        .build()
-        .expect("build");
-    process
-        .report_now()
-        .await
-        .expect("through the process's proxy");
+    let process = |target: &str| {
+        builder(&[], target)
+            .environment(Environment::process())
+            .build()
+            .expect("build")
+    };
+    match scenario.as_str() {
+        "empty" => {
+            let empty = builder(&[], "http://vortex.invalid:8888")
+                .environment(Environment::empty())
+                .build()
+                .expect("build");
+            let error = empty
+                .report_now()
+                .await
+                .expect_err("no proxy: no such name");
+            assert!(matches!(error, ReporterError::Connect { .. }), "{error}");
+            let client = process("http://vortex.invalid:8888");
+            client
+                .report_now()
+                .await
+                .expect("through the process's proxy");
+        }
+        "loopback" | "no-proxy-star" => {
+            let server = MockServer::start().await.expect("mock");
+            let port = server.addr().port();
+            let target = match scenario.as_str() {
+                "loopback" => format!("http://127.0.0.1:{port}"),
+                _ => format!("http://0.0.0.0:{port}"),
+            };
+            process(&target).report_now().await.expect("direct");
+            assert_eq!(server.report_count(), 1);
+        }
+        "credentials" => {
+            let client = process("http://vortex.invalid:8888");
+            let error = client.report_now().await.expect_err("the proxy refuses");
+            let b64 = base64(format!("{USER}:{PASSWORD}").as_bytes());
+            for text in [
+                error.to_string(),
+                client.status().last_error.unwrap_or_default(),
+            ] {
+                assert!(text.contains("407"), "{text}");
+                for secret in [USER, PASSWORD, b64.as_str()] {
+                    assert!(!text.contains(secret), "{secret} leaked: {text}");
+                }
+            }
+        }
+        other => panic!("unknown scenario {other}"),
+    }
 }
 
 /// Standard base64 with padding, for the expected Basic credentials.
