@@ -158,9 +158,16 @@ async fn route_of(client: &HeartbeatClient, proxy: &ForwardProxy) -> (&'static s
     ("direct", what)
 }
 
+/// Variables, server URL, expected route.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
 /// Every case of the routing rules, with its expected route. `{P}` is the proxy, `{M}` the
 /// port of a `MockServer` on 127.0.0.1.
-const CASES: &[(&[(&str, &str)], &str, &str)] = &[
+const CASES: &[Case] = &[
     (
         &[("HTTP_PROXY", "{P}")],
         "http://vortex.invalid:8888",
@@ -504,12 +511,12 @@ async fn run_child(scenario: &str, vars: &[(&str, String)]) {
 #[tokio::test(flavor = "current_thread")]
 async fn process_environment_follows_the_same_rules() {
     let proxy = ForwardProxy::start(200).await;
-    let http_proxy = ("HTTP_PROXY", proxy.url());
-    run_child("empty", &[http_proxy.clone()]).await;
+    let http_proxy = || ("HTTP_PROXY", proxy.url());
+    run_child("empty", &[http_proxy()]).await;
     // Only the child's `Environment::process()` client went through the proxy.
     assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
-    run_child("loopback", &[http_proxy.clone()]).await;
-    run_child("no-proxy-star", &[http_proxy, ("NO_PROXY", "*".into())]).await;
+    run_child("loopback", &[http_proxy()]).await;
+    run_child("no-proxy-star", &[http_proxy(), ("NO_PROXY", "*".into())]).await;
     assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
 
     let refusing = ForwardProxy::start(407).await;
