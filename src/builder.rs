@@ -15,6 +15,7 @@ use crate::limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN,
 };
+use crate::proxy::ProxySetting;
 use crate::wire::{Health, InstanceMetadata};
 
 /// What a [`HeartbeatBuilder`] builds: a [`HeartbeatConfig`], an async
@@ -468,9 +469,10 @@ impl<T> HeartbeatBuilder<T> {
     /// cap per request. An answer reached through a redirect is a
     /// [`ReporterError::Redirect`](crate::ReporterError::Redirect), never a delivered report;
     /// build the client with `Policy::none()` so that no request leaves for another address.
-    /// [`add_root_certificate`](Self::add_root_certificate) makes `build()` fail, and
-    /// [`connect_timeout`](Self::connect_timeout) is ignored: configure the client instead.
-    /// The details are in
+    /// [`add_root_certificate`](Self::add_root_certificate), [`proxy`](Self::proxy) and
+    /// [`no_proxy`](Self::no_proxy) make `build()` fail (the client's own proxy settings
+    /// decide), and [`connect_timeout`](Self::connect_timeout) is ignored: configure the client
+    /// instead. The details are in
     /// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#the-applications-own-http-client).
     ///
     /// ```no_run
@@ -490,6 +492,31 @@ impl<T> HeartbeatBuilder<T> {
     /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.config.http_client = Some(client);
+        self
+    }
+
+    /// Sends every report through this proxy (`http://[user:password@]host:port`; a URL
+    /// without a scheme is taken as http), whatever the environment's `HTTP_PROXY`,
+    /// `HTTPS_PROXY` and `NO_PROXY` say, loopback servers included. Userinfo goes out as
+    /// `Proxy-Authorization: Basic`, and is never logged or shown in an error.
+    ///
+    /// By default the SDK's own client uses the proxy its [`environment`](Self::environment)
+    /// names, and never one for `localhost` or a loopback server (`docs/security.md`,
+    /// "Proxies"). Cannot be combined with [`http_client`](Self::http_client), whose own
+    /// proxy settings apply.
+    ///
+    /// # Errors
+    ///
+    /// `build()` fails with a [`ConfigError`] for a URL that is not an http or https proxy.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.config.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Sends every report straight to the server, whatever proxy the environment names.
+    /// Cannot be combined with [`http_client`](Self::http_client).
+    pub fn no_proxy(mut self) -> Self {
+        self.config.proxy = ProxySetting::Direct;
         self
     }
 }

@@ -14,6 +14,7 @@ use crate::limits::{
     MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_VERSION_LEN, MIN_PERIOD, SERVER_INSTANCE_TTL,
 };
 use crate::metadata::default_instance_id;
+use crate::proxy::{route, ProxySetting};
 use crate::redact::redact_url;
 use crate::tls::parse_root_certificates;
 use crate::validate::{check_credentials, check_name, check_segment, check_text, check_version};
@@ -107,6 +108,11 @@ pub struct HeartbeatConfig {
     /// [`HeartbeatBuilder::http_client`](crate::HeartbeatBuilder::http_client) for what the
     /// SDK still applies and which settings cannot be combined with it). Default `None`.
     pub http_client: Option<reqwest::Client>,
+    /// Whether the SDK's own client uses a proxy: by default the one the
+    /// [`environment`](Self::environment) names (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`,
+    /// `NO_PROXY`; loopback never). See [`ProxySetting`]. With
+    /// [`http_client`](Self::http_client) the application's client decides.
+    pub proxy: ProxySetting,
 }
 
 impl Default for HeartbeatConfig {
@@ -136,6 +142,7 @@ impl Default for HeartbeatConfig {
             health_check: None,
             health_check_timeout: Duration::from_secs(1),
             http_client: None,
+            proxy: ProxySetting::Environment,
         }
     }
 }
@@ -178,6 +185,7 @@ impl fmt::Debug for HeartbeatConfig {
                 "http_client",
                 &self.http_client.as_ref().map(|_| "<application's client>"),
             )
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -226,6 +234,7 @@ impl HeartbeatConfig {
         )?;
         parse_root_certificates(&self.root_certificates)?;
         self.check_http_client()?;
+        self.check_proxy(&url)?;
         Ok(url)
     }
 
@@ -382,6 +391,21 @@ impl HeartbeatConfig {
             return Err(invalid(
                 "root_certificates",
                 "cannot be combined with http_client(): the application's client decides which certificates it trusts; add the certificate to that client (reqwest::ClientBuilder::tls_certs_merge) instead",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The proxy the SDK's own client would use can be used (an unparseable `HTTP_PROXY`
+    /// fails here, not at the first report). The application's client decides its own.
+    fn check_proxy(&self, server: &Url) -> Result<(), ConfigError> {
+        if self.http_client.is_none() {
+            return route(&self.proxy, server, &|name| self.environment.var(name)).map(drop);
+        }
+        if self.proxy != ProxySetting::Environment {
+            return Err(invalid(
+                "proxy",
+                "cannot be combined with http_client(): the application's client decides its proxy; set it on that client (reqwest::ClientBuilder::proxy or no_proxy) instead",
             ));
         }
         Ok(())

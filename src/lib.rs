@@ -102,6 +102,7 @@ mod endpoint;
 )]
 mod failover;
 mod plan;
+mod proxy;
 mod retry_after;
 // Re-exported as `testing::schedule`, for simulations and tests with paused time.
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
@@ -150,6 +151,7 @@ pub use limits::{
     MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 pub use metadata::InstanceMetadata;
+pub use proxy::ProxySetting;
 pub use status::HeartbeatStatus;
 pub use wire::Health;
 

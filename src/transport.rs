@@ -16,6 +16,7 @@ use crate::config::HeartbeatConfig;
 use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path};
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
+use crate::proxy::{route, ProxySetting, Route};
 use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
 use crate::tls::add_roots;
@@ -259,7 +260,8 @@ impl Transport {
 /// The SDK's own client, when the application gave none.
 fn own_client(config: &HeartbeatConfig, url: &Url) -> Result<reqwest::Client, ConfigError> {
     let https = url.scheme() == "https";
-    let builder = add_roots(http_builder(config, url), &config.root_certificates, https)?;
+    let builder = with_proxy(http_builder(config, url), proxy_route(config, url)?)?;
+    let builder = add_roots(builder, &config.root_certificates, https)?;
     builder.build().map_err(|e| {
         let hint = if https {
             ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
@@ -270,10 +272,45 @@ fn own_client(config: &HeartbeatConfig, url: &Url) -> Result<reqwest::Client, Co
     })
 }
 
+/// The route to `url` the configuration asks for. The application's client has its own: only
+/// the environment's proxy, whose credentials may still be echoed, is looked at for it.
+fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<Route, ConfigError> {
+    let setting = match config.http_client {
+        Some(_) => &ProxySetting::Environment,
+        None => &config.proxy,
+    };
+    route(setting, url, &|name| config.environment.var(name))
+}
+
+/// The proxy chosen by the SDK's own rules, if any, with its credentials as a sensitive
+/// `Proxy-Authorization` (also inside a CONNECT tunnel for https).
+fn with_proxy(
+    builder: reqwest::ClientBuilder,
+    route: Route,
+) -> Result<reqwest::ClientBuilder, ConfigError> {
+    let Route::Proxy(target) = route else {
+        return Ok(builder);
+    };
+    tracing::debug!(proxy = %target.url, from = target.source, "reports go through a proxy");
+    let mut proxy = reqwest::Proxy::all(target.url.as_str())
+        .map_err(|e| ConfigError::Http(error_chain(&e.without_url())))?;
+    if let Some(mut value) = target
+        .authorization()
+        .and_then(|v| HeaderValue::from_str(&v).ok())
+    {
+        value.set_sensitive(true);
+        proxy = proxy.custom_http_auth(value);
+    }
+    Ok(builder.proxy(proxy))
+}
+
 /// The reqwest client's settings: headers, timeouts, pooling, redirects, name resolution.
+/// Never reqwest's own proxy lookup, which reads the process environment, not the injected
+/// one: `with_proxy` adds the proxy the SDK's rules choose.
 fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
     let origin = url.origin();
     let builder = reqwest::Client::builder()
+        .no_proxy()
         .user_agent(USER_AGENT)
         .default_headers(default_headers(config))
         .timeout(config.timeout)
@@ -392,6 +429,10 @@ fn collect_secrets(config: &HeartbeatConfig, url: &Url, http: &reqwest::Client) 
                 secrets.push(credentials.to_owned());
             }
         }
+    }
+    // A proxy's 407 or 502 page may echo the request, Proxy-Authorization included.
+    if let Ok(Route::Proxy(target)) = proxy_route(config, url) {
+        secrets.extend(target.secrets());
     }
     secrets.retain(|s| s.trim().len() >= 4);
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));

@@ -1,0 +1,607 @@
+//! Proxies are the SDK's own setting, read through the injected `Environment` (curl's
+//! precedence, `NO_PROXY` rules, loopback never proxied), and their credentials never leak.
+//!
+//! The client runs against a small forward proxy on loopback that records each request and
+//! answers it itself, so a target such as `vortex.invalid` never has to resolve: a report that
+//! goes through the proxy reaches it, a direct one fails at once (the SDK answers `.invalid`
+//! names without asking DNS, RFC 6761). Direct IP targets use a `MockServer` on 127.0.0.1,
+//! addressed as `0.0.0.0` where the target must not count as loopback (the kernel delivers a
+//! connection to 0.0.0.0 on the local host; nothing leaves the machine). The process
+//! environment is never changed: one test runs this binary again as a child process with
+//! `HTTP_PROXY` in the child's own environment.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use support::capture_logs;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use vortex_client::testing::MockServer;
+use vortex_client::{
+    ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
+};
+
+const USER: &str = "px-user-5d1c";
+const PASSWORD: &str = "px-s3cret-8a7b";
+/// What the target's path looks like in every recorded request.
+const PATH: &str = "/api/drift/heartbeat/orders/prod";
+
+/// One request as the proxy saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// The request line, e.g. `POST http://vortex.invalid:8888/api/... HTTP/1.1`.
+    line: String,
+    /// Header lines, names lowercased.
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A forward proxy that answers every request itself: 200 `{}`, or `status` with a page that
+/// echoes the request's headers (as some proxies' 407 and 502 pages do), credentials first.
+struct ForwardProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl ForwardProxy {
+    async fn start(status: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, status, Arc::clone(&record)));
+            }
+        });
+        ForwardProxy { addr, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().clone()
+    }
+}
+
+async fn serve(mut stream: TcpStream, status: u16, record: Arc<Mutex<Vec<Seen>>>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let line = lines.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    let _ = stream.read_exact(&mut body).await;
+    let seen = Seen { line, headers };
+    let (reason, page) = match status {
+        200 => ("OK", "{}".to_owned()),
+        _ => ("Proxy Error", echo_page(&seen)),
+    };
+    record.lock().push(seen);
+    let answer = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        page.len()
+    );
+    let _ = stream.write_all(answer.as_bytes()).await;
+}
+
+/// The page a careless proxy shows: the request's credentials, then everything else.
+fn echo_page(seen: &Seen) -> String {
+    let mut page = String::from("denied. you sent: ");
+    let mut headers = seen.headers.clone();
+    headers.sort_by_key(|(n, _)| n != "proxy-authorization");
+    for (name, value) in headers {
+        page.push_str(&format!("{name}: {value}\n"));
+    }
+    page
+}
+
+fn builder(vars: &[(&str, &str)], server_url: &str) -> HeartbeatClientBuilder {
+    HeartbeatClient::builder()
+        .server_url(server_url)
+        .app("orders")
+        .profile("prod")
+        .instance_id("i-proxy")
+        .config_version("v1")
+        .disable_auto_detect()
+        .max_retries(1)
+        .timeout(Duration::from_secs(3))
+        .environment(Environment::from_vars(vars.iter().copied()))
+}
+
+/// Where one report went: `proxy` (the proxy saw it), else `direct`, with what became of it.
+async fn route_of(client: &HeartbeatClient, proxy: &ForwardProxy) -> (&'static str, String) {
+    let before = proxy.seen().len();
+    let result = client.report_now().await;
+    let seen = proxy.seen();
+    if seen.len() > before {
+        let last = &seen[seen.len() - 1];
+        assert!(last.line.starts_with("POST http://"), "{}", last.line);
+        assert!(last.line.contains(PATH), "{}", last.line);
+        assert!(result.is_ok(), "{result:?}");
+        return ("proxy", "answered by the proxy".into());
+    }
+    let what = match result {
+        Ok(_) => "answered by the server".to_owned(),
+        Err(ReporterError::Connect { .. }) => "could not connect".to_owned(),
+        Err(e) => format!("failed: {e}"),
+    };
+    ("direct", what)
+}
+
+/// Variables, server URL, expected route.
+type Case = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+/// Every case of the routing rules, with its expected route. `{P}` is the proxy, `{M}` the
+/// port of a `MockServer` on 127.0.0.1.
+const CASES: &[Case] = &[
+    (
+        &[("HTTP_PROXY", "{P}")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("http_proxy", "{P}")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("ALL_PROXY", "{P}")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("all_proxy", "{P}")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("HTTPS_PROXY", "{P}")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("http_proxy", "{P}"), ("HTTP_PROXY", "http://127.0.0.1:9")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("REQUEST_METHOD", "POST")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (&[], "http://vortex.invalid:8888", "direct"),
+    (&[("HTTP_PROXY", "{P}")], "http://127.0.0.1:{M}", "direct"),
+    (&[("HTTP_PROXY", "{P}")], "http://localhost:{M}", "direct"),
+    (
+        &[("HTTP_PROXY", "{P}")],
+        "http://api.localhost:{M}",
+        "direct",
+    ),
+    (&[("HTTP_PROXY", "{P}")], "http://[::1]:{M}", "direct"),
+    (&[("HTTP_PROXY", "{P}")], "http://0.0.0.0:{M}", "proxy"),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "*")],
+        "http://0.0.0.0:{M}",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "*")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid")],
+        "http://api.vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", ".vortex.invalid")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("no_proxy", ".vortex.invalid")],
+        "http://api.vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[
+            ("HTTP_PROXY", "{P}"),
+            ("NO_PROXY", "other.invalid,notvortex.invalid"),
+        ],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[
+            ("HTTP_PROXY", "{P}"),
+            ("no_proxy", "other.invalid"),
+            ("NO_PROXY", "vortex.invalid"),
+        ],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "0.0.0.0")],
+        "http://0.0.0.0:{M}",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "0.0.0.0/8")],
+        "http://0.0.0.0:{M}",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "10.0.0.0/8")],
+        "http://0.0.0.0:{M}",
+        "proxy",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid:8888")],
+        "http://vortex.invalid:8888",
+        "direct",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid:9999")],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+];
+
+#[tokio::test(flavor = "current_thread")]
+async fn routes_follow_the_rules() {
+    let (_logs, _guard) = capture_logs();
+    let proxy = ForwardProxy::start(200).await;
+    let server = MockServer::start().await.expect("mock");
+    let port = server.addr().port().to_string();
+    let mut table = String::from("| variables | target | expected | seen |\n|---|---|---|---|\n");
+    let mut wrong = Vec::new();
+    for (vars, target, expected) in CASES {
+        let vars: Vec<(&str, String)> = vars
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{P}", &proxy.url())))
+            .collect();
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let target_url = target.replace("{M}", &port);
+        let client = builder(&pairs, &target_url).build().expect("build");
+        let (seen, what) = route_of(&client, &proxy).await;
+        let shown: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(&proxy.url(), "P")))
+            .collect();
+        table.push_str(&format!(
+            "| {} | {target} | {expected} | {seen} ({what}) |\n",
+            shown.join(" ")
+        ));
+        if seen != *expected {
+            wrong.push(format!(
+                "{shown:?} {target_url}: expected {expected}, seen {seen}"
+            ));
+        }
+    }
+    println!("{table}");
+    assert!(wrong.is_empty(), "{wrong:#?}\n{table}");
+    // Direct reports to the mock's address reached it.
+    assert!(server.report_count() >= 4, "{table}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn explicit_proxy_and_no_proxy_win_over_the_environment() {
+    let proxy = ForwardProxy::start(200).await;
+    let env_proxy = [("HTTP_PROXY", proxy.url())];
+    let env: Vec<(&str, &str)> = env_proxy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let direct = builder(&env, "http://vortex.invalid:8888")
+        .no_proxy()
+        .build()
+        .expect("build");
+    assert_eq!(route_of(&direct, &proxy).await.0, "direct");
+    // An explicit proxy applies with no environment at all, and even to loopback servers.
+    for target in ["http://vortex.invalid:8888", "http://127.0.0.1:9"] {
+        let explicit = builder(&[], target)
+            .proxy(proxy.url())
+            .build()
+            .expect("build");
+        assert_eq!(route_of(&explicit, &proxy).await.0, "proxy", "{target}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn proxy_credentials_are_sent_and_never_leak() {
+    let basic = format!("Basic {}", base64(format!("{USER}:{PASSWORD}").as_bytes()));
+    for status in [407, 502] {
+        let (logs, _guard) = capture_logs();
+        let proxy = ForwardProxy::start(status).await;
+        let with_credentials = format!("http://{USER}:{PASSWORD}@{}", proxy.addr);
+        let client = builder(
+            &[("HTTP_PROXY", with_credentials.as_str())],
+            "http://vortex.invalid:8888",
+        )
+        .build()
+        .expect("build");
+        let error = client.report_now().await.expect_err("the proxy refuses");
+        let seen = proxy.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].header("proxy-authorization"), Some(basic.as_str()));
+        let shown = [
+            error.to_string(),
+            format!("{error:?}"),
+            client.status().last_error.unwrap_or_default(),
+            format!("{client:?}"),
+            format!("{:?}", client.config()),
+            logs.text(),
+        ];
+        assert!(shown[0].contains(&status.to_string()), "{}", shown[0]);
+        assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+        let b64 = basic.trim_start_matches("Basic ");
+        for text in &shown {
+            for secret in [USER, PASSWORD, b64] {
+                assert!(!text.contains(secret), "{secret} leaked ({status}): {text}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn explicit_proxy_credentials_are_masked_in_debug() {
+    let url = format!("http://{USER}:{PASSWORD}@127.0.0.1:9");
+    let b = builder(&[], "http://vortex.invalid:8888").proxy(url.as_str());
+    let config = HeartbeatClient::builder()
+        .server_url("http://vortex.invalid:8888")
+        .app("orders")
+        .profile("prod")
+        .environment(Environment::empty())
+        .proxy(url.as_str());
+    let client = b.build().expect("build");
+    for text in [
+        format!("{config:?}"),
+        format!("{client:?}"),
+        format!("{:?}", client.config()),
+    ] {
+        assert!(!text.contains(USER) && !text.contains(PASSWORD), "{text}");
+    }
+    assert!(format!("{:?}", client.config()).contains("***@127.0.0.1:9"));
+}
+
+#[test]
+fn unusable_proxy_urls_fail_build_without_echoing_credentials() {
+    for (var, value) in [
+        ("HTTP_PROXY", "http://u:px-s3cret@proxy:99999"),
+        ("http_proxy", "socks5://u:px-s3cret@proxy:1080"),
+        ("ALL_PROXY", "http://u:px-s3cret@"),
+    ] {
+        let err = builder(&[(var, value)], "http://vortex.invalid:8888")
+            .build()
+            .expect_err("unusable proxy");
+        let text = err.to_string();
+        assert!(
+            matches!(err, ConfigError::InvalidValue { field: "proxy", .. }),
+            "{text}"
+        );
+        assert!(text.contains(var), "{text}");
+        assert!(!text.contains("px-s3cret") && !format!("{err:#?}").contains("px-s3cret"));
+    }
+    let explicit = builder(&[], "http://vortex.invalid:8888")
+        .proxy("ftp://u:px-s3cret@proxy:21")
+        .build()
+        .expect_err("unusable proxy");
+    assert!(!explicit.to_string().contains("px-s3cret"), "{explicit}");
+    // A proxy that does not apply to the server is not looked at.
+    let unused = [("HTTP_PROXY", "socks5://proxy:1080"), ("NO_PROXY", "*")];
+    assert!(builder(&unused, "http://vortex.invalid:8888")
+        .build()
+        .is_ok());
+}
+
+#[test]
+fn proxy_settings_cannot_be_combined_with_the_applications_client() {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    for b in [
+        builder(&[], "http://vortex.invalid:8888").proxy("http://127.0.0.1:9"),
+        builder(&[], "http://vortex.invalid:8888").no_proxy(),
+    ] {
+        let err = b.http_client(http.clone()).build().expect_err("refused");
+        assert!(err.to_string().contains("http_client"), "{err}");
+    }
+    // The environment's proxy does not stop it: the application's client decides.
+    let env = [("HTTP_PROXY", "not a url")];
+    assert!(builder(&env, "http://vortex.invalid:8888")
+        .http_client(http)
+        .build()
+        .is_ok());
+}
+
+/// The name of a test in this binary as libtest filters it (the binary may hold this file as
+/// a module).
+fn test_name(function: &str) -> String {
+    match module_path!().split_once("::") {
+        Some((_, module)) => format!("{module}::{function}"),
+        None => function.to_owned(),
+    }
+}
+
+/// Names the child's scenario; set in the child's own environment only.
+const CHILD_VAR: &str = "VORTEX_PROXY_TEST_CHILD";
+
+/// Runs `child_with_proxy_variables_in_its_process` for `scenario` with these variables in the
+/// child's own process environment (and no other proxy variable), and checks that it passed.
+async fn run_child(scenario: &str, vars: &[(&str, String)]) {
+    let exe = std::env::current_exe().expect("test binary");
+    let name = test_name("child_with_proxy_variables_in_its_process");
+    let mut child = tokio::process::Command::new(exe);
+    child
+        .args([
+            "--exact",
+            &name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_VAR, scenario);
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+        "REQUEST_METHOD",
+    ] {
+        child.env_remove(var);
+    }
+    for (var, value) in vars {
+        child.env(var, value);
+    }
+    let output = child.output().await.expect("run the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{scenario}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// With `HTTP_PROXY` in the real process environment, `Environment::empty()` uses no proxy
+/// (reqwest's own lookup would), while `Environment::process()` uses it; loopback servers and
+/// `NO_PROXY=*` go direct; the credentials never reach the error. The process variables are
+/// set for child runs of this binary, never in this process.
+#[tokio::test(flavor = "current_thread")]
+async fn process_environment_follows_the_same_rules() {
+    let proxy = ForwardProxy::start(200).await;
+    let http_proxy = || ("HTTP_PROXY", proxy.url());
+    run_child("empty", &[http_proxy()]).await;
+    // Only the child's `Environment::process()` client went through the proxy.
+    assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
+    run_child("loopback", &[http_proxy()]).await;
+    run_child("no-proxy-star", &[http_proxy(), ("NO_PROXY", "*".into())]).await;
+    assert_eq!(proxy.seen().len(), 1, "{:?}", proxy.seen());
+
+    let refusing = ForwardProxy::start(407).await;
+    let with_credentials = format!("http://{USER}:{PASSWORD}@{}", refusing.addr);
+    run_child("credentials", &[("HTTP_PROXY", with_credentials)]).await;
+    let seen = refusing.seen();
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].header("proxy-authorization").is_some());
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "run by process_environment_follows_the_same_rules in a child process"]
+async fn child_with_proxy_variables_in_its_process() {
+    let Ok(scenario) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let process = |target: &str| {
+        builder(&[], target)
+            .environment(Environment::process())
+            .build()
+            .expect("build")
+    };
+    match scenario.as_str() {
+        "empty" => {
+            let empty = builder(&[], "http://vortex.invalid:8888")
+                .environment(Environment::empty())
+                .build()
+                .expect("build");
+            let error = empty
+                .report_now()
+                .await
+                .expect_err("no proxy: no such name");
+            assert!(matches!(error, ReporterError::Connect { .. }), "{error}");
+            let client = process("http://vortex.invalid:8888");
+            client
+                .report_now()
+                .await
+                .expect("through the process's proxy");
+        }
+        "loopback" | "no-proxy-star" => {
+            let server = MockServer::start().await.expect("mock");
+            let port = server.addr().port();
+            let target = match scenario.as_str() {
+                "loopback" => format!("http://127.0.0.1:{port}"),
+                _ => format!("http://0.0.0.0:{port}"),
+            };
+            process(&target).report_now().await.expect("direct");
+            assert_eq!(server.report_count(), 1);
+        }
+        "credentials" => {
+            let client = process("http://vortex.invalid:8888");
+            let error = client.report_now().await.expect_err("the proxy refuses");
+            let b64 = base64(format!("{USER}:{PASSWORD}").as_bytes());
+            for text in [
+                error.to_string(),
+                client.status().last_error.unwrap_or_default(),
+            ] {
+                assert!(text.contains("407"), "{text}");
+                for secret in [USER, PASSWORD, b64.as_str()] {
+                    assert!(!text.contains(secret), "{secret} leaked: {text}");
+                }
+            }
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+/// Standard base64 with padding, for the expected Basic credentials.
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
