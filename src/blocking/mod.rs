@@ -243,6 +243,7 @@ impl HeartbeatClient {
             Err(CallError::TimedOut) => Err(ReporterError::Timeout {
                 url: self.shared.redacted_url.clone(),
                 timeout: bound,
+                elapsed: bound,
             }),
             Err(CallError::Gone) => Err(ReporterError::NoRuntime(
                 "the heartbeat thread has stopped".into(),
