@@ -148,9 +148,13 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// Base URL of the Vortex Config server (required, or `VORTEX_URL`): http or https, a host,
-    /// optionally a path prefix and userinfo; no query or fragment; at most
-    /// [`MAX_URL_LEN`] bytes. Userinfo (`http://user:password@host`) is sent as HTTP Basic
-    /// authentication and never logged; percent-encode `/`, `?`, `#` and `@` inside it.
+    /// optionally a path prefix and userinfo; no query or fragment (never echoed in errors:
+    /// it may carry a token); at most [`MAX_URL_LEN`] bytes. The base, not the heartbeat
+    /// endpoint: a URL whose path holds `/api/drift/heartbeat` is refused. The prefix joins
+    /// `api/drift/heartbeat/...` with exactly one `/` whatever run of trailing slashes it has
+    /// (`/gw//` sends `/gw/api/...`); a `//` inside it (`/a//b/`) is kept as written. Userinfo
+    /// (`http://user:password@host`) is sent as HTTP Basic authentication and never logged;
+    /// percent-encode `/`, `?`, `#` and `@` inside it.
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
         self
@@ -159,7 +163,9 @@ impl<T> HeartbeatBuilder<T> {
     /// Application name (required, or from the environment: see the table on
     /// [`HeartbeatBuilder`]): not blank, at most
     /// [`MAX_NAME_LEN`] bytes, no control characters, not `.` or `..`. Percent-encoded as one
-    /// path segment.
+    /// path segment. The server takes any such name, so one holding whitespace
+    /// (`"my service"`) is sent, with one warning at `build()` naming the character and its
+    /// position: a typo would register the instance under an app nobody watches.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.config.app = app.into();
         self
@@ -258,11 +264,16 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// A health check, asked before each periodic report (and the first): its answer becomes
-    /// the reported health, so a change is reported with that report. It runs as a task on
-    /// the client's runtime; do blocking work in `tokio::task::spawn_blocking`. A check that
-    /// panics counts as [`Health::Unhealthy`], one slower than
+    /// the reported health, so a change is reported with that report. A check that panics
+    /// (in the function or in its future) counts as [`Health::Unhealthy`], one slower than
     /// [`health_check_timeout`](Self::health_check_timeout) (default 1 s) as
     /// [`Health::Degraded`]; neither stops the worker or delays the report beyond the bound.
+    /// On a multi-thread runtime the check runs on a thread of the blocking pool, so even one
+    /// that blocks its thread is cut off at the bound (a check that never returns holds a
+    /// thread each time it is asked). On a current-thread runtime it runs as a task on the one
+    /// thread, which a blocking check stops with everything else: there, keeping the check
+    /// non-blocking (`tokio::task::spawn_blocking` for blocking work) is the application's
+    /// duty.
     /// `set_health` still works between checks: the next check's answer replaces it.
     ///
     /// ```

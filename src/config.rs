@@ -369,6 +369,13 @@ impl HeartbeatConfig {
     /// Warnings about settings that work but are probably not what the user wants. (Credentials
     /// over plain http are warned about where the URL is parsed for sending.)
     pub(crate) fn warn_if_questionable(&self) {
+        let names = [("app", &self.app), ("profile", &self.profile)];
+        for warning in names
+            .iter()
+            .filter_map(|(f, v)| crate::validate::name_warning(f, v))
+        {
+            tracing::warn!("{warning}");
+        }
         if self.interval >= SERVER_INSTANCE_TTL.mul_f64(0.8) {
             tracing::warn!(
                 interval = ?self.interval,

@@ -23,11 +23,14 @@ pub(crate) fn parse_server_url(raw: &str) -> Result<Url, ConfigError> {
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("server_url", format!("{shown} has no host")));
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            "server_url",
-            format!("{shown} must not have a query or fragment: give only the base URL"),
-        ));
+    // `shown` has neither: a query often carries a token.
+    for (part, present) in [("query", url.query()), ("fragment", url.fragment())] {
+        if present.is_some() {
+            return Err(invalid(
+                "server_url",
+                format!("{shown} has a {part} (not shown: it may carry a secret); give only the base URL"),
+            ));
+        }
     }
     if url.path().contains('@') {
         return Err(invalid(
@@ -35,7 +38,34 @@ pub(crate) fn parse_server_url(raw: &str) -> Result<Url, ConfigError> {
             format!("{shown} has an `@` in its path; in a user name or password, percent-encode `/`, `?`, `#` and `@` (e.g. `/` as %2F)"),
         ));
     }
+    check_not_endpoint(&url, &shown)?;
     Ok(url)
+}
+
+/// The server URL is the base the SDK appends `/api/drift/heartbeat/{app}/{profile}` to: a URL
+/// that already holds that path (the endpoint copied from a log or the server's docs) would
+/// send every report to a doubled path and get 404s.
+fn check_not_endpoint(url: &Url, shown: &str) -> Result<(), ConfigError> {
+    let path = url.path();
+    let trimmed = path.trim_end_matches('/');
+    let at = path.find("/api/drift/heartbeat").or_else(|| {
+        trimmed
+            .ends_with("/api/drift")
+            .then(|| trimmed.len() - "/api/drift".len())
+    });
+    let Some(at) = at else {
+        return Ok(());
+    };
+    let mut base = url.clone();
+    base.set_path(&path[..at]);
+    Err(invalid(
+        "server_url",
+        format!(
+            "{shown} holds the heartbeat path {}: give the server's base address, e.g. {}; the SDK appends /api/drift/heartbeat/{{app}}/{{profile}} itself",
+            excerpt(&path[at..]),
+            redact_url(base.as_str()),
+        ),
+    ))
 }
 
 /// The checks that come before parsing: present, bounded, no control characters.
@@ -58,10 +88,11 @@ fn check_scheme(url: &Url, shown: &str) -> Result<(), ConfigError> {
     match url.scheme() {
         "http" => Ok(()),
         "https" if cfg!(any(feature = "rustls", feature = "rustls-ring")) => Ok(()),
-        "https" => Err(invalid(
-            "server_url",
-            format!("{shown} uses https, but the crate was built without a TLS feature; enable the `rustls-ring` or `rustls` feature"),
-        )),
+        // Not an `InvalidValue`: its hint (call .server_url(..) or set VORTEX_URL) does not
+        // fix this; the build's features do.
+        "https" => Err(ConfigError::Http(format!(
+            "server_url {shown} uses https, but vortex-client was built without a TLS feature: enable its `rustls` feature (the default) or `rustls-ring`, or drop `default-features = false`"
+        ))),
         // The scheme is not echoed: in `user:password@host` the parser takes `user` for it.
         _ => Err(invalid(
             "server_url",
@@ -75,22 +106,30 @@ pub(crate) fn has_userinfo(url: &Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
 
-/// Appends `api/drift/heartbeat/{app}/{profile}` to a parsed server URL, without a double or
-/// missing `/`, `app` and `profile` percent-encoded as single segments. They must have passed
-/// [`check_segment`]: whatever passes travels as exactly one segment and percent-decodes back
-/// to itself.
+/// Appends `api/drift/heartbeat/{app}/{profile}` to a parsed server URL with exactly one `/`
+/// whatever run of trailing slashes the prefix has (`/gw`, `/gw/` and `/gw//` all give
+/// `/gw/api/...`), `app` and `profile` percent-encoded as single segments. A `//` inside the
+/// prefix (`/a//b/`) is kept as written: a gateway may route on it. `app` and `profile` must
+/// have passed [`check_segment`]: whatever passes travels as exactly one segment and
+/// percent-decodes back to itself.
 pub(crate) fn join_heartbeat_path(
     mut server: Url,
     app: &str,
     profile: &str,
 ) -> Result<Url, ConfigError> {
-    server
+    let path = server.path();
+    let trailing = path.len() - path.trim_end_matches('/').len();
+    let mut segments = server
         .path_segments_mut()
-        .map_err(|()| invalid("server_url", "cannot carry a path"))?
-        .pop_if_empty()
+        .map_err(|()| invalid("server_url", "cannot carry a path"))?;
+    for _ in 0..trailing {
+        segments.pop_if_empty();
+    }
+    segments
         .extend(["api", "drift", "heartbeat"])
         .push(app)
         .push(profile);
+    drop(segments);
     Ok(server)
 }
 
@@ -184,7 +223,20 @@ mod tests {
                 "http://h/cfg//",
                 "a",
                 "p",
-                "http://h/cfg//api/drift/heartbeat/a/p",
+                "http://h/cfg/api/drift/heartbeat/a/p",
+            ),
+            (
+                "http://h/cfg///",
+                "a",
+                "p",
+                "http://h/cfg/api/drift/heartbeat/a/p",
+            ),
+            ("http://h//", "a", "p", "http://h/api/drift/heartbeat/a/p"),
+            (
+                "http://h/a//b/",
+                "a",
+                "p",
+                "http://h/a//b/api/drift/heartbeat/a/p",
             ),
             (
                 "http://h",
@@ -209,6 +261,60 @@ mod tests {
             let got = heartbeat_url(base, app, profile).unwrap();
             assert_eq!(got.as_str(), want, "{base} {app} {profile}");
         }
+    }
+
+    #[test]
+    fn a_heartbeat_endpoint_is_not_a_server_url() {
+        for (url, part, base) in [
+            (
+                "http://h:8888/api/drift/heartbeat/svc/prod",
+                "/api/drift/heartbeat/svc/prod",
+                "http://h:8888/",
+            ),
+            (
+                "http://u:pw@h/gw/api/drift/heartbeat",
+                "/api/drift/heartbeat",
+                "http://***@h/gw",
+            ),
+            ("http://h/api/drift/", "/api/drift/", "http://h/"),
+        ] {
+            let err = parse_server_url(url).unwrap_err().to_string();
+            assert!(err.contains(part), "{err}");
+            assert!(err.contains(&format!("e.g. {base};")), "{err}");
+            assert!(!err.contains("pw"), "{err}");
+        }
+        assert!(parse_server_url("http://h/api/driftwood/").is_ok());
+        assert!(parse_server_url("http://h/api/").is_ok());
+    }
+
+    #[test]
+    fn a_refused_query_or_fragment_is_not_echoed() {
+        let err = parse_server_url("http://h/gw?token=s3cr3t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"http://h/gw\" has a query"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        let err = parse_server_url("http://h/gw#s3cr3t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("has a fragment") && !err.contains("s3cr3t"),
+            "{err}"
+        );
+    }
+
+    /// Without a TLS feature, https is refused with what fixes it: a feature, not a setter.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-ring")))]
+    #[test]
+    fn https_without_a_tls_feature_names_the_features() {
+        let err = parse_server_url("https://h").unwrap_err().to_string();
+        assert!(
+            err.contains("`rustls`") && err.contains("`rustls-ring`"),
+            "{err}"
+        );
+        assert!(err.contains("default-features = false"), "{err}");
+        assert!(!err.contains("VORTEX_URL"), "{err}");
+        assert!(!err.contains(".server_url(..)"), "{err}");
     }
 
     #[test]

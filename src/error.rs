@@ -97,6 +97,17 @@ fn env_hint(var: &str, value: &str) -> String {
     })
 }
 
+/// Which timeout fired: the SDK's own when the attempt ran (nearly) that long, else a shorter
+/// one of the application's client.
+fn timeout_message(url: &str, timeout: Duration, elapsed: Duration) -> String {
+    // Timers fire a little early or late; 90 % tells "this timeout" from "a shorter one".
+    if elapsed >= timeout.mul_f64(0.9) {
+        format!("no answer from {url} within {timeout:?}")
+    } else {
+        format!("no answer from {url}: the HTTP client given with http_client() timed out after {elapsed:.0?}, before the SDK's {timeout:?}; its own timeouts (e.g. read_timeout) apply too")
+    }
+}
+
 /// A [`ConfigError::InvalidValue`].
 pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue {
@@ -182,13 +193,19 @@ pub enum ReporterError {
         /// The underlying error.
         source: Cause,
     },
-    /// The attempt took longer than the configured timeout.
-    #[error("no answer from {url} within {timeout:?}")]
+    /// The attempt timed out: the SDK's timeout (or its connect timeout) expired, or, well
+    /// before it, a timeout of the application's own client
+    /// ([`http_client`](crate::HeartbeatBuilder::http_client)), such as its `read_timeout`.
+    #[error("{}", timeout_message(.url, *.timeout, *.elapsed))]
     Timeout {
         /// The heartbeat URL, without userinfo.
         url: String,
-        /// The timeout that expired.
+        /// The SDK's timeout that applied: the attempt's, or the connect timeout when no
+        /// connection was made in time.
         timeout: Duration,
+        /// How long the attempt ran until it timed out. Well below `timeout`, the application's
+        /// client's own timeout fired.
+        elapsed: Duration,
     },
     /// The connection failed mid-way (reset, closed, malformed HTTP).
     #[error("request to {url} failed: {detail}")]
@@ -361,6 +378,20 @@ pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_names_the_timeout_that_fired() {
+        let timeout = |elapsed| ReporterError::Timeout {
+            url: "http://h/x".into(),
+            timeout: Duration::from_secs(5),
+            elapsed,
+        };
+        let sdk = timeout(Duration::from_millis(5003)).to_string();
+        assert_eq!(sdk, "no answer from http://h/x within 5s");
+        let own = timeout(Duration::from_millis(102)).to_string();
+        assert!(own.contains("http_client() timed out after 102ms"), "{own}");
+        assert!(!own.contains("within"), "{own}");
+    }
 
     #[test]
     fn classification() {

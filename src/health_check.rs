@@ -5,6 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::task::JoinHandle;
 
 use crate::wire::Health;
 
@@ -34,9 +38,28 @@ impl HealthCheck {
         HealthCheck(Arc::new(move || Box::pin(check())))
     }
 
-    /// Starts one evaluation.
-    pub(crate) fn evaluate(&self) -> impl Future<Output = Health> + Send + 'static {
-        (self.0)()
+    /// Starts one evaluation off the caller's task: a panic in the check, whether in the
+    /// function or in its future, ends only that evaluation (a `JoinError`). On a multi-thread
+    /// runtime it runs on a thread of the blocking pool: a check that blocks its thread holds
+    /// only that thread, while a blocked worker thread could stop the runtime's timers and so
+    /// the caller's bound. There it ends itself at `bound` (as degraded) so that a hung check
+    /// frees the thread. A current-thread runtime has one thread, which a blocking check stops
+    /// whatever is done; a task there keeps tokio's paused clock usable in tests.
+    pub(crate) fn spawn(&self, bound: Duration) -> JoinHandle<Health> {
+        let check = Arc::clone(&self.0);
+        // The function is called inside the task, so a panic there is caught like one in
+        // its future.
+        let evaluation = async move { check().await };
+        let runtime = Handle::current();
+        if runtime.runtime_flavor() == RuntimeFlavor::CurrentThread {
+            return runtime.spawn(evaluation);
+        }
+        let inner = runtime.clone();
+        runtime.spawn_blocking(move || {
+            inner
+                .block_on(tokio::time::timeout(bound, evaluation))
+                .unwrap_or(Health::Degraded)
+        })
     }
 }
 

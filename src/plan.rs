@@ -100,7 +100,7 @@ impl Plan {
             Outcome::Accepted { by } => {
                 self.failing = false;
                 if !waiting {
-                    self.booked = None;
+                    self.drop_booked();
                 } else if self.booked.is_none() {
                     // A change made while the report was in flight goes right after it.
                     self.book(now);
@@ -121,7 +121,7 @@ impl Plan {
             } => {
                 self.failing = true;
                 // The change rides on the retry: no extra requests to a failing server.
-                self.booked = None;
+                self.drop_booked();
                 match disposition {
                     Disposition::Throttled(wait) => self.schedule.after_throttle(failures, wait),
                     Disposition::Retryable => self.schedule.after_failure(failures),
@@ -134,6 +134,15 @@ impl Plan {
 
     fn book(&mut self, now: Instant) {
         self.booked = Some(deadline(now, self.limiter.reserve(now)));
+    }
+
+    /// Another report carried the booked change: its slot goes back to the limiter, so the
+    /// next change gets that slot, not one a gap later (a booked change is never pushed past
+    /// its slot).
+    fn drop_booked(&mut self) {
+        if self.booked.take().is_some() {
+            self.limiter.release();
+        }
     }
 }
 
@@ -282,9 +291,62 @@ mod tests {
         // report_now() carried it: nothing stays booked ...
         p.on_outcome(t0 + S(1), NOW, false);
         assert_eq!(p.due(), t0 + S(31));
-        // ... and the next change gets the next free slot, never the restarted countdown.
+        // ... and the next change gets the slot it had, never the restarted countdown nor a
+        // gap later.
         p.on_change(t0 + S(2), true);
+        assert_eq!(p.due(), t0 + S(5));
+    }
+
+    #[test]
+    fn a_change_after_report_now_carried_the_booked_one_waits_one_gap() {
+        // Burst 1: v1 at t0, v2 booked for t0 + 5 s, report_now() carries v2 at 1 s, v3 at
+        // 1.01 s goes at the slot v2 had.
+        let t0 = Instant::now();
+        let mut p = burst_spent(t0);
+        p.on_change(t0 + S(1), true);
+        p.on_outcome(t0 + S(1), NOW, false);
+        let t3 = t0 + S(1) + Duration::from_millis(10);
+        p.on_change(t3, true);
+        assert_eq!(p.due(), t0 + S(5));
+        p.on_send(t0 + S(5));
+        p.on_outcome(t0 + S(5), OK, false);
+        // The slot is used now: the next change waits one gap after it.
+        p.on_change(t0 + S(6), true);
         assert_eq!(p.due(), t0 + S(10));
+    }
+
+    #[test]
+    fn a_change_after_the_burst_was_spent_and_report_now_waits_one_gap() {
+        // Burst 3, gap 5 s: three changes at t0 go at once, a fourth is booked one gap later;
+        // report_now() carries it, and the next change gets that slot.
+        let schedule = Schedule::with_seed(S(30), S(1), S(60), 7).jitter(Jitter::NONE);
+        let t0 = Instant::now();
+        let mut p = Plan::new(schedule, RateLimiter::new(3, S(5)), t0);
+        p.on_send(t0);
+        p.on_outcome(t0, OK, false);
+        for _ in 0..3 {
+            p.on_change(t0, true);
+            assert_eq!(p.due(), t0);
+            p.on_send(t0);
+            p.on_outcome(t0, OK, false);
+        }
+        p.on_change(t0, true);
+        assert_eq!(p.due(), t0 + S(5));
+        p.on_outcome(t0 + S(1), NOW, false);
+        p.on_change(t0 + S(1), true);
+        assert_eq!(p.due(), t0 + S(5));
+    }
+
+    #[test]
+    fn a_slot_dropped_for_a_retry_goes_back_too() {
+        let t0 = Instant::now();
+        let mut p = burst_spent(t0);
+        p.on_change(t0, true);
+        p.on_outcome(t0 + S(1), failed(1), true);
+        p.on_send(t0 + S(2));
+        p.on_outcome(t0 + S(2), OK, false);
+        p.on_change(t0 + S(2), true);
+        assert_eq!(p.due(), t0 + S(5), "the slot the dropped booking had");
     }
 
     #[test]

@@ -5,17 +5,23 @@ use std::borrow::Cow;
 
 use crate::limits::MAX_QUOTED_CHARS;
 
-/// Replaces what may be the userinfo of a URL (`user:password@`) with `***@`.
+/// A URL as it may be printed: what may be its userinfo (`user:password@`) replaced with
+/// `***@`, and its query and fragment cut off (a query often carries a token).
 ///
 /// Conservative, so that it also protects malformed input: everything between `://` and the
-/// *last* `@` is hidden (everything before the last `@` when there is no `://` before it). A
-/// well-formed URL loses exactly its userinfo, since validation rejects `@` anywhere else.
+/// *last* `@` is hidden (everything before the last `@` when there is no `://` before it), and
+/// the query is looked for only after that. A well-formed URL loses exactly its userinfo,
+/// query and fragment, since validation rejects `@` anywhere else.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some(at) = url.rfind('@') else {
-        return url.to_owned();
+    let (userinfo_masked, rest) = match url.rfind('@') {
+        Some(at) => {
+            let start = url[..at].find("://").map_or(0, |i| i + 3);
+            (format!("{}***@", &url[..start]), &url[at + 1..])
+        }
+        None => (String::new(), url),
     };
-    let start = url[..at].find("://").map_or(0, |i| i + 3);
-    format!("{}***@{}", &url[..start], &url[at + 1..])
+    let rest = rest.find(['?', '#']).map_or(rest, |end| &rest[..end]);
+    format!("{userinfo_masked}{rest}")
 }
 
 /// The first `max` characters of `text`, and whether anything was cut.
@@ -95,6 +101,15 @@ mod tests {
         assert_eq!(redact_url("http://u:p@w@h"), "http://***@h");
         assert_eq!(redact_url("u:pw@h:1"), "***@h:1");
         assert_eq!(redact_url("http://h:1/x@y"), "http://***@y");
+    }
+
+    #[test]
+    fn urls_lose_their_query_and_fragment() {
+        assert_eq!(redact_url("http://h/gw?token=t"), "http://h/gw");
+        assert_eq!(redact_url("http://u:p@h/gw?token=t#f"), "http://***@h/gw");
+        assert_eq!(redact_url("http://h/gw#access_token=t"), "http://h/gw");
+        // A `?` in a malformed userinfo is hidden with it, never taken for a query.
+        assert_eq!(redact_url("http://u:p?w@h/x?q"), "http://***@h/x");
     }
 
     #[test]

@@ -280,6 +280,29 @@ impl RateLimiter {
         allowed_from.saturating_duration_since(now)
     }
 
+    /// Gives back the slot of the last [`reserve`](Self::reserve), when it goes unused (another
+    /// report carried the change it was reserved for): the next reservation gets that same
+    /// slot instead of one a gap later. Call it at most once per reservation, and only for the
+    /// last one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    /// use vortex_client::schedule::RateLimiter;
+    ///
+    /// let gap = Duration::from_secs(1);
+    /// let mut limiter = RateLimiter::new(1, gap);
+    /// let t0 = Instant::now();
+    /// assert_eq!(limiter.reserve(t0), Duration::ZERO);
+    /// assert_eq!(limiter.reserve(t0), gap); // booked, then carried by another report
+    /// limiter.release();
+    /// assert_eq!(limiter.reserve(t0), gap); // the same slot, not two gaps
+    /// ```
+    pub fn release(&mut self) {
+        // `take` set `next_free` one gap after the reserved slot, never before it.
+        self.next_free = self.next_free.and_then(|t| t.checked_sub(self.gap));
+    }
+
     /// The next slot's theoretical time (the GCRA's "theoretical arrival time": one gap after
     /// the last slot taken, or `now` when idle), and the earliest time it may be used (the
     /// burst lets it be used early by up to `tolerance`).

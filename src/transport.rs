@@ -32,6 +32,8 @@ pub(crate) struct Transport {
     /// `url` without userinfo: what logs and errors show.
     redacted_url: String,
     timeout: Duration,
+    /// The SDK's own client's connect timeout (never longer than `timeout`).
+    connect_timeout: Duration,
     /// Set when `http` is the application's client: the SDK's headers and timeout go on each
     /// request, and only an answer from `url` itself counts.
     shared: Option<HeaderMap>,
@@ -65,6 +67,7 @@ impl Transport {
             http,
             url,
             timeout: config.timeout,
+            connect_timeout: config.connect_timeout.min(config.timeout),
             shared,
             secrets,
         })
@@ -81,9 +84,25 @@ impl Transport {
         &self.redacted_url
     }
 
-    /// One attempt: POST the body, classify the outcome, read a bounded answer.
+    /// One attempt: POST the body, classify the outcome, read a bounded answer. A timeout
+    /// says how long the attempt ran, which tells whose timeout fired.
     pub(crate) async fn send(&self, body: Bytes) -> Result<Answer, ReporterError> {
         let started = tokio::time::Instant::now();
+        match self.attempt(body, started).await {
+            Err(ReporterError::Timeout { url, timeout, .. }) => Err(ReporterError::Timeout {
+                url,
+                timeout,
+                elapsed: started.elapsed(),
+            }),
+            done => done,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        body: Bytes,
+        started: tokio::time::Instant,
+    ) -> Result<Answer, ReporterError> {
         let mut response = match self.post(body.clone(), self.timeout).await {
             Ok(response) => response,
             // A keep-alive connection that the server closed as it was reused (its idle
@@ -226,9 +245,18 @@ impl Transport {
         let error = error.without_url();
         let url = self.redacted_url.clone();
         if error.is_timeout() || chain_has_timeout(&error) {
+            // The SDK's own client times out a connection at its connect timeout.
+            let own_connect = self.shared.is_none() && error.is_connect();
+            let timeout = if own_connect {
+                self.connect_timeout
+            } else {
+                self.timeout
+            };
+            // `send` sets how long the attempt really ran.
             return ReporterError::Timeout {
                 url,
-                timeout: self.timeout,
+                timeout,
+                elapsed: timeout,
             };
         }
         let detail = error_chain(&error);

@@ -57,6 +57,24 @@ pub(crate) fn check_segment(field: &'static str, value: &str) -> Result<(), Conf
     Ok(())
 }
 
+/// A warning for a name that the server accepts but that is probably a typo: one holding
+/// whitespace (`"my service"`). It is sent percent-encoded and registered under exactly that
+/// name, so the instance shows under an app nobody watches. Names the first such character
+/// and its position (in characters, from 1).
+pub(crate) fn name_warning(field: &str, value: &str) -> Option<String> {
+    let (index, c) = value.chars().enumerate().find(|(_, c)| c.is_whitespace())?;
+    let what = if c == ' ' {
+        "a space".to_owned()
+    } else {
+        format!("{c:?} (U+{:04X})", u32::from(c))
+    };
+    Some(format!(
+        "{field} {} holds {what} at position {}: it is sent percent-encoded and the server registers the instance under exactly this name; check that it is the {field} the server's configuration knows",
+        excerpt(value),
+        index + 1
+    ))
+}
+
 /// Bounded length and no control characters.
 pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), ConfigError> {
     check_len(field, "", value.len(), max)?;
@@ -172,4 +190,25 @@ fn check_token(token: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_whitespace_get_a_warning_naming_it() {
+        let warning = name_warning("app", "my service").unwrap();
+        assert!(
+            warning.contains("\"my service\" holds a space at position 3"),
+            "{warning}"
+        );
+        let warning = name_warning("profile", "prod\u{a0}").unwrap();
+        assert!(
+            warning.contains("'\\u{a0}' (U+00A0) at position 5"),
+            "{warning}"
+        );
+        assert_eq!(name_warning("app", "my-service"), None);
+        assert_eq!(name_warning("app", "a/b%c"), None);
+    }
 }

@@ -132,7 +132,7 @@ impl Checker {
             return Health::Healthy;
         };
         let bound = config.health_check_timeout;
-        let task = tokio::spawn(check.evaluate());
+        let task = check.spawn(bound);
         let abort = task.abort_handle();
         let (health, problem) = match tokio::time::timeout(bound, task).await {
             Ok(Ok(health)) => (health, None),

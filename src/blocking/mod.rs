@@ -234,6 +234,7 @@ impl HeartbeatClient {
             Err(CallError::TimedOut) => Err(ReporterError::Timeout {
                 url: self.engine.client.redacted_url().to_owned(),
                 timeout: bound,
+                elapsed: bound,
             }),
             Err(CallError::Gone) => Err(ReporterError::NoRuntime(
                 "the heartbeat thread has stopped".into(),

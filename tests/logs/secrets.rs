@@ -258,6 +258,8 @@ fn builders_configs_and_config_errors_hide_secrets() {
         format!("http://{USER}:{PASSWORD}?@127.0.0.1"),
         format!("{USER}:{PASSWORD}@127.0.0.1:8080"),
         format!("{USER}:{PASSWORD}@@127.0.0.1"),
+        format!("http://127.0.0.1/gw?token={TOKEN}"),
+        format!("http://127.0.0.1/gw#access_token={TOKEN}"),
     ];
     let mut all = errors;
     for url in &urls {
