@@ -435,6 +435,7 @@ mod tests {
         let timeout = ReporterError::Timeout {
             url: String::new(),
             timeout: secs(5),
+            elapsed: secs(5),
         };
         assert_eq!(Fault::of(&timeout).problem, Problem::Unavailable);
         let redirect = ReporterError::Redirect {

@@ -288,7 +288,7 @@ impl RateLimiter {
     /// ```
     /// use std::time::Duration;
     /// use tokio::time::Instant;
-    /// use vortex_client::schedule::RateLimiter;
+    /// use vortex_client::testing::schedule::RateLimiter;
     ///
     /// let gap = Duration::from_secs(1);
     /// let mut limiter = RateLimiter::new(1, gap);

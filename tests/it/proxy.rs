@@ -10,14 +10,12 @@
 //! environment is never changed: one test runs this binary again as a child process with
 //! `HTTP_PROXY` in the child's own environment.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::capture_logs;
 use parking_lot::Mutex;
-use support::capture_logs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use vortex_client::testing::MockServer;

@@ -3,12 +3,9 @@
 //! double slash, a change after `report_now()` that waited two gaps, a timeout message that
 //! named the wrong timeout, and a newcomer's mistakes that `build()` let through.
 
-#[macro_use]
-mod support;
-
 use std::time::Duration;
 
-use support::capture_logs;
+use crate::support::capture_logs;
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
