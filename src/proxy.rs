@@ -48,7 +48,7 @@ impl fmt::Debug for ProxySetting {
 
 /// Where the SDK's own client sends a report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
+pub(crate) enum ProxyRoute {
     /// Straight to the server.
     Direct,
     /// Through this proxy.
@@ -126,10 +126,10 @@ pub(crate) fn route(
     setting: &ProxySetting,
     target: &Url,
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Route, ConfigError> {
+) -> Result<ProxyRoute, ConfigError> {
     match setting {
-        ProxySetting::Direct => Ok(Route::Direct),
-        ProxySetting::Url(url) => parse_proxy(url, "proxy() on the builder").map(Route::Proxy),
+        ProxySetting::Direct => Ok(ProxyRoute::Direct),
+        ProxySetting::Url(url) => parse_proxy(url, "proxy() on the builder").map(ProxyRoute::Proxy),
         ProxySetting::Environment => from_environment(target, var),
     }
 }
@@ -137,22 +137,22 @@ pub(crate) fn route(
 fn from_environment(
     target: &Url,
     var: &dyn Fn(&str) -> Option<String>,
-) -> Result<Route, ConfigError> {
-    let Some(host) = target.host_str().map(Host::parse) else {
-        return Ok(Route::Direct);
+) -> Result<ProxyRoute, ConfigError> {
+    let Some(host) = target.host_str().map(TargetHost::parse) else {
+        return Ok(ProxyRoute::Direct);
     };
     if host.is_loopback() {
-        return Ok(Route::Direct);
+        return Ok(ProxyRoute::Direct);
     }
     let Some((name, value)) = proxy_variable(target.scheme(), var) else {
-        return Ok(Route::Direct);
+        return Ok(ProxyRoute::Direct);
     };
     let port = target.port_or_known_default().unwrap_or(0);
     let no_proxy = ["no_proxy", "NO_PROXY"].iter().find_map(|n| var(n));
     if no_proxy.is_some_and(|list| NoProxy::parse(&list).matches(&host, port)) {
-        return Ok(Route::Direct);
+        return Ok(ProxyRoute::Direct);
     }
-    parse_proxy(&value, name).map(Route::Proxy)
+    parse_proxy(&value, name).map(ProxyRoute::Proxy)
 }
 
 /// The variable naming the proxy for `scheme`, curl's order: the scheme's own variable before
@@ -218,18 +218,18 @@ fn parse_proxy(raw: &str, source: &'static str) -> Result<ProxyTarget, ConfigErr
 
 /// A target host, normalised for matching: names lowercased without a trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Host {
+enum TargetHost {
     Name(String),
     Ip(IpAddr),
 }
 
-impl Host {
+impl TargetHost {
     /// A parsed URL's host: IPv6 in brackets, IPv4 already normalised by the URL parser.
     fn parse(host: &str) -> Self {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         match bare.parse::<IpAddr>() {
-            Ok(ip) => Host::Ip(ip),
-            Err(_) => Host::Name(host.trim_end_matches('.').to_ascii_lowercase()),
+            Ok(ip) => TargetHost::Ip(ip),
+            Err(_) => TargetHost::Name(host.trim_end_matches('.').to_ascii_lowercase()),
         }
     }
 
@@ -237,9 +237,9 @@ impl Host {
     /// a proxy elsewhere could not reach them (Go's net/http rule).
     fn is_loopback(&self) -> bool {
         match self {
-            Host::Name(name) => name == "localhost" || name.ends_with(".localhost"),
-            Host::Ip(IpAddr::V4(ip)) => ip.is_loopback(),
-            Host::Ip(IpAddr::V6(ip)) => {
+            TargetHost::Name(name) => name == "localhost" || name.ends_with(".localhost"),
+            TargetHost::Ip(IpAddr::V4(ip)) => ip.is_loopback(),
+            TargetHost::Ip(IpAddr::V6(ip)) => {
                 ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
             }
         }
@@ -276,7 +276,7 @@ impl NoProxy {
         NoProxy { entries }
     }
 
-    fn matches(&self, host: &Host, port: u16) -> bool {
+    fn matches(&self, host: &TargetHost, port: u16) -> bool {
         self.entries.iter().any(|e| e.matches(host, port))
     }
 }
@@ -304,19 +304,19 @@ impl Entry {
         (!domain.is_empty()).then_some(Entry::Domain(domain, port))
     }
 
-    fn matches(&self, host: &Host, port: u16) -> bool {
+    fn matches(&self, host: &TargetHost, port: u16) -> bool {
         let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
         match (self, host) {
             (Entry::All, _) => true,
-            (Entry::Domain(d, p), Host::Name(name)) => {
+            (Entry::Domain(d, p), TargetHost::Name(name)) => {
                 port_ok(p)
                     && (name == d
                         || name
                             .strip_suffix(d.as_str())
                             .is_some_and(|rest| rest.ends_with('.')))
             }
-            (Entry::Ip(ip, p), Host::Ip(addr)) => port_ok(p) && ip == addr,
-            (Entry::Cidr(net, bits), Host::Ip(addr)) => in_range(*addr, *net, *bits),
+            (Entry::Ip(ip, p), TargetHost::Ip(addr)) => port_ok(p) && ip == addr,
+            (Entry::Cidr(net, bits), TargetHost::Ip(addr)) => in_range(*addr, *net, *bits),
             _ => false,
         }
     }
@@ -386,8 +386,8 @@ mod tests {
     fn via(pairs: &[(&str, &str)], target: &str) -> String {
         let target = Url::parse(target).unwrap();
         match route(&ProxySetting::Environment, &target, &vars(pairs)).unwrap() {
-            Route::Direct => "direct".to_owned(),
-            Route::Proxy(p) => format!(
+            ProxyRoute::Direct => "direct".to_owned(),
+            ProxyRoute::Proxy(p) => format!(
                 "{}:{}",
                 p.url.host_str().unwrap(),
                 p.url.port_or_known_default().unwrap()
@@ -552,15 +552,15 @@ mod tests {
             &Url::parse("http://v.test/").unwrap(),
             &env,
         );
-        assert_eq!(direct.unwrap(), Route::Direct);
+        assert_eq!(direct.unwrap(), ProxyRoute::Direct);
         // An explicit proxy is the application's choice, also for loopback.
         let setting = ProxySetting::Url("http://mine:8080".into());
         match route(&setting, &target, &env).unwrap() {
-            Route::Proxy(p) => {
+            ProxyRoute::Proxy(p) => {
                 assert_eq!(p.url.as_str(), "http://mine:8080/");
                 assert_eq!(p.source, "proxy() on the builder");
             }
-            Route::Direct => panic!("explicit proxy ignored"),
+            ProxyRoute::Direct => panic!("explicit proxy ignored"),
         }
     }
 
@@ -568,7 +568,7 @@ mod tests {
     fn credentials_become_basic_and_are_never_shown() {
         let setting = ProxySetting::Url("http://us%40er:p%3Ass-w0rd@proxy:3128".into());
         let target = Url::parse("http://v.test/").unwrap();
-        let Route::Proxy(p) = route(&setting, &target, &vars(&[])).unwrap() else {
+        let ProxyRoute::Proxy(p) = route(&setting, &target, &vars(&[])).unwrap() else {
             panic!("no proxy");
         };
         assert_eq!(p.url.as_str(), "http://proxy:3128/");

@@ -16,7 +16,7 @@ use crate::config::HeartbeatConfig;
 use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path};
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
-use crate::proxy::{route, ProxySetting, Route};
+use crate::proxy::{route, ProxyRoute, ProxySetting};
 use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
 use crate::tls::add_roots;
@@ -302,7 +302,7 @@ fn own_client(config: &HeartbeatConfig, url: &Url) -> Result<reqwest::Client, Co
 
 /// The route to `url` the configuration asks for. The application's client has its own: only
 /// the environment's proxy, whose credentials may still be echoed, is looked at for it.
-fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<Route, ConfigError> {
+fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<ProxyRoute, ConfigError> {
     let setting = match config.http_client {
         Some(_) => &ProxySetting::Environment,
         None => &config.proxy,
@@ -314,9 +314,9 @@ fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<Route, ConfigError
 /// `Proxy-Authorization` (also inside a CONNECT tunnel for https).
 fn with_proxy(
     builder: reqwest::ClientBuilder,
-    route: Route,
+    route: ProxyRoute,
 ) -> Result<reqwest::ClientBuilder, ConfigError> {
-    let Route::Proxy(target) = route else {
+    let ProxyRoute::Proxy(target) = route else {
         return Ok(builder);
     };
     tracing::debug!(proxy = %target.url, from = target.source, "reports go through a proxy");
@@ -459,7 +459,7 @@ fn collect_secrets(config: &HeartbeatConfig, url: &Url, http: &reqwest::Client) 
         }
     }
     // A proxy's 407 or 502 page may echo the request, Proxy-Authorization included.
-    if let Ok(Route::Proxy(target)) = proxy_route(config, url) {
+    if let Ok(ProxyRoute::Proxy(target)) = proxy_route(config, url) {
         secrets.extend(target.secrets());
     }
     secrets.retain(|s| s.trim().len() >= 4);
