@@ -147,6 +147,45 @@ async fn malformed_bodies_are_refused_like_the_server_model_does() {
     assert_eq!(heartbeat(&server, "i", "v1").await.status, 503);
 }
 
+/// serde reads a struct from a JSON array by position; the server's model takes objects, at
+/// the top and in `metadata` (and `custom` is a map): arrays there are 422, never reports.
+#[tokio::test]
+async fn arrays_where_the_model_has_objects_are_refused() {
+    let server = MockServer::start().await.unwrap();
+    let arrays = [
+        r#"["i-1","v9"]"#,
+        r#"["i-1","v9",null,"healthy"]"#,
+        r#"[]"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":["h","10.0.0.1"]}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":[]}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":[]}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":[["team","core"]]}}"#,
+    ];
+    for body in arrays {
+        let answer = post_json(&server, HEARTBEAT, body).await;
+        assert_eq!(answer.status, 422, "{body}");
+        assert!(answer.json()["error"].is_string(), "{body}");
+    }
+    assert_eq!(server.report_count(), 0, "{:?}", server.reports());
+    assert_eq!(server.rejections().len(), arrays.len());
+    assert_eq!(server.instances("payment-service", "production").count, 0);
+    // Objects pass as before, an empty or null `metadata` included.
+    let objects = [
+        r#"{"instance_id":"i","config_version":"v1","metadata":{}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":null}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":{}}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"hostname":"h","x":[1]},"y":[2]}"#,
+    ];
+    for body in objects {
+        assert_eq!(
+            post_json(&server, HEARTBEAT, body).await.status,
+            200,
+            "{body}"
+        );
+    }
+    assert_eq!(server.report_count(), objects.len());
+}
+
 #[tokio::test]
 async fn answers_follow_the_expected_version_of_each_app_and_profile() {
     let server = MockServer::start().await.unwrap();
