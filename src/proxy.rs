@@ -134,6 +134,14 @@ pub(crate) fn route(
     }
 }
 
+/// Whether `target` is `localhost` or a loopback address: traffic that never leaves the
+/// machine by itself (the rule [`Host::is_loopback`] gives).
+pub(crate) fn is_loopback(target: &Url) -> bool {
+    target
+        .host_str()
+        .is_some_and(|host| Host::parse(host).is_loopback())
+}
+
 fn from_environment(
     target: &Url,
     var: &dyn Fn(&str) -> Option<String>,

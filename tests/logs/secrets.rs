@@ -527,30 +527,70 @@ fn the_base64_helper_is_right() {
 }
 
 /// Credentials over plain http are allowed (in-cluster traffic often is), with a warning.
+/// `build()` only: nothing connects to the non-loopback host.
 #[tokio::test(flavor = "current_thread")]
 async fn credentials_over_plain_http_warn() {
     let (logs, _guard) = capture_logs();
     let warnings = || logs.lines("WARN", "clear text").len();
+    let remote = "vortex.invalid:1";
     HeartbeatClient::builder()
         .environment(Environment::empty())
-        .server_url("http://127.0.0.1:1")
+        .server_url(format!("http://{remote}"))
         .app("a")
         .profile("p")
         .header("X-Tenant", "t")
         .build()
         .unwrap();
     assert_eq!(warnings(), 0, "{}", logs.text());
-    TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
+    TOKEN_AUTH.client(remote).build().unwrap();
     assert_eq!(warnings(), 1, "{}", logs.text());
-    USERINFO.client("127.0.0.1:1").build().unwrap();
+    USERINFO.client(remote).build().unwrap();
     assert_eq!(warnings(), 2, "{}", logs.text());
     if cfg!(feature = "rustls") {
         TOKEN_AUTH
-            .client("127.0.0.1:1")
-            .server_url("https://127.0.0.1:1")
+            .client(remote)
+            .server_url(format!("https://{remote}"))
             .build()
             .unwrap();
         assert_eq!(warnings(), 2, "{}", logs.text());
     }
+    assert_clean("the log", &logs.text());
+}
+
+/// Loopback never leaves the machine: credentials to a local sidecar or a `MockServer` are
+/// not the clear text the warning is about. Unless a proxy carries them off the machine.
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_over_loopback_do_not_warn() {
+    let (logs, _guard) = capture_logs();
+    let warnings = || logs.lines("WARN", "clear text").len();
+    for host in [
+        "127.0.0.1:1",
+        "127.9.8.7:1",
+        "[::1]:1",
+        "[::ffff:127.0.0.1]:1",
+        "localhost:1",
+        "LocalHost.:1",
+        "svc.localhost:1",
+    ] {
+        TOKEN_AUTH.client(host).build().unwrap();
+        USERINFO.client(host).build().unwrap();
+        assert_eq!(warnings(), 0, "{host}: {}", logs.text());
+    }
+    let rx = MockServer::start().await.unwrap();
+    let client = TOKEN_AUTH.client(rx.addr()).build().unwrap();
+    client.report_now().await.unwrap();
+    assert_eq!(warnings(), 0, "{}", logs.text());
+    // Near misses are not loopback.
+    for host in ["127.0.0.1.example:1", "localhost.example:1", "10.0.0.1:1"] {
+        TOKEN_AUTH.client(host).build().unwrap();
+    }
+    assert_eq!(warnings(), 3, "{}", logs.text());
+    // An explicit proxy takes loopback traffic off the machine: the warning stands.
+    TOKEN_AUTH
+        .client("127.0.0.1:1")
+        .proxy("http://proxy.invalid:3128")
+        .build()
+        .unwrap();
+    assert_eq!(warnings(), 4, "{}", logs.text());
     assert_clean("the log", &logs.text());
 }
