@@ -354,8 +354,9 @@ fn in_range(addr: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// Standard base64 with padding (RFC 4648), for the Basic credentials.
-fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (RFC 4648), for the Basic credentials (also those the
+/// mock server requires).
+pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

@@ -159,8 +159,9 @@ impl Report {
     }
 }
 
-/// A request the mock server refused: a malformed heartbeat body (400, 422, 413, 415) or a
-/// request for a route it does not serve (404, 405).
+/// A request the mock server refused: a malformed heartbeat body (400, 422, 413, 415), a
+/// request for a route it does not serve (404, 405), or one without the credentials it
+/// requires (401).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
