@@ -134,6 +134,14 @@ pub(crate) fn route(
     }
 }
 
+/// Whether `target` is `localhost` or a loopback address: traffic that never leaves the
+/// machine by itself (the rule [`TargetHost::is_loopback`] gives).
+pub(crate) fn is_loopback(target: &Url) -> bool {
+    target
+        .host_str()
+        .is_some_and(|host| TargetHost::parse(host).is_loopback())
+}
+
 fn from_environment(
     target: &Url,
     var: &dyn Fn(&str) -> Option<String>,
@@ -346,8 +354,9 @@ fn in_range(addr: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// Standard base64 with padding (RFC 4648), for the Basic credentials.
-fn base64(input: &[u8]) -> String {
+/// Standard base64 with padding (RFC 4648), for the Basic credentials (also those the
+/// mock server requires).
+pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {

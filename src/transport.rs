@@ -419,14 +419,18 @@ fn default_headers(config: &HeartbeatConfig) -> HeaderMap {
     headers
 }
 
-/// Credentials over plain http work, but anyone on the path can read them.
+/// Credentials over plain http work, but anyone on the path can read them. Loopback has no
+/// such path (a local sidecar, a mock server in a test), unless a proxy carries it off the
+/// machine.
 fn warn_if_clear_text(config: &HeartbeatConfig, server: &Url) {
     let authorization = config
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
     let credentials = has_userinfo(server) || authorization || config.bearer_token.is_some();
-    if server.scheme() == "http" && credentials {
+    let stays_local = crate::proxy::is_loopback(server)
+        && matches!(proxy_route(config, server), Ok(ProxyRoute::Direct));
+    if server.scheme() == "http" && credentials && !stays_local {
         tracing::warn!(
             url = %redact_url(&config.server_url),
             "credentials are sent in clear text over http: use an https server_url"

@@ -102,9 +102,11 @@ impl MockServer {
         self.backend.lock().reports.last().cloned()
     }
 
-    /// Every refused request so far: malformed heartbeats (400, 413, 415, 422) and requests for
-    /// routes the server does not have (404, 405). A client that follows the contract leaves
-    /// this empty.
+    /// Every refused request so far: malformed heartbeats (400, 413, 415, 422), requests for
+    /// routes the server does not have (404, 405), and, when the server requires credentials
+    /// ([`MockServerBuilder::require_bearer_token`](super::MockServerBuilder::require_bearer_token)),
+    /// requests without the right ones (401). A client that follows the contract, with the
+    /// right credentials, leaves this empty.
     #[must_use]
     pub fn rejections(&self) -> Vec<Rejection> {
         self.backend.lock().rejections.clone()

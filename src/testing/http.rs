@@ -7,10 +7,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use hyper::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use serde::Serialize;
 
+use super::auth::{Required, Unauthorized};
 use super::model::{parse_body, Refusal, Rejection, Report};
 use super::reply::Reply;
 use super::routes::{route, Route};
@@ -26,6 +29,8 @@ pub(super) type ResponseBody = Full<Bytes>;
 pub(super) struct Context {
     pub(super) backend: Arc<Backend>,
     pub(super) prefix: Arc<str>,
+    /// What every request must carry, when the server stands behind an auth gateway.
+    pub(super) credentials: Option<Arc<Required>>,
 }
 
 /// Answers one request.
@@ -35,6 +40,13 @@ pub(super) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
+    if let Some(required) = &cx.credentials {
+        let authorization = request.headers().get(AUTHORIZATION);
+        if let Err(denied) = required.check(authorization.map(HeaderValue::as_bytes)) {
+            let body = read_body(request).await.unwrap_or_default();
+            return Ok(unauthorized(&cx.backend, &method, &path, denied, &body));
+        }
+    }
     let found = match route(&method, &path, &cx.prefix) {
         Ok(found) => found,
         Err((status, reason)) => {
@@ -152,6 +164,22 @@ fn refuse(
         body: String::from_utf8_lossy(body).into_owned(),
     });
     json(refusal.status, &answer)
+}
+
+/// Records a request the gateway turned away and answers it 401 with its challenge.
+fn unauthorized(
+    backend: &Backend,
+    method: &str,
+    path: &str,
+    denied: Unauthorized,
+    body: &[u8],
+) -> Response<ResponseBody> {
+    let refusal = Refusal {
+        status: 401,
+        reason: denied.reason,
+    };
+    let response = refuse(backend, method, path, refusal, body);
+    with_header(response, WWW_AUTHENTICATE, &denied.challenge)
 }
 
 /// Answers as the reply says.

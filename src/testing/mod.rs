@@ -4,15 +4,19 @@
 //! [`MockServer`] serves the server's drift API on a loopback port, as the wire contract says:
 //!
 //! - `POST /api/drift/heartbeat/{app}/{profile}` checks the body against the server's model
-//!   (`instance_id` and `config_version` strings, `health` one of `healthy`, `degraded`,
-//!   `unhealthy`, optional `metadata` with a `custom` map of strings): a body that is not JSON
-//!   gets 400, JSON of the wrong shape 422. A well-formed one is recorded as a typed [`Report`]
+//!   (an object of `instance_id` and `config_version` strings, `health` one of `healthy`,
+//!   `degraded`, `unhealthy`, an optional `metadata` object with a `custom` map of strings): a
+//!   body that is not JSON gets 400, JSON of the wrong shape 422 (an array where the model has
+//!   an object included). A well-formed one is recorded as a typed [`Report`]
 //!   and answered `{registered, expected_version, drift_detected}`, or as scripted with
 //!   [`Reply`] (status codes, `Retry-After`, delays, raw bodies, a connection that hangs).
 //! - The read side an operator uses: `GET /api/drift/drift/{app}/{profile}` ([`DriftReport`]),
 //!   `GET /api/drift/drift` ([`DriftSummary`]), `GET /api/drift/instances/{app}/{profile}`
 //!   ([`InstanceList`]), with the server's TTL (5 min), drift grace period (60 s) and alert
 //!   rule (at least 5 instances, at least 10 % drifted), all settable.
+//! - Optionally, an auth gateway in front: every request must carry a bearer token
+//!   ([`MockServerBuilder::require_bearer_token`]) or Basic credentials
+//!   ([`MockServerBuilder::require_basic_auth`]), else 401 with a `WWW-Authenticate` challenge.
 //!
 //! Tests wait for reports with a deadline ([`MockServer::next_report`],
 //! [`MockServer::wait_for_version`]) instead of sleeping. Time is tokio's: under
@@ -69,6 +73,7 @@
 //! vortex-client = { version = "0.1", features = ["testing"] }
 //! ```
 
+mod auth;
 mod clock;
 mod control;
 mod fleet;

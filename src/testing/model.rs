@@ -69,10 +69,31 @@ pub(super) fn parse_body(body: &[u8]) -> Result<HeartbeatBody, Refusal> {
         status: 400,
         reason: format!("the body is not JSON: {e}"),
     })?;
+    no_array_for_an_object(&value)?;
     serde_json::from_value(value).map_err(|e| Refusal {
         status: 422,
         reason: format!("the body does not fit the server's model: {e}"),
     })
+}
+
+/// serde reads a struct from a JSON array too, by position (`["i-1","v9"]` would register
+/// instance `i-1` on `v9`); the server's model takes objects only. Arrays are caught here,
+/// every other shape is left to serde. `custom` is a map, which serde never reads from an
+/// array.
+fn no_array_for_an_object(value: &serde_json::Value) -> Result<(), Refusal> {
+    let wrong = |what: &str| Refusal {
+        status: 422,
+        reason: format!(
+            "the body does not fit the server's model: {what} is an array, not an object"
+        ),
+    };
+    if value.is_array() {
+        return Err(wrong("the body"));
+    }
+    match value.get("metadata") {
+        Some(metadata) if metadata.is_array() => Err(wrong("metadata")),
+        _ => Ok(()),
+    }
 }
 
 /// One heartbeat the mock server accepted as well-formed (whatever it answered).
@@ -138,8 +159,9 @@ impl Report {
     }
 }
 
-/// A request the mock server refused: a malformed heartbeat body (400, 422, 413, 415) or a
-/// request for a route it does not serve (404, 405).
+/// A request the mock server refused: a malformed heartbeat body (400, 422, 413, 415), a
+/// request for a route it does not serve (404, 405), or one without the credentials it
+/// requires (401).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
@@ -173,6 +195,12 @@ mod tests {
             r#"{"instance_id":"i","config_version":"v1","health":"sick"}"#,
             r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":{"n":1}}}"#,
             r#"[1,2]"#,
+            r#"["i","v1"]"#,
+            r#""text""#,
+            r#"{"instance_id":"i","config_version":"v1","metadata":["h","10.0.0.1"]}"#,
+            r#"{"instance_id":"i","config_version":"v1","metadata":[]}"#,
+            r#"{"instance_id":"i","config_version":"v1","metadata":"h"}"#,
+            r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":["a"]}}"#,
         ] {
             assert_eq!(
                 parse_body(wrong.as_bytes()).unwrap_err().status,

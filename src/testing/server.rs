@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
+use super::auth::Required;
 use super::http::{handle, Context};
 use super::state::Backend;
 
@@ -52,6 +53,7 @@ pub struct MockServer {
 pub struct MockServerBuilder {
     addr: Option<SocketAddr>,
     prefix: String,
+    credentials: Option<Required>,
 }
 
 impl MockServerBuilder {
@@ -75,6 +77,88 @@ impl MockServerBuilder {
         self
     }
 
+    /// Requires `Authorization: Bearer <token>` on every request, as the server behind an
+    /// auth gateway: a request without it, or with another token, is answered 401 with a
+    /// `WWW-Authenticate: Bearer` challenge. Replaces credentials required before.
+    ///
+    /// A refused request is recorded in [`rejections`](MockServer::rejections) (status 401,
+    /// and why: no header, another scheme, wrong credentials; never what was sent), not in
+    /// [`reports`](MockServer::reports): the gateway never passes it on, so it uses up no
+    /// scripted reply and never registers. Every route is guarded, the read side included.
+    ///
+    /// A service's test that its token gets through, and that a wrong one is refused:
+    ///
+    /// ```
+    /// use vortex_client::testing::MockServer;
+    /// use vortex_client::{Disposition, HeartbeatClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::builder().require_bearer_token("s3cr3t").start().await?;
+    /// let client = |token: &str| {
+    ///     HeartbeatClient::builder()
+    ///         .server_url(server.url())
+    ///         .app("billing")
+    ///         .profile("test")
+    ///         .config_version("v1")
+    ///         .bearer_token(token)
+    ///         .build()
+    /// };
+    ///
+    /// // The right token: accepted and recorded.
+    /// client("s3cr3t")?.report_now().await?;
+    /// assert_eq!(server.report_count(), 1);
+    ///
+    /// // A wrong one: 401, a credentials error the client does not retry.
+    /// let err = client("expired")?.report_now().await.unwrap_err();
+    /// assert_eq!(err.status(), Some(401));
+    /// assert_eq!(err.disposition(), Disposition::Permanent);
+    /// assert_eq!(server.rejections()[0].status, 401);
+    /// assert_eq!(server.report_count(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn require_bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.credentials = Some(Required::Bearer(token.into()));
+        self
+    }
+
+    /// Requires Basic credentials on every request (`Authorization: Basic
+    /// base64(user:password)`, what the client sends for a server URL
+    /// `http://user:password@host`), as the server behind an auth gateway: otherwise 401
+    /// with a `WWW-Authenticate: Basic` challenge. Replaces credentials required before;
+    /// refusals are recorded as with
+    /// [`require_bearer_token`](Self::require_bearer_token).
+    ///
+    /// ```
+    /// use vortex_client::testing::MockServer;
+    /// use vortex_client::{Disposition, HeartbeatClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::builder().require_basic_auth("svc", "pw").start().await?;
+    /// let client = |userinfo: &str| {
+    ///     HeartbeatClient::builder()
+    ///         .server_url(server.url().replace("http://", &format!("http://{userinfo}@")))
+    ///         .app("billing")
+    ///         .profile("test")
+    ///         .config_version("v1")
+    ///         .build()
+    /// };
+    ///
+    /// client("svc:pw")?.report_now().await?;
+    /// let err = client("svc:old")?.report_now().await.unwrap_err();
+    /// assert_eq!(err.status(), Some(401));
+    /// assert_eq!(err.disposition(), Disposition::Permanent);
+    /// assert_eq!((server.report_count(), server.rejections().len()), (1, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn require_basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some(Required::basic(user, password));
+        self
+    }
+
     fn address(&self) -> SocketAddr {
         self.addr
             .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
@@ -94,7 +178,7 @@ impl MockServerBuilder {
         }
         let listener = TcpListener::bind(self.address()).await?;
         let addr = listener.local_addr()?;
-        let (mut server, cx, stop) = MockServer::new(addr, &self.prefix);
+        let (mut server, cx, stop) = MockServer::new(addr, &self);
         let accept = tokio::spawn(accept_loop(listener, cx, stop));
         server.accept = Some(accept.abort_handle());
         Ok(server)
@@ -110,7 +194,7 @@ impl MockServerBuilder {
         let listener = std::net::TcpListener::bind(self.address())?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let (server, cx, stop) = MockServer::new(addr, &self.prefix);
+        let (server, cx, stop) = MockServer::new(addr, &self);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("vortex-mock-server".into())
@@ -194,12 +278,17 @@ impl MockServer {
         MockServerBuilder::default()
     }
 
-    fn new(addr: SocketAddr, prefix: &str) -> (MockServer, Context, watch::Receiver<bool>) {
+    fn new(
+        addr: SocketAddr,
+        options: &MockServerBuilder,
+    ) -> (MockServer, Context, watch::Receiver<bool>) {
         let backend = Arc::new(Backend::default());
         let (stop, stopped) = watch::channel(false);
+        let prefix = options.prefix.as_str();
         let cx = Context {
             backend: backend.clone(),
             prefix: Arc::from(prefix),
+            credentials: options.credentials.clone().map(Arc::new),
         };
         let server = MockServer {
             backend,

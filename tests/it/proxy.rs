@@ -10,14 +10,10 @@
 //! environment is never changed: one test runs this binary again as a child process with
 //! `HTTP_PROXY` in the child's own environment.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::capture_logs;
-use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use crate::support::forward_proxy::ForwardProxy;
+use crate::support::{base64, capture_logs};
 use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
@@ -27,101 +23,6 @@ const USER: &str = "px-user-5d1c";
 const PASSWORD: &str = "px-s3cret-8a7b";
 /// What the target's path looks like in every recorded request.
 const PATH: &str = "/api/drift/heartbeat/orders/prod";
-
-/// One request as the proxy saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    /// The request line, e.g. `POST http://vortex.invalid:8888/api/... HTTP/1.1`.
-    line: String,
-    /// Header lines, names lowercased.
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A forward proxy that answers every request itself: 200 `{}`, or `status` with a page that
-/// echoes the request's headers (as some proxies' 407 and 502 pages do), credentials first.
-struct ForwardProxy {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl ForwardProxy {
-    async fn start(status: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = Arc::clone(&seen);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, status, Arc::clone(&record)));
-            }
-        });
-        ForwardProxy { addr, seen }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().clone()
-    }
-}
-
-async fn serve(mut stream: TcpStream, status: u16, record: Arc<Mutex<Vec<Seen>>>) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-        match stream.read(&mut byte).await {
-            Ok(1) => head.push(byte[0]),
-            _ => return,
-        }
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-    let line = lines.next().unwrap_or_default().to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; length];
-    let _ = stream.read_exact(&mut body).await;
-    let seen = Seen { line, headers };
-    let (reason, page) = match status {
-        200 => ("OK", "{}".to_owned()),
-        _ => ("Proxy Error", echo_page(&seen)),
-    };
-    record.lock().push(seen);
-    let answer = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-        page.len()
-    );
-    let _ = stream.write_all(answer.as_bytes()).await;
-}
-
-/// The page a careless proxy shows: the request's credentials, then everything else.
-fn echo_page(seen: &Seen) -> String {
-    let mut page = String::from("denied. you sent: ");
-    let mut headers = seen.headers.clone();
-    headers.sort_by_key(|(n, _)| n != "proxy-authorization");
-    for (name, value) in headers {
-        page.push_str(&format!("{name}: {value}\n"));
-    }
-    page
-}
 
 fn builder(vars: &[(&str, &str)], server_url: &str) -> HeartbeatClientBuilder {
     HeartbeatClient::builder()
@@ -580,26 +481,4 @@ async fn child_with_proxy_variables_in_its_process() {
         }
         other => panic!("unknown scenario {other}"),
     }
-}
-
-/// Standard base64 with padding, for the expected Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use vortex_client::testing::{
     DriftReport, DriftSummary, InstanceList, MockServer, Reply, WaitError,
 };
-use vortex_client::{blocking, Environment, Health, HeartbeatClient};
+use vortex_client::{blocking, Disposition, Environment, Health, HeartbeatClient};
 
 const WAIT: Duration = Duration::from_secs(10);
 const HEARTBEAT: &str = "/api/drift/heartbeat/payment-service/production";
@@ -42,14 +42,27 @@ async fn request(
     content_type: Option<&str>,
     body: &str,
 ) -> Result<Answer, String> {
+    let content_type = content_type.map(|t| ("content-type", t));
+    request_with(server, method, path, content_type.as_slice(), body).await
+}
+
+/// [`request`] with these header lines.
+async fn request_with(
+    server: &MockServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Answer, String> {
     let mut stream = TcpStream::connect(server.addr())
         .await
         .map_err(|e| e.to_string())?;
-    let content_type = content_type
-        .map(|t| format!("content-type: {t}\r\n"))
-        .unwrap_or_default();
+    let headers: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n{content_type}content-length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n{headers}content-length: {}\r\n\r\n",
         body.len()
     );
     stream
@@ -145,6 +158,45 @@ async fn malformed_bodies_are_refused_like_the_server_model_does() {
     );
     // The scripted 503 was kept for the first well-formed heartbeat.
     assert_eq!(heartbeat(&server, "i", "v1").await.status, 503);
+}
+
+/// serde reads a struct from a JSON array by position; the server's model takes objects, at
+/// the top and in `metadata` (and `custom` is a map): arrays there are 422, never reports.
+#[tokio::test]
+async fn arrays_where_the_model_has_objects_are_refused() {
+    let server = MockServer::start().await.unwrap();
+    let arrays = [
+        r#"["i-1","v9"]"#,
+        r#"["i-1","v9",null,"healthy"]"#,
+        r#"[]"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":["h","10.0.0.1"]}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":[]}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":[]}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":[["team","core"]]}}"#,
+    ];
+    for body in arrays {
+        let answer = post_json(&server, HEARTBEAT, body).await;
+        assert_eq!(answer.status, 422, "{body}");
+        assert!(answer.json()["error"].is_string(), "{body}");
+    }
+    assert_eq!(server.report_count(), 0, "{:?}", server.reports());
+    assert_eq!(server.rejections().len(), arrays.len());
+    assert_eq!(server.instances("payment-service", "production").count, 0);
+    // Objects pass as before, an empty or null `metadata` included.
+    let objects = [
+        r#"{"instance_id":"i","config_version":"v1","metadata":{}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":null}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":{}}}"#,
+        r#"{"instance_id":"i","config_version":"v1","metadata":{"hostname":"h","x":[1]},"y":[2]}"#,
+    ];
+    for body in objects {
+        assert_eq!(
+            post_json(&server, HEARTBEAT, body).await.status,
+            200,
+            "{body}"
+        );
+    }
+    assert_eq!(server.report_count(), objects.len());
 }
 
 #[tokio::test]
@@ -516,4 +568,120 @@ fn start_outside_a_runtime_is_an_error_not_a_panic() {
         panic!("expected an error at once")
     };
     assert!(err.to_string().contains("start_blocking"), "{err}");
+}
+
+/// A heartbeat with this `Authorization` (or none), by hand.
+async fn heartbeat_as(server: &MockServer, authorization: Option<&str>) -> Answer {
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(authorization.map(|value| ("authorization", value)));
+    let body = r#"{"instance_id":"i","config_version":"v1"}"#;
+    let answer = request_with(server, "POST", HEARTBEAT, &headers, body).await;
+    answer.expect("the mock server answers")
+}
+
+/// Behind an auth gateway: the right token passes, anything else is 401 with a challenge,
+/// recorded as a rejection (never as a report, never echoing what was sent), and uses up no
+/// scripted reply. The read side is guarded too.
+#[tokio::test]
+async fn a_required_bearer_token_is_checked_on_every_request() {
+    let server = MockServer::builder()
+        .require_bearer_token("tok-right-7c1")
+        .start()
+        .await
+        .unwrap();
+    server.script([Reply::Status(503)]);
+    let refused = [
+        (None, r#"Bearer realm="vortex""#),
+        (
+            Some("Basic dG9rLXJpZ2h0LTdjMQ=="),
+            r#"Bearer realm="vortex""#,
+        ),
+        (
+            Some("Bearer tok-wrong-9d2"),
+            r#"Bearer realm="vortex", error="invalid_token""#,
+        ),
+        (
+            Some("Bearer tok-right-7c1x"),
+            r#"Bearer realm="vortex", error="invalid_token""#,
+        ),
+    ];
+    for (authorization, challenge) in refused {
+        let answer = heartbeat_as(&server, authorization).await;
+        assert_eq!(answer.status, 401, "{authorization:?}");
+        assert_eq!(answer.header("www-authenticate"), Some(challenge));
+        assert!(answer.json()["error"].is_string(), "{authorization:?}");
+        assert!(!String::from_utf8_lossy(&answer.body).contains("tok-"));
+    }
+    let rejections = server.rejections();
+    assert_eq!(rejections.len(), refused.len());
+    assert!(rejections
+        .iter()
+        .all(|r| r.status == 401 && r.method == "POST"));
+    assert!(rejections.iter().all(|r| !r.reason.contains("tok-")));
+    assert_eq!(server.report_count(), 0);
+    let read = request(&server, "GET", "/api/drift/drift", None, "").await;
+    assert_eq!(read.unwrap().status, 401, "the read side is guarded too");
+
+    // The right token: the scripted reply is still there, then the default.
+    let right = Some("Bearer tok-right-7c1");
+    assert_eq!(heartbeat_as(&server, right).await.status, 503);
+    assert_eq!(
+        heartbeat_as(&server, Some("bearer tok-right-7c1"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.report_count(), 2);
+    let auth = [("authorization", "Bearer tok-right-7c1")];
+    let read = request_with(&server, "GET", "/api/drift/drift", &auth, "").await;
+    assert_eq!(read.unwrap().status, 200);
+}
+
+/// The SDK's client against a server that requires credentials: the right ones report, wrong
+/// ones get a permanent 401, for a token and (below) for URL userinfo.
+#[tokio::test]
+async fn the_client_meets_a_server_that_requires_a_token() {
+    let server = MockServer::builder()
+        .require_bearer_token("tok-right-7c1")
+        .start()
+        .await
+        .unwrap();
+    let client = |token: &str| {
+        HeartbeatClient::builder()
+            .environment(Environment::empty())
+            .server_url(server.url())
+            .app("payment-service")
+            .profile("production")
+            .config_version("v1")
+            .bearer_token(token)
+            .build()
+            .unwrap()
+    };
+    client("tok-right-7c1").report_now().await.unwrap();
+    let err = client("tok-wrong-9d2").report_now().await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(err.disposition(), Disposition::Permanent);
+    assert_eq!((server.report_count(), server.rejections().len()), (1, 1));
+}
+
+#[test]
+fn the_blocking_client_meets_a_server_that_requires_basic_credentials() {
+    let server = MockServer::builder()
+        .require_basic_auth("svc@corp", "p@ss:w")
+        .start_blocking()
+        .unwrap();
+    let url = |userinfo: &str| {
+        server
+            .url()
+            .replace("http://", &format!("http://{userinfo}@"))
+    };
+    let right = blocking_client(&url("svc%40corp:p%40ss%3Aw"));
+    right.report_now().unwrap();
+    let wrong = blocking_client(&url("svc%40corp:p%40ss"));
+    let err = wrong.report_now().unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert_eq!(err.disposition(), Disposition::Permanent);
+    let no_credentials = blocking_client(&server.url());
+    assert_eq!(no_credentials.report_now().unwrap_err().status(), Some(401));
+    assert_eq!((server.report_count(), server.rejections().len()), (1, 2));
 }

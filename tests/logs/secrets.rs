@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use crate::support::{capture_logs, dead_port};
+use crate::support::forward_proxy::ForwardProxy;
+use crate::support::{base64, capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, HeartbeatConfig,
@@ -18,28 +19,6 @@ const PASSWORD: &str = "hunter2-pw-9c1e";
 const TOKEN: &str = "tok-s3cret-4b2d";
 const HEADER_VALUE: &str = "key-s3cret-8e5f";
 const WITHIN: Duration = Duration::from_secs(5);
-
-/// Standard base64 with padding, for the expected Basic credentials.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 fn basic_credentials() -> String {
     base64(format!("{USER}:{PASSWORD}").as_bytes())
@@ -527,30 +506,117 @@ fn the_base64_helper_is_right() {
 }
 
 /// Credentials over plain http are allowed (in-cluster traffic often is), with a warning.
+/// `build()` only: nothing connects to the non-loopback host.
 #[tokio::test(flavor = "current_thread")]
 async fn credentials_over_plain_http_warn() {
     let (logs, _guard) = capture_logs();
     let warnings = || logs.lines("WARN", "clear text").len();
+    let remote = "vortex.invalid:1";
     HeartbeatClient::builder()
         .environment(Environment::empty())
-        .server_url("http://127.0.0.1:1")
+        .server_url(format!("http://{remote}"))
         .app("a")
         .profile("p")
         .header("X-Tenant", "t")
         .build()
         .unwrap();
     assert_eq!(warnings(), 0, "{}", logs.text());
-    TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
+    TOKEN_AUTH.client(remote).build().unwrap();
     assert_eq!(warnings(), 1, "{}", logs.text());
-    USERINFO.client("127.0.0.1:1").build().unwrap();
+    USERINFO.client(remote).build().unwrap();
     assert_eq!(warnings(), 2, "{}", logs.text());
     if cfg!(feature = "rustls") {
         TOKEN_AUTH
-            .client("127.0.0.1:1")
-            .server_url("https://127.0.0.1:1")
+            .client(remote)
+            .server_url(format!("https://{remote}"))
             .build()
             .unwrap();
         assert_eq!(warnings(), 2, "{}", logs.text());
     }
     assert_clean("the log", &logs.text());
+}
+
+/// Loopback never leaves the machine: credentials to a local sidecar or a `MockServer` are
+/// not the clear text the warning is about. Unless a proxy carries them off the machine.
+#[tokio::test(flavor = "current_thread")]
+async fn credentials_over_loopback_do_not_warn() {
+    let (logs, _guard) = capture_logs();
+    let warnings = || logs.lines("WARN", "clear text").len();
+    for host in [
+        "127.0.0.1:1",
+        "127.9.8.7:1",
+        "[::1]:1",
+        "[::ffff:127.0.0.1]:1",
+        "localhost:1",
+        "LocalHost.:1",
+        "svc.localhost:1",
+    ] {
+        TOKEN_AUTH.client(host).build().unwrap();
+        USERINFO.client(host).build().unwrap();
+        assert_eq!(warnings(), 0, "{host}: {}", logs.text());
+    }
+    let rx = MockServer::start().await.unwrap();
+    let client = TOKEN_AUTH.client(rx.addr()).build().unwrap();
+    client.report_now().await.unwrap();
+    assert_eq!(warnings(), 0, "{}", logs.text());
+    // Near misses are not loopback.
+    for host in ["127.0.0.1.example:1", "localhost.example:1", "10.0.0.1:1"] {
+        TOKEN_AUTH.client(host).build().unwrap();
+    }
+    assert_eq!(warnings(), 3, "{}", logs.text());
+    // An explicit proxy takes loopback traffic off the machine: the warning stands.
+    TOKEN_AUTH
+        .client("127.0.0.1:1")
+        .proxy("http://proxy.invalid:3128")
+        .build()
+        .unwrap();
+    assert_eq!(warnings(), 4, "{}", logs.text());
+    assert_clean("the log", &logs.text());
+}
+
+/// Proxy credentials, injected as `HTTP_PROXY=http://user:password@127.0.0.1:PORT`: sent as
+/// `Proxy-Authorization`, and never shown, not even when the proxy's 407 or 502 page echoes
+/// the request (the target is a `.invalid` name the proxy answers for; nothing resolves it).
+#[tokio::test(flavor = "current_thread")]
+async fn proxy_credentials_never_leak() {
+    let (logs, _guard) = capture_logs();
+    for status in [407, 502] {
+        let proxy = ForwardProxy::start(status).await;
+        let url = proxy
+            .url()
+            .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
+        let client = HeartbeatClient::builder()
+            .environment(Environment::from_vars([("HTTP_PROXY", url.as_str())]))
+            .disable_auto_detect()
+            .server_url("http://vortex.invalid:8888")
+            .app("a")
+            .profile("p")
+            .config_version("v1")
+            .max_retries(1)
+            .interval(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let err = client.report_now().await.unwrap_err();
+        assert_eq!(err.status(), Some(status), "{err}");
+        assert_error_clean("a proxy's echo", &err);
+        client.start().await;
+        let mut watch = client.subscribe();
+        tokio::time::timeout(WITHIN, watch.wait_for(|s| s.reports_failed >= 3))
+            .await
+            .expect("the worker's reports fail at the proxy")
+            .unwrap();
+        client.stop().await;
+        assert_clean("status", &format!("{:?}", client.status()));
+        assert_clean("a client", &format!("{client:?} {:?}", client.config()));
+        let seen = proxy.seen();
+        let sent = format!("Basic {}", basic_credentials());
+        assert!(seen.len() >= 3, "{seen:?}");
+        assert!(seen
+            .iter()
+            .all(|s| s.line.contains("//vortex.invalid:8888/")
+                && s.header("proxy-authorization") == Some(sent.as_str())));
+    }
+    let text = logs.text();
+    assert!(text.contains("heartbeat rejected"), "{text}");
+    assert_clean("the log", &text);
 }

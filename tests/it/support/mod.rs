@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests: `both_runtimes!`, a loopback port with nothing on
 //! it, log capture, mock servers that answer error statuses (`replies`), raw-TCP servers that
-//! misbehave, and the examples as processes.
+//! misbehave, a forward proxy that echoes what it is sent, base64 for expected Basic
+//! credentials, and the examples as processes.
 //!
 //! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
-//! faults over raw TCP are in `faults`. The `logs` test binary shares `logs` and `ports`.
+//! faults over raw TCP are in `faults`. The `logs` test binary shares `base64`, `forward_proxy`, `logs` and `ports`.
 
 /// Runs each listed async test fn under a current-thread and a multi-thread runtime.
 macro_rules! both_runtimes {
@@ -21,11 +22,14 @@ macro_rules! both_runtimes {
     )*};
 }
 
+mod base64;
 pub mod example;
 pub mod faults;
+pub mod forward_proxy;
 mod logs;
 mod ports;
 pub mod replies;
 
+pub use base64::base64;
 pub use logs::capture_logs;
 pub use ports::dead_port;
