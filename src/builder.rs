@@ -55,7 +55,7 @@ impl HeartbeatConfig {
     }
 
     /// A configuration read entirely from the process environment (`VORTEX_URL`, `VORTEX_APP`,
-    /// `VORTEX_PROFILE`, ...; see the README).
+    /// `VORTEX_PROFILE`, ...: the table on [`HeartbeatBuilder`]).
     ///
     /// # Errors
     ///
@@ -90,8 +90,9 @@ impl HeartbeatConfig {
 /// | `timeout` | `VORTEX_HEARTBEAT_TIMEOUT` (same forms) | | 5 s |
 ///
 /// A `service.name` of `unknown_service` or `unknown_service:...` (what OpenTelemetry SDKs
-/// fill in when the application set none) is ignored. `docs/metadata.md` has the reasons
-/// for this order and the metadata fields.
+/// fill in when the application set none) is ignored.
+/// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md#identity-app-profile-and-instance-id) has the
+/// reasons for this order and the metadata fields.
 ///
 /// [`HeartbeatClient::builder`]: crate::HeartbeatClient::builder
 ///
@@ -864,8 +865,8 @@ impl<T> HeartbeatBuilder<T> {
     /// `Proxy-Authorization: Basic`, and is never logged or shown in an error.
     ///
     /// By default the SDK's own client uses the proxy its [`environment`](Self::environment)
-    /// names, and never one for `localhost` or a loopback server (`docs/security.md`,
-    /// "Proxies"). Cannot be combined with [`http_client`](Self::http_client), whose own
+    /// names, and never one for `localhost` or a loopback server
+    /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#proxies)). Cannot be combined with [`http_client`](Self::http_client), whose own
     /// proxy settings apply.
     ///
     /// ```

@@ -27,25 +27,20 @@ use crate::worker::{self, delay_ms};
 const STOP_SLACK: Duration = Duration::from_millis(100);
 
 /// The heartbeat client: reports this instance's configuration version to the Vortex Config
-/// server in the background.
-///
-/// Cheap to clone: every clone is a handle to the same worker; dropping the last one stops it.
-/// The SDK reports its problems only through `tracing`: install a subscriber
-/// (`tracing_subscriber::fmt::init()`), or a wrong URL or token fails in silence.
+/// server in the background. Cheap to clone (every clone is a handle to the same worker);
+/// dropping the last handle stops it. Install a `tracing` subscriber: the SDK reports its
+/// problems only through `tracing`.
 ///
 /// ```no_run
-/// use vortex_client::HeartbeatClient;
-///
 /// # async fn run() -> Result<(), vortex_client::ConfigError> {
-/// tracing_subscriber::fmt::init(); // else the SDK's errors are invisible
-/// let client = HeartbeatClient::builder()
+/// tracing_subscriber::fmt::init(); // else a wrong URL or token fails in silence
+/// let client = vortex_client::HeartbeatClient::builder()
 ///     .server_url("http://vortex-config:8888")
 ///     .app("payment-service")
 ///     .profile("production")
-///     .config_version("v2.3.4")
 ///     .build()?;
-/// client.start().await; // returns at once; the first report goes out in the background
-/// client.set_config_version("v2.3.5"); // reported promptly
+/// client.start().await; // returns at once; reports go out in the background
+/// client.set_config_version("v2.3.5"); // after a reload: reported promptly
 /// client.stop().await;
 /// # Ok(())
 /// # }
@@ -323,7 +318,9 @@ impl HeartbeatClient {
     }
 
     /// Sets the configuration version the instance runs now. A change is reported promptly in
-    /// the background (coalesced with other changes and rate-limited; see the README).
+    /// the background (coalesced with other changes and rate-limited:
+    /// [`min_report_gap`](HeartbeatBuilder::min_report_gap) and
+    /// [`report_burst`](HeartbeatBuilder::report_burst)).
     ///
     /// An invalid version (empty, blank, longer than 256 bytes, or with control characters) is
     /// not sent: the previous one stays and a warning is logged. It is never truncated or

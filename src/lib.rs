@@ -68,9 +68,10 @@
 //!   [`Disposition`] that says whether retrying can help.
 //! - **Without an async runtime**: [`blocking::HeartbeatClient`], the same API as plain
 //!   functions.
-//! - **Testing your service**: the `testing` feature's [`MockServer`](crate::testing) stands in
-//!   for the server in your tests, and [`Environment`] keeps the process environment out of
-//!   them.
+//! - **Testing your service**: the `testing` feature's `testing::MockServer` stands in for
+//!   the server in your tests
+//!   ([README](https://github.com/vortex-config/vortex-client/blob/main/README.md#testing-your-service-with-the-mock-server)),
+//!   and [`Environment`] keeps the process environment out of them.
 //!
 //! # What the client guarantees
 //!

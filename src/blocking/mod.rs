@@ -87,26 +87,21 @@ const START_WAIT: Duration = Duration::from_secs(5);
 const REPORT_MARGIN: Duration = Duration::from_secs(1);
 
 /// The blocking heartbeat client: reports this instance's configuration version to the Vortex
-/// Config server from a thread of its own.
-///
-/// Cheap to clone: every clone is a handle to the same thread; dropping the last one stops and
-/// joins it (within `stop_grace` plus half a second). The SDK reports its problems only
-/// through `tracing`: install a subscriber, or its errors are invisible. Where it may be used
-/// and what blocking means there: the [module docs](self).
+/// Config server from a thread of its own. Cheap to clone; dropping the last handle stops and
+/// joins the thread (within `stop_grace` plus half a second). Install a `tracing` subscriber:
+/// the SDK reports its problems only through `tracing`. Where it may be used and what
+/// blocking means there: the [module docs](self).
 ///
 /// ```no_run
-/// use vortex_client::blocking::HeartbeatClient;
-///
 /// # fn run() -> Result<(), vortex_client::ConfigError> {
-/// tracing_subscriber::fmt::init(); // else the SDK's errors are invisible
-/// let client = HeartbeatClient::builder()
+/// tracing_subscriber::fmt::init(); // else a wrong URL or token fails in silence
+/// let client = vortex_client::blocking::HeartbeatClient::builder()
 ///     .server_url("http://vortex-config:8888")
 ///     .app("payment-service")
 ///     .profile("production")
-///     .config_version("v2.3.4")
 ///     .build()?;
-/// client.start();
-/// client.set_config_version("v2.3.5");
+/// client.start(); // returns at once; reports go out in the background
+/// client.set_config_version("v2.3.5"); // after a reload: reported promptly
 /// # Ok(())
 /// # }
 /// ```
