@@ -55,7 +55,7 @@ impl HeartbeatConfig {
     }
 
     /// A configuration read entirely from the process environment (`VORTEX_URL`, `VORTEX_APP`,
-    /// `VORTEX_PROFILE`, ...; see the README).
+    /// `VORTEX_PROFILE`, ...: the table on [`HeartbeatBuilder`]).
     ///
     /// # Errors
     ///
@@ -90,8 +90,9 @@ impl HeartbeatConfig {
 /// | `timeout` | `VORTEX_HEARTBEAT_TIMEOUT` (same forms) | | 5 s |
 ///
 /// A `service.name` of `unknown_service` or `unknown_service:...` (what OpenTelemetry SDKs
-/// fill in when the application set none) is ignored. `docs/metadata.md` has the reasons
-/// for this order and the metadata fields.
+/// fill in when the application set none) is ignored.
+/// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md#identity-app-profile-and-instance-id) has the
+/// reasons for this order and the metadata fields.
 ///
 /// [`HeartbeatClient::builder`]: crate::HeartbeatClient::builder
 ///
@@ -138,6 +139,14 @@ impl<T> Default for HeartbeatBuilder<T> {
 
 impl<T> HeartbeatBuilder<T> {
     /// A builder with every default.
+    ///
+    /// ```
+    /// use vortex_client::{HeartbeatBuilder, HeartbeatConfig};
+    ///
+    /// // Where a type annotation reads better than `HeartbeatConfig::builder()`:
+    /// let builder: HeartbeatBuilder<HeartbeatConfig> = HeartbeatBuilder::new();
+    /// # let _ = builder;
+    /// ```
     pub fn new() -> Self {
         Self {
             config: HeartbeatConfig::default(),
@@ -155,6 +164,19 @@ impl<T> HeartbeatBuilder<T> {
     /// (`/gw//` sends `/gw/api/...`); a `//` inside it (`/a//b/`) is kept as written. Userinfo
     /// (`http://user:password@host`) is sent as HTTP Basic authentication and never logged;
     /// percent-encode `/`, `?`, `#` and `@` inside it.
+    ///
+    /// ```
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
+    /// // A server behind a gateway that serves it under /config:
+    /// let config = builder
+    ///     .server_url("https://gateway.internal/config/")
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build()?;
+    /// assert_eq!(config.server_url, "https://gateway.internal/config/");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
         self
@@ -166,6 +188,14 @@ impl<T> HeartbeatBuilder<T> {
     /// path segment. The server takes any such name, so one holding whitespace
     /// (`"my service"`) is sent, with one warning at `build()` naming the character and its
     /// position: a typo would register the instance under an app nobody watches.
+    ///
+    /// ```
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
+    /// let config = builder.server_url("http://localhost:8888").app("billing").profile("test").build()?;
+    /// assert_eq!(config.app, "billing"); // the server files the instance under this name
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.config.app = app.into();
         self
@@ -173,6 +203,15 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Profile, e.g. `production` (required, or from the environment: see the table on
     /// [`HeartbeatBuilder`]). Same rules as [`app`](Self::app).
+    ///
+    /// ```
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
+    /// // The same application reports separately per profile (staging, production, ...).
+    /// let config = builder.server_url("http://localhost:8888").app("billing").profile("staging").build()?;
+    /// assert_eq!(config.profile, "staging");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.config.profile = profile.into();
         self
@@ -181,6 +220,20 @@ impl<T> HeartbeatBuilder<T> {
     /// Instance id. When neither this nor the environment gives one, `build()` generates it
     /// (see [`HeartbeatConfig::instance_id`]). At most [`MAX_NAME_LEN`] bytes, no control
     /// characters.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A stable id (a pod name, say) so that a restart replaces the instance rather than adding one.
+    /// let config = builder.instance_id("billing-7f9c").build()?;
+    /// assert_eq!(config.instance_id, "billing-7f9c");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.config.instance_id = id.into();
         self
@@ -188,12 +241,42 @@ impl<T> HeartbeatBuilder<T> {
 
     /// The initial configuration version. Default `"unknown"`. Not blank, at most
     /// [`MAX_VERSION_LEN`] bytes, no control characters.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // The version the application loaded at start; later changes go to `set_config_version`.
+    /// let config = builder.config_version("v2.3.4").build()?;
+    /// assert_eq!(config.config_version, "v2.3.4");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn config_version(mut self, version: impl Into<String>) -> Self {
         self.config.config_version = version.into();
         self
     }
 
     /// The initial health. Default [`Health::Healthy`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// use vortex_client::Health;
+    ///
+    /// // Still warming caches at start: say so from the first report.
+    /// let config = builder.health(Health::Degraded).build()?;
+    /// assert_eq!(config.health, Health::Degraded);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn health(mut self, health: Health) -> Self {
         self.config.health = health;
         self
@@ -201,6 +284,20 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Time between periodic reports. Default 30 s; non-zero, at most [`MAX_DURATION`]. A
     /// warning is logged when it approaches the server's 5-minute instance TTL.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Report more often than every 30 s, e.g. for a short-lived batch job.
+    /// let config = builder.interval(Duration::from_secs(10)).build()?;
+    /// assert_eq!(config.interval, Duration::from_secs(10));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn interval(mut self, interval: Duration) -> Self {
         self.config.interval = interval;
         self.set.interval = true;
@@ -209,6 +306,20 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Total time one HTTP attempt may take, body included. Default 5 s; non-zero, at most
     /// [`MAX_DURATION`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A slow link to the server: give each attempt longer than 5 s.
+    /// let config = builder.timeout(Duration::from_secs(15)).build()?;
+    /// assert_eq!(config.timeout, Duration::from_secs(15));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
         self.set.timeout = true;
@@ -218,12 +329,40 @@ impl<T> HeartbeatBuilder<T> {
     /// Time to establish a connection (bounded by the total timeout). Default 2 s; non-zero,
     /// at most [`MAX_DURATION`]. Ignored with [`http_client`](Self::http_client): the
     /// application's client connects.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A server in the same cluster: give up on a dead address quickly.
+    /// let config = builder.connect_timeout(Duration::from_millis(500)).build()?;
+    /// assert_eq!(config.connect_timeout, Duration::from_millis(500));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.config.connect_timeout = timeout;
         self
     }
 
     /// Attempts one `report_now()` call makes. Default 3.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // `report_now()` on a shutdown path: one attempt, no backoff.
+    /// let config = builder.max_retries(1).build()?;
+    /// assert_eq!(config.max_retries, 1);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn max_retries(mut self, attempts: u32) -> Self {
         self.config.max_retries = attempts;
         self
@@ -231,6 +370,20 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Backoff delay after the first failure. Default 1 s; non-zero, at most
     /// [`max_retry_delay`](Self::max_retry_delay).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Back off more gently on a fleet of thousands.
+    /// let config = builder.initial_retry_delay(Duration::from_secs(5)).build()?;
+    /// assert_eq!(config.initial_retry_delay, Duration::from_secs(5));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn initial_retry_delay(mut self, delay: Duration) -> Self {
         self.config.initial_retry_delay = delay;
         self
@@ -238,6 +391,20 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Longest backoff delay. Default 60 s; at most [`MAX_DURATION`]. A warning is logged when
     /// it approaches the server's 5-minute instance TTL.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Come back sooner after a long outage than the 60 s cap would.
+    /// let config = builder.max_retry_delay(Duration::from_secs(20)).build()?;
+    /// assert_eq!(config.max_retry_delay, Duration::from_secs(20));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn max_retry_delay(mut self, delay: Duration) -> Self {
         self.config.max_retry_delay = delay;
         self
@@ -245,12 +412,40 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Minimum gap between on-demand reports once the burst is spent. Default 1 s; at most
     /// [`MAX_DURATION`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // An application that reloads often: at most one on-demand report per 5 s.
+    /// let config = builder.min_report_gap(Duration::from_secs(5)).build()?;
+    /// assert_eq!(config.min_report_gap, Duration::from_secs(5));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn min_report_gap(mut self, gap: Duration) -> Self {
         self.config.min_report_gap = gap;
         self
     }
 
     /// On-demand reports allowed at once. Default 3.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Allow only one prompt report, then the gap.
+    /// let config = builder.report_burst(1).build()?;
+    /// assert_eq!(config.report_burst, 1);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn report_burst(mut self, burst: u32) -> Self {
         self.config.report_burst = burst;
         self
@@ -258,6 +453,20 @@ impl<T> HeartbeatBuilder<T> {
 
     /// How long `stop()` lets a request in flight finish. Default 1 s; at most
     /// [`MAX_DURATION`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A shutdown budget tighter than Kubernetes' default: wait at most 200 ms for a report.
+    /// let config = builder.stop_grace(Duration::from_millis(200)).build()?;
+    /// assert_eq!(config.stop_grace, Duration::from_millis(200));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.config.stop_grace = grace;
         self
@@ -305,6 +514,25 @@ impl<T> HeartbeatBuilder<T> {
 
     /// How long one health check may take before it counts as [`Health::Degraded`]. Default
     /// 1 s; at most [`MAX_DURATION`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// use vortex_client::Health;
+    ///
+    /// // A health check that queries a database: give it 3 s before it counts as degraded.
+    /// let config = builder
+    ///     .health_check(|| async { Health::Healthy })
+    ///     .health_check_timeout(Duration::from_secs(3))
+    ///     .build()?;
+    /// assert_eq!(config.health_check_timeout, Duration::from_secs(3));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn health_check_timeout(mut self, bound: Duration) -> Self {
         self.config.health_check_timeout = bound;
         self
@@ -314,12 +542,47 @@ impl<T> HeartbeatBuilder<T> {
     /// of at most [`MAX_LABEL_KEY_LEN`] bytes, values of at most [`MAX_LABEL_VALUE_LEN`], no
     /// control characters; all explicit metadata together must leave the request body (capped
     /// at 32 KiB) 8 KiB for detected metadata.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Labels an operator filters on in the server's instance list.
+    /// let config = builder.metadata("team", "platform").metadata("canary", "true").build()?;
+    /// assert_eq!(config.metadata.custom["team"], "platform");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.metadata.custom.insert(key.into(), value.into());
         self
     }
 
     /// Sets explicit metadata fields; any field set here wins over detection.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// use vortex_client::InstanceMetadata;
+    ///
+    /// // Facts the application knows better than detection does:
+    /// let config = builder
+    ///     .instance_metadata(InstanceMetadata {
+    ///         region: Some("eu-west-1".into()),
+    ///         ..InstanceMetadata::default()
+    ///     })
+    ///     .build()?;
+    /// assert_eq!(config.metadata.region.as_deref(), Some("eu-west-1"));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn instance_metadata(mut self, metadata: InstanceMetadata) -> Self {
         let labels = std::mem::take(&mut self.config.metadata.custom);
         self.config.metadata = metadata;
@@ -330,12 +593,40 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// The application's own version, e.g. `.app_version(env!("CARGO_PKG_VERSION"))`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // The binary's version, so the server shows which release runs which configuration.
+    /// let config = builder.app_version(env!("CARGO_PKG_VERSION")).build()?;
+    /// assert!(config.metadata.app_version.is_some());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn app_version(mut self, version: impl Into<String>) -> Self {
         self.config.metadata.app_version = Some(version.into());
         self
     }
 
     /// Disables detection: only explicit metadata is sent.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Send nothing about the host (no host name, IP, pod): only what is set explicitly.
+    /// let config = builder.disable_auto_detect().build()?;
+    /// assert!(!config.auto_detect_metadata);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn disable_auto_detect(mut self) -> Self {
         self.config.auto_detect_metadata = false;
         self
@@ -344,6 +635,22 @@ impl<T> HeartbeatBuilder<T> {
     /// Sends `Authorization: Bearer <token>` on every request. Never logged, never shown in
     /// `Debug` or errors. At most [`MAX_HEADER_VALUE_LEN`] bytes, no control characters; cannot
     /// be combined with userinfo in `server_url` or an `Authorization` header.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A server that requires a token; read it from a secret, never from code.
+    /// # let token = String::from("s3cr3t");
+    /// let config = builder.bearer_token(token).build()?;
+    /// assert!(config.bearer_token.is_some());
+    /// assert!(!format!("{config:?}").contains("s3cr3t")); // never shown
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.config.bearer_token = Some(token.into());
         self
@@ -356,6 +663,20 @@ impl<T> HeartbeatBuilder<T> {
     /// [`MAX_HEADER_VALUE_LEN`] bytes without control characters. Headers the client sets
     /// itself (`Content-Type`, `Accept`, `User-Agent`) and connection-level ones (`Host`,
     /// `Content-Length`, `Transfer-Encoding`, `Connection`, ...) cannot be set.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // A gateway that routes on a tenant header:
+    /// let config = builder.header("X-Tenant", "acme").build()?;
+    /// assert_eq!(config.headers, [("X-Tenant".to_string(), "acme".to_string())]);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
@@ -433,6 +754,16 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// Reads environment variables and files from `env` instead of the process.
+    ///
+    /// ```
+    /// use vortex_client::{Environment, HeartbeatConfig};
+    ///
+    /// // A test that must not see the developer's own VORTEX_* variables:
+    /// let env = Environment::from_vars([("VORTEX_URL", "http://localhost:8888"), ("VORTEX_APP", "billing")]);
+    /// let config = HeartbeatConfig::builder().environment(env).profile("test").build()?;
+    /// assert_eq!(config.app, "billing");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn environment(mut self, env: Environment) -> Self {
         self.config.environment = env;
         self
@@ -449,6 +780,14 @@ impl<T> HeartbeatBuilder<T> {
     /// Validates and returns what this builder builds: a [`HeartbeatConfig`], or a client
     /// created (not started) from it.
     ///
+    /// ```
+    /// use vortex_client::{ConfigError, Environment, HeartbeatConfig};
+    ///
+    /// let missing = HeartbeatConfig::builder().environment(Environment::empty()).build();
+    /// // The error says what to set, and where:
+    /// assert_eq!(missing.unwrap_err(), ConfigError::MissingField("server_url"));
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ConfigError`] for a missing or invalid setting or a malformed environment variable;
@@ -462,6 +801,20 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// Validates and returns the configuration, whatever this builder was made for.
+    ///
+    /// ```
+    /// use vortex_client::{Environment, HeartbeatClient};
+    ///
+    /// // Check (or log) the configuration a client builder would use, without making the client.
+    /// let config = HeartbeatClient::builder()
+    ///     .environment(Environment::empty())
+    ///     .server_url("http://localhost:8888")
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build_config()?;
+    /// println!("would report as {}", config.instance_id);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -512,9 +865,25 @@ impl<T> HeartbeatBuilder<T> {
     /// `Proxy-Authorization: Basic`, and is never logged or shown in an error.
     ///
     /// By default the SDK's own client uses the proxy its [`environment`](Self::environment)
-    /// names, and never one for `localhost` or a loopback server (`docs/security.md`,
-    /// "Proxies"). Cannot be combined with [`http_client`](Self::http_client), whose own
+    /// names, and never one for `localhost` or a loopback server
+    /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#proxies)). Cannot be combined with [`http_client`](Self::http_client), whose own
     /// proxy settings apply.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// use vortex_client::ProxySetting;
+    ///
+    /// // A network whose only way out is a proxy, whatever the environment says:
+    /// let config = builder.proxy("http://proxy.internal:3128").build()?;
+    /// assert_eq!(config.proxy, ProxySetting::Url("http://proxy.internal:3128".into()));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -526,6 +895,22 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Sends every report straight to the server, whatever proxy the environment names.
     /// Cannot be combined with [`http_client`](Self::http_client).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://localhost:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// use vortex_client::ProxySetting;
+    ///
+    /// // The server is in the same network: bypass the HTTPS_PROXY meant for the internet.
+    /// let config = builder.no_proxy().build()?;
+    /// assert_eq!(config.proxy, ProxySetting::Direct);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn no_proxy(mut self) -> Self {
         self.config.proxy = ProxySetting::Direct;
         self

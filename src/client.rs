@@ -27,23 +27,20 @@ use crate::worker::{self, delay_ms};
 const STOP_SLACK: Duration = Duration::from_millis(100);
 
 /// The heartbeat client: reports this instance's configuration version to the Vortex Config
-/// server in the background.
-///
-/// Cheap to clone: every clone is a handle to the same worker. When the last handle is
-/// dropped the worker stops (without blocking the caller).
+/// server in the background. Cheap to clone (every clone is a handle to the same worker);
+/// dropping the last handle stops it. Install a `tracing` subscriber: the SDK reports its
+/// problems only through `tracing`.
 ///
 /// ```no_run
-/// use vortex_client::HeartbeatClient;
-///
 /// # async fn run() -> Result<(), vortex_client::ConfigError> {
-/// let client = HeartbeatClient::builder()
-///     .server_url("http://vortex-config:8080")
+/// tracing_subscriber::fmt::init(); // else a wrong URL or token fails in silence
+/// let client = vortex_client::HeartbeatClient::builder()
+///     .server_url("http://vortex-config:8888")
 ///     .app("payment-service")
 ///     .profile("production")
-///     .config_version("v2.3.4")
 ///     .build()?;
-/// client.start().await; // returns at once; the first report goes out in the background
-/// client.set_config_version("v2.3.5"); // reported promptly
+/// client.start().await; // returns at once; reports go out in the background
+/// client.set_config_version("v2.3.5"); // after a reload: reported promptly
 /// client.stop().await;
 /// # Ok(())
 /// # }
@@ -102,11 +99,39 @@ impl Drop for EndGuard {
 
 impl HeartbeatClient {
     /// A builder; `build()` validates and returns the client.
+    ///
+    /// ```
+    /// use vortex_client::{Environment, HeartbeatClient};
+    ///
+    /// let client = HeartbeatClient::builder()
+    ///     .environment(Environment::empty()) // in tests: ignore the process's VORTEX_* variables
+    ///     .server_url("http://localhost:8888")
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build()?;
+    /// assert!(!client.is_running()); // built, not started
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn builder() -> HeartbeatBuilder<HeartbeatClient> {
         HeartbeatBuilder::new()
     }
 
     /// Creates a client from a configuration. Does not touch the network and does not start.
+    ///
+    /// ```
+    /// use vortex_client::{Environment, HeartbeatClient, HeartbeatConfig};
+    ///
+    /// // A configuration validated (and logged, say) before the client is made from it.
+    /// let config = HeartbeatConfig::builder()
+    ///     .environment(Environment::empty())
+    ///     .server_url("http://localhost:8888")
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build()?;
+    /// let client = HeartbeatClient::new(config)?;
+    /// assert_eq!(client.config().app, "billing");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -130,6 +155,29 @@ impl HeartbeatClient {
     ///
     /// Idempotent: starting a running client does nothing. Must be called within a tokio
     /// runtime; outside one it logs an error and does nothing (it never panics).
+    ///
+    /// From here on the SDK reports failures (a 404, a 401, an outage) only through `tracing`:
+    /// without a subscriber in the application they are invisible.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// # use std::time::Duration;
+    /// let _ = tracing_subscriber::fmt::try_init(); // once, in main: the SDK logs its errors
+    /// client.start().await; // at once, even with the server down
+    /// let first = server.next_report(Duration::from_secs(10)).await?;
+    /// assert_eq!(first.config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn start(&self) {
         self.spawn_worker();
     }
@@ -182,6 +230,25 @@ impl HeartbeatClient {
     /// wait for the worker to end.
     ///
     /// Idempotent, and `start()` works again afterwards.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start().await;
+    /// // On shutdown, once the service has stopped serving:
+    /// client.stop().await;
+    /// assert!(!client.is_running());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn stop(&self) {
         let Some((mut ended, abort)) = self.signal_stop() else {
             return;
@@ -223,6 +290,24 @@ impl HeartbeatClient {
     }
 
     /// True between `start()` and `stop()`, while the worker is alive.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// assert!(!client.is_running()); // built, not started
+    /// client.start().await;
+    /// assert!(client.is_running()); // e.g. for a readiness check
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.lifecycle
@@ -233,12 +318,34 @@ impl HeartbeatClient {
     }
 
     /// Sets the configuration version the instance runs now. A change is reported promptly in
-    /// the background (coalesced with other changes and rate-limited; see the README).
+    /// the background (coalesced with other changes and rate-limited:
+    /// [`min_report_gap`](HeartbeatBuilder::min_report_gap) and
+    /// [`report_burst`](HeartbeatBuilder::report_burst)).
     ///
     /// An invalid version (empty, blank, longer than 256 bytes, or with control characters) is
     /// not sent: the previous one stays and a warning is logged. It is never truncated or
     /// otherwise altered, and it never panics. Use
     /// [`try_set_config_version`](Self::try_set_config_version) to get the error instead.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// # use std::time::Duration;
+    /// client.start().await;
+    /// // The application has loaded a new configuration:
+    /// client.set_config_version("v2");
+    /// server.wait_for_version("v2", Duration::from_secs(10)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_config_version(&self, version: impl Into<String>) {
         if let Err(e) = self.try_set_config_version(version) {
             tracing::warn!(error = %e, "set_config_version ignored an invalid version");
@@ -247,6 +354,27 @@ impl HeartbeatClient {
 
     /// Like [`set_config_version`](Self::set_config_version), returning an invalid version's
     /// error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // A version read from a reload request: refuse a bad one rather than keep the old silently.
+    /// let requested = "";
+    /// if let Err(e) = client.try_set_config_version(requested) {
+    ///     println!("400 Bad Request: {e}");
+    /// }
+    /// assert_eq!(client.config_version(), "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -259,6 +387,24 @@ impl HeartbeatClient {
     }
 
     /// The configuration version reported now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.set_config_version("v2");
+    /// // E.g. for a `/version` endpoint: what the server is told now.
+    /// assert_eq!(client.config_version(), "v2");
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
         self.sequencer.changes().version().to_string()
@@ -266,11 +412,52 @@ impl HeartbeatClient {
 
     /// Sets the health reported with every heartbeat; a change is reported promptly, like a
     /// version change.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// use vortex_client::Health;
+    ///
+    /// // The database went away: the next report (sent promptly) says so.
+    /// client.set_health(Health::Degraded);
+    /// client.report_now().await?;
+    /// assert_eq!(server.last_report().map(|r| r.health), Some(Health::Degraded));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_health(&self, health: Health) {
         self.sequencer.changes().set_health(health);
     }
 
     /// The health reported now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// use vortex_client::Health;
+    ///
+    /// assert_eq!(client.health(), Health::Healthy); // the builder's default
+    /// client.set_health(Health::Unhealthy);
+    /// assert_eq!(client.health(), Health::Unhealthy);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         self.sequencer.changes().health()
@@ -285,6 +472,26 @@ impl HeartbeatClient {
     /// delays (jittered 1 s, 2 s, ...) between them. Every attempt reads the current version.
     /// Its outcome steers the background schedule like the worker's own: a success ends a
     /// backoff and restarts the interval countdown.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// server.set_expected_version("billing", "test", "v2");
+    /// // E.g. right after a reload, to learn at once whether the server agrees.
+    /// let answer = client.report_now().await?;
+    /// assert!(answer.drift_detected);
+    /// assert_eq!(answer.expected_version.as_deref(), Some("v2"));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -331,6 +538,27 @@ impl HeartbeatClient {
     }
 
     /// A snapshot of the client's status.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.report_now().await?;
+    /// // E.g. for a `/health` or `/drift` endpoint:
+    /// let status = client.status();
+    /// assert_eq!(status.reports_accepted, 1);
+    /// assert_eq!(status.last_error, None);
+    /// assert_eq!(status.drift_detected, Some(false));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
         self.sequencer.recorder().status()
@@ -381,18 +609,73 @@ impl HeartbeatClient {
     }
 
     /// The drift facts of the last accepted report.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// server.set_expected_version("billing", "test", "v2");
+    /// client.report_now().await?;
+    /// // The version to load, when the server expects another one:
+    /// assert_eq!(client.drift_state().refresh_to(), Some("v2"));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn drift_state(&self) -> DriftState {
         self.sequencer.recorder().drift_state()
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // The generated instance id, e.g. to log it at start:
+    /// println!("reporting as {}", client.config().instance_id);
+    /// assert!(!client.config().instance_id.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
         self.sequencer.config()
     }
 
     /// The metadata sent with every report: detected once (on the first report), then cached.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // What the server is told about this instance, e.g. for a debug endpoint:
+    /// let metadata = client.metadata().await;
+    /// println!("host {:?}, region {:?}", metadata.hostname, metadata.region);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
         self.sequencer.metadata().await
     }

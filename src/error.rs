@@ -16,6 +16,31 @@ use crate::sources::{field_of_var, source_of, Source};
 /// or set VORTEX_URL`. `Debug` prints the same message, so that `?` in a `main` returning
 /// `Result<(), Box<dyn Error>>` reads `Error: server_url is not set: ...`; the alternate form
 /// (`{:#?}`) shows the variant and its fields.
+///
+/// Retrying the same settings cannot help, except for [`Runtime`](ConfigError::Runtime): a
+/// service fails at start with the message, which says what to fix.
+///
+/// ```
+/// use vortex_client::{ConfigError, Environment, HeartbeatConfig};
+///
+/// // A deployment that forgot VORTEX_PROFILE and mistyped the interval:
+/// let env = Environment::from_vars([
+///     ("VORTEX_URL", "http://vortex-config:8888"),
+///     ("VORTEX_APP", "billing"),
+///     ("VORTEX_HEARTBEAT_INTERVAL", "soon"),
+/// ]);
+/// match HeartbeatConfig::builder().environment(env).profile("production").build() {
+///     Ok(config) => println!("reporting as {}", config.instance_id),
+///     // A variable holds a value the SDK cannot use: the message names it and its value.
+///     Err(ConfigError::InvalidEnv { var, .. }) => assert_eq!(var, "VORTEX_HEARTBEAT_INTERVAL"),
+///     // Not set anywhere: the message names the builder method and the variable.
+///     Err(ConfigError::MissingField(field)) => eprintln!("set {field}"),
+///     // Out of threads or file descriptors (blocking client): may pass, try again later.
+///     Err(e @ ConfigError::Runtime(_)) => eprintln!("retry later: {e}"),
+///     // Any other wrong setting: fix it; the message says how.
+///     Err(e) => panic!("heartbeat misconfigured: {e}"),
+/// }
+/// ```
 #[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -180,6 +205,42 @@ impl Eq for Cause {}
 /// Why a report failed.
 ///
 /// Messages say what to fix; URLs in them never carry userinfo, and no token appears.
+///
+/// The background worker handles failures itself (it backs off, honours `Retry-After` and
+/// logs a permanent error once); an application meets this error from
+/// [`report_now`](crate::HeartbeatClient::report_now), and as text in
+/// [`HeartbeatStatus::last_error`](crate::HeartbeatStatus::last_error). Its
+/// [`disposition`](Self::disposition) says what to do:
+///
+/// ```
+/// use vortex_client::testing::{MockServer, Reply};
+/// use vortex_client::{Disposition, Environment, HeartbeatClient};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let server = MockServer::start().await?;
+/// server.script([Reply::Status(404)]); // e.g. a wrong path prefix in server_url
+/// let client = HeartbeatClient::builder()
+///     .environment(Environment::empty())
+///     .server_url(server.url())
+///     .app("billing")
+///     .profile("test")
+///     .build()?;
+/// match client.report_now().await {
+///     Ok(answer) => println!("accepted; drift: {}", answer.drift_detected),
+///     Err(e) => match e.disposition() {
+///         // 4xx, TLS, a redirect: retrying cannot help; fix the setting the message names.
+///         Disposition::Permanent => assert_eq!(e.status(), Some(404)),
+///         // The server asked to wait (429/503 with Retry-After): try again after `delay`.
+///         Disposition::Throttled(delay) => println!("retry in {delay:?}"),
+///         // A transient fault (connect, timeout, 5xx): the worker retries with backoff.
+///         Disposition::Retryable => println!("transient: {e}"),
+///         _ => println!("{e}"),
+///     },
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReporterError {

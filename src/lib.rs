@@ -4,12 +4,28 @@
 //! client tells the server, in the background, which configuration version this instance runs,
 //! so that the server can flag drift between what it expects and what runs.
 //!
+//! ```toml
+//! [dependencies]
+//! # Until the crate is published on crates.io, depend on the repository (or a local path):
+//! vortex-client = { git = "https://github.com/vortex-config/vortex-client" }
+//! # Once it is published:
+//! # vortex-client = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! tracing-subscriber = "0.3"
+//! ```
+//!
+//! **Install a `tracing` subscriber.** The SDK reports its problems (a wrong URL, a rejected
+//! token, an outage) only through [`tracing`](https://docs.rs/tracing) and installs no
+//! subscriber: without one in the application, a 404 or a 401 fails in silence.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use vortex_client::HeartbeatClient;
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tracing_subscriber::fmt::init(); // else the SDK's errors are invisible
+//!
 //!     let client = HeartbeatClient::builder()
 //!         .server_url("http://vortex-config:8888")
 //!         .app("payment-service")
@@ -30,7 +46,34 @@
 //! }
 //! ```
 //!
-//! What the client guarantees:
+//! # First steps
+//!
+//! 1. **Build** a client with [`HeartbeatClient::builder`]: `server_url`, `app` and `profile`
+//!    are required (or `VORTEX_URL`, `VORTEX_APP`, `VORTEX_PROFILE`: the table on
+//!    [`HeartbeatBuilder`]). [`build`](HeartbeatBuilder::build) validates and returns a
+//!    [`ConfigError`] that says what to fix.
+//! 2. **Start** it with [`HeartbeatClient::start`] inside a tokio runtime, and keep the client
+//!    (or a clone) as long as the service runs: dropping the last handle stops reporting.
+//! 3. **Change**: call [`HeartbeatClient::set_config_version`] after each configuration
+//!    reload, and [`HeartbeatClient::set_health`] when the health changes.
+//! 4. **Stop** with [`HeartbeatClient::stop`] on shutdown.
+//!
+//! Then:
+//!
+//! - **Status and drift**: [`HeartbeatClient::status`] says what the server said last and why
+//!   a report failed; [`HeartbeatClient::subscribe_drift`] wakes when the server expects
+//!   another version ([`DriftState::refresh_to`]).
+//! - **Errors**: [`ConfigError`] at build time; [`ReporterError`] from
+//!   [`report_now`](HeartbeatClient::report_now) and in the status, with a
+//!   [`Disposition`] that says whether retrying can help.
+//! - **Without an async runtime**: [`blocking::HeartbeatClient`], the same API as plain
+//!   functions.
+//! - **Testing your service**: the `testing` feature's `testing::MockServer` stands in for
+//!   the server in your tests
+//!   ([README](https://github.com/vortex-config/vortex-client/blob/main/README.md#testing-your-service-with-the-mock-server)),
+//!   and [`Environment`] keeps the process environment out of them.
+//!
+//! # What the client guarantees
 //!
 //! - `start()` returns at once, also when the server is down; the first report goes out
 //!   immediately in the background.
@@ -45,38 +88,29 @@
 //!   the server never gets an older version after a newer one, `status()` and the drift watch
 //!   never go back, and a change made while a report is in flight is sent right after it.
 //!
-//! Cargo features choose the TLS stack (measured in `BENCHMARKS.md`):
+//! # Features
 //!
-//! | feature | default | HTTPS through |
+//! Cargo features choose the TLS stack (measured in
+//! [BENCHMARKS.md](https://github.com/vortex-config/vortex-client/blob/main/BENCHMARKS.md)):
+//!
+//! | feature | default | what it adds |
 //! |---|---|---|
-//! | `rustls` | yes | rustls on aws-lc-rs (reqwest's own TLS), with the platform's verifier |
-//! | `rustls-ring` | no | rustls on ring; the application must have no reqwest client of its own or install a process-wide rustls `CryptoProvider` first |
+//! | `rustls` | yes | HTTPS through rustls on aws-lc-rs (reqwest's own TLS), with the platform's verifier |
+//! | `rustls-ring` | no | HTTPS through rustls on ring; the application must have no reqwest client of its own or install a process-wide rustls `CryptoProvider` first |
 //! | neither (`default-features = false`) | | no TLS: `http://` only, e.g. behind a mesh sidecar |
+//! | `metrics` | no | heartbeat metrics through the `metrics` facade |
+//! | `testing` | no | `vortex_client::testing`: a mock Vortex server for your tests, and the client's schedule for simulations |
 //!
-//! `metrics` records through the `metrics` facade; `testing` adds `vortex_client::testing`, a
-//! mock Vortex server for users' own tests, and the client's schedule for simulations.
+//! # More
 //!
-//! More in the repository's `docs/`: `resilience.md` (faults, backoff, fleet behaviour),
-//! `security.md` (validation, redaction, TLS with a private CA), `metadata.md` (what is
-//! detected and from where), `observability.md` (logs and metrics), `wire.md` (the contract);
-//! measurements in `BENCHMARKS.md`.
-//!
-//! The wire format is the server's contract: `POST {server_url}/api/drift/heartbeat/{app}/{profile}`
-//! (see the README).
-//!
-//! # Layout
-//!
-//! One concern a file; each file imports only from files listed before it (bottom layer first):
-//!
-//! | layer | files (in import order) |
-//! |---|---|
-//! | facts | `limits`, `redact`, `sources`, `error`, `timestamp`, `wire`, `answer`, `drift`, `status` |
-//! | policy (pure) | `validate`, `endpoint`, `retry_after`, `schedule` (public as `testing::schedule`), `plan`, `tls` (root certificates) |
-//! | configuration | `env`, `health_check`, `metadata/`, `config`, `fallback` (settings from the environment and OpenTelemetry), `builder` |
-//! | mechanism | `transport`, `telemetry`, `sender` (the one sender), `worker` (the background loop) |
-//! | handles | `client`, `blocking/` |
-//!
-//! `CONTRIBUTING.md` says what each file holds and where a new feature goes.
+//! - [README](https://github.com/vortex-config/vortex-client/blob/main/README.md): configuration tables, embedding in an axum service, testing.
+//! - [docs/resilience.md](https://github.com/vortex-config/vortex-client/blob/main/docs/resilience.md): faults, backoff, fleet behaviour.
+//! - [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md): validation, redaction, TLS with a private CA,
+//!   proxies.
+//! - [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md): what is detected and from where.
+//! - [docs/observability.md](https://github.com/vortex-config/vortex-client/blob/main/docs/observability.md): logs and metrics.
+//! - [docs/wire.md](https://github.com/vortex-config/vortex-client/blob/main/docs/wire.md): the contract, `POST
+//!   {server_url}/api/drift/heartbeat/{app}/{profile}`.
 
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]

@@ -87,31 +87,21 @@ const START_WAIT: Duration = Duration::from_secs(5);
 const REPORT_MARGIN: Duration = Duration::from_secs(1);
 
 /// The blocking heartbeat client: reports this instance's configuration version to the Vortex
-/// Config server from a thread of its own.
-///
-/// Cheap to clone: every clone is a handle to the same thread. When the last handle is dropped
-/// the thread stops and is joined, within [`HeartbeatConfig::stop_grace`] plus half a second
-/// (1.5 s by default).
-///
-/// See the [module docs](self) for where it may be used and what blocking means there.
+/// Config server from a thread of its own. Cheap to clone; dropping the last handle stops and
+/// joins the thread (within `stop_grace` plus half a second). Install a `tracing` subscriber:
+/// the SDK reports its problems only through `tracing`. Where it may be used and what
+/// blocking means there: the [module docs](self).
 ///
 /// ```no_run
-/// use vortex_client::blocking::HeartbeatClient;
-///
 /// # fn run() -> Result<(), vortex_client::ConfigError> {
-/// let client = HeartbeatClient::builder()
+/// tracing_subscriber::fmt::init(); // else a wrong URL or token fails in silence
+/// let client = vortex_client::blocking::HeartbeatClient::builder()
 ///     .server_url("http://vortex-config:8888")
 ///     .app("payment-service")
 ///     .profile("production")
-///     .config_version("v2.3.4")
 ///     .build()?;
-/// client.start();
-/// client.set_config_version("v2.3.5");
-/// match client.report_now() {
-///     Ok(answer) if answer.drift_detected => println!("the server expects {:?}", answer.expected_version),
-///     Ok(_) => println!("in sync"),
-///     Err(e) => eprintln!("heartbeat failed: {e}"),
-/// }
+/// client.start(); // returns at once; reports go out in the background
+/// client.set_config_version("v2.3.5"); // after a reload: reported promptly
 /// # Ok(())
 /// # }
 /// ```
@@ -138,6 +128,19 @@ enum CallError {
 
 impl HeartbeatClient {
     /// A builder; `build()` validates and returns the client (not started).
+    ///
+    /// ```
+    /// use vortex_client::{blocking::HeartbeatClient, Environment};
+    ///
+    /// let client = HeartbeatClient::builder()
+    ///     .environment(Environment::empty()) // in tests: ignore the process's VORTEX_* variables
+    ///     .server_url("http://localhost:8888")
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build()?; // a bad setting comes back here, not lost in the thread
+    /// assert!(!client.is_running());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn builder() -> HeartbeatBuilder<HeartbeatClient> {
         HeartbeatBuilder::new()
     }
@@ -146,6 +149,20 @@ impl HeartbeatClient {
     /// runtime and an async client. Does not touch the network and does not start reporting.
     ///
     /// Returns once the thread has answered the start-up handshake (no network involved).
+    ///
+    /// ```
+    /// use vortex_client::{blocking::HeartbeatClient, Environment, HeartbeatConfig};
+    ///
+    /// // A configuration read once (here from an injected environment), then the client.
+    /// let env = Environment::from_vars([
+    ///     ("VORTEX_URL", "http://localhost:8888"),
+    ///     ("VORTEX_APP", "billing"),
+    ///     ("VORTEX_PROFILE", "test"),
+    /// ]);
+    /// let client = HeartbeatClient::new(HeartbeatConfig::from_environment(env)?)?;
+    /// assert_eq!(client.config().profile, "test");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -173,6 +190,25 @@ impl HeartbeatClient {
     /// report goes out immediately in the background.
     ///
     /// Idempotent; `start()` works again after [`stop()`](Self::stop).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// # use std::time::Duration;
+    /// let _ = tracing_subscriber::fmt::try_init(); // once, in main: the SDK logs its errors
+    /// client.start(); // at once, even with the server down
+    /// let first = server.next_report_blocking(Duration::from_secs(10))?;
+    /// assert_eq!(first.config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn start(&self) {
         let client = self.engine.client.clone();
         let started = self.call(START_WAIT, async move { client.spawn_worker() });
@@ -190,6 +226,24 @@ impl HeartbeatClient {
     ///
     /// Idempotent. The thread stays up (for `start()`, `report_now()`); dropping the last
     /// handle ends it.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start();
+    /// // On shutdown: a report in flight gets `stop_grace` to finish, nothing is sent after.
+    /// client.stop();
+    /// assert!(!client.is_running());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stop(&self) {
         let client = self.engine.client.clone();
         let bound = self.engine.client.config().stop_grace + STOP_MARGIN;
@@ -216,6 +270,24 @@ impl HeartbeatClient {
     /// Called on a tokio runtime's thread it blocks that thread but cannot deadlock, even on a
     /// current-thread runtime: the request runs on the SDK's own thread (see the
     /// [module docs](self)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// server.set_expected_version("billing", "test", "v2");
+    /// // E.g. right after a reload, to learn at once whether the server agrees.
+    /// let answer = client.report_now()?;
+    /// assert_eq!(answer.expected_version.as_deref(), Some("v2"));
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -247,12 +319,49 @@ impl HeartbeatClient {
     ///
     /// An invalid version is not sent: the previous one stays and a warning is logged (see
     /// [`crate::HeartbeatClient::set_config_version`]).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// # use std::time::Duration;
+    /// client.start();
+    /// // The application has loaded a new configuration:
+    /// client.set_config_version("v2");
+    /// server.wait_for_version_blocking("v2", Duration::from_secs(10))?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_config_version(&self, version: impl Into<String>) {
         self.engine.client.set_config_version(version);
     }
 
     /// Like [`set_config_version`](Self::set_config_version), returning an invalid version's
     /// error.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // A version from an operator's command: refuse a bad one rather than keep the old silently.
+    /// assert!(client.try_set_config_version("v2\n").is_err());
+    /// client.try_set_config_version("v2")?;
+    /// assert_eq!(client.config_version(), "v2");
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -262,6 +371,22 @@ impl HeartbeatClient {
     }
 
     /// The configuration version reported now.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // E.g. for a `/version` endpoint: what the server is told now.
+    /// assert_eq!(client.config_version(), "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
         self.engine.client.config_version()
@@ -269,23 +394,97 @@ impl HeartbeatClient {
 
     /// Sets the health reported with every heartbeat; a change is reported promptly, like a
     /// version change. Never blocks.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// use vortex_client::Health;
+    ///
+    /// // A dependency went away: the next report (sent promptly) says so.
+    /// client.set_health(Health::Degraded);
+    /// client.report_now()?;
+    /// assert_eq!(server.last_report().map(|r| r.health), Some(Health::Degraded));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn set_health(&self, health: Health) {
         self.engine.client.set_health(health);
     }
 
     /// The health reported now.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// use vortex_client::Health;
+    ///
+    /// client.set_health(Health::Unhealthy);
+    /// assert_eq!(client.health(), Health::Unhealthy);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         self.engine.client.health()
     }
 
     /// True between `start()` and `stop()`, while the worker is alive.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// assert!(!client.is_running()); // built, not started
+    /// client.start();
+    /// assert!(client.is_running()); // e.g. for a readiness check
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.engine.client.is_running()
     }
 
     /// A snapshot of the client's status.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.report_now()?;
+    /// // E.g. for a health endpoint: the last answer, or why reports fail.
+    /// let status = client.status();
+    /// assert_eq!(status.reports_accepted, 1);
+    /// assert_eq!(status.consecutive_failures, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
         self.engine.client.status()
@@ -293,12 +492,50 @@ impl HeartbeatClient {
 
     /// A receiver of every status update. Usable without a runtime through
     /// [`borrow`](watch::Receiver::borrow) and [`has_changed`](watch::Receiver::has_changed).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// let status = client.subscribe();
+    /// client.report_now()?;
+    /// // Polled from a loop of the application's own, without a runtime:
+    /// if status.has_changed().unwrap_or(false) {
+    ///     println!("last error: {:?}", status.borrow().last_error);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
         self.engine.client.subscribe()
     }
 
     /// The drift facts of the last accepted report.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// server.set_expected_version("billing", "test", "v2");
+    /// client.report_now()?;
+    /// // The version to load, when the server expects another one:
+    /// assert_eq!(client.drift_state().refresh_to(), Some("v2"));
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn drift_state(&self) -> DriftState {
         self.engine.client.drift_state()
@@ -330,6 +567,22 @@ impl HeartbeatClient {
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// // The generated instance id, e.g. to log it at start:
+    /// println!("reporting as {}", client.config().instance_id);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
         self.engine.client.config()

@@ -2,26 +2,16 @@
 
 use std::time::Duration;
 
-/// How the mock server answers one well-formed heartbeat.
-///
-/// Queue replies with [`MockServer::script`](super::MockServer::script) (used in order, one per
-/// heartbeat) and set the answer for when the queue is empty with
-/// [`MockServer::set_default_reply`](super::MockServer::set_default_reply). A malformed body is
-/// answered 400 or 422 whatever the script says, and does not use up a scripted reply.
-///
-/// A heartbeat counts for the read side (drift report, instances) only when it is answered with
-/// a 2xx status, as on the real server.
+/// How the mock server answers one well-formed heartbeat: queued with
+/// [`MockServer::script`](super::MockServer::script), one per heartbeat, else
+/// [`MockServer::set_default_reply`](super::MockServer::set_default_reply). A malformed body
+/// gets 400 or 422 whatever the script says; only a 2xx answer counts for the read side.
 ///
 /// ```
 /// use std::time::Duration;
 /// use vortex_client::testing::Reply;
 ///
-/// let outage = [
-///     Reply::Status(503),
-///     Reply::RetryAfter(429, "5".into()),
-///     Reply::Delay(Duration::from_millis(50)),
-///     Reply::Accept,
-/// ];
+/// let outage = [Reply::Status(503), Reply::RetryAfter(429, "5".into()), Reply::Delay(Duration::from_millis(50))];
 /// assert_eq!(outage[0].status(), Some(503));
 /// assert_eq!(Reply::Hang.status(), None);
 /// ```

@@ -248,20 +248,14 @@ impl MockServer {
     /// a runtime, such as tests of the [`blocking`](crate::blocking) client.
     ///
     /// ```
-    /// use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
     /// use vortex_client::{blocking::HeartbeatClient, testing::MockServer};
     ///
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let server = MockServer::start_blocking()?;
-    /// let client = HeartbeatClient::builder()
-    ///     .server_url(server.url())
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .config_version("v1")
-    ///     .build()?;
+    /// let server = MockServer::start_blocking()?; // in a plain #[test]
+    /// let client = HeartbeatClient::builder().server_url(server.url()).app("billing").profile("test").build()?;
     /// client.start();
-    /// let report = server.next_report_blocking(Duration::from_secs(10))?;
-    /// assert_eq!(report.config_version, "v1");
+    /// assert_eq!(server.next_report_blocking(Duration::from_secs(10))?.app, "billing");
     /// # Ok(())
     /// # }
     /// ```
@@ -274,6 +268,18 @@ impl MockServer {
     }
 
     /// Options: the address to bind, a path prefix.
+    ///
+    /// ```
+    /// use vortex_client::testing::MockServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// // The server behind a gateway that serves it under /config:
+    /// let server = MockServer::builder().path_prefix("/config").start().await?;
+    /// assert!(server.url().ends_with("/config"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder::default()
     }
@@ -302,12 +308,40 @@ impl MockServer {
 
     /// The base URL to give the client as its `server_url` (`http://127.0.0.1:PORT`, plus the
     /// path prefix if one was set).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use vortex_client::{blocking::HeartbeatClient, testing::MockServer};
+    ///
+    /// let server = MockServer::start_blocking()?;
+    /// // Point the client under test at the mock:
+    /// let client = HeartbeatClient::builder()
+    ///     .server_url(server.url())
+    ///     .app("billing")
+    ///     .profile("test")
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn url(&self) -> String {
         self.url.clone()
     }
 
     /// The address the server listens on.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use vortex_client::testing::MockServer;
+    ///
+    /// let server = MockServer::start_blocking()?;
+    /// // E.g. to reach it with another client, or to check that a port is taken:
+    /// let connection = std::net::TcpStream::connect(server.addr())?;
+    /// assert!(connection.peer_addr()?.ip().is_loopback());
+    /// # Ok(())
+    /// # }
+    /// ```
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -148,6 +148,27 @@ impl super::MockServer {
     /// Waits for a report with this `config_version`, skipping the unread reports before it,
     /// at most `timeout` on tokio's clock.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start().await;
+    /// client.set_config_version("v2"); // what the service's reload logic does
+    /// // The test waits for the server to hear of it, with a deadline instead of a sleep:
+    /// let report = server.wait_for_version("v2", Duration::from_secs(10)).await?;
+    /// assert_eq!(report.config_version, "v2");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`WaitError::Timeout`] when no such report came in time.
@@ -196,6 +217,28 @@ impl super::MockServer {
 
     /// Waits until at least `n` reports arrived in all (cursor aside); returns all of them.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start().await?;
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start().await;
+    /// server.next_report(Duration::from_secs(10)).await?;
+    /// client.set_config_version("v2");
+    /// // At least the first report and the one the change caused:
+    /// let reports = server.wait_for_reports(2, Duration::from_secs(10)).await?;
+    /// assert_eq!(reports[0].config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`WaitError::Timeout`] when fewer came in time.
@@ -213,6 +256,25 @@ impl super::MockServer {
     /// [`next_report`](Self::next_report) for code without a runtime: blocks the thread, at
     /// most `timeout`.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start();
+    /// // A plain #[test], no runtime: block until the first report arrives.
+    /// let first = server.next_report_blocking(Duration::from_secs(10))?;
+    /// assert_eq!(first.config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`WaitError::Timeout`] when no report came in time.
@@ -222,6 +284,25 @@ impl super::MockServer {
     }
 
     /// [`wait_for_version`](Self::wait_for_version) for code without a runtime.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start();
+    /// client.set_config_version("v2");
+    /// let report = server.wait_for_version_blocking("v2", Duration::from_secs(10))?;
+    /// assert_eq!(report.app, "billing");
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
@@ -239,6 +320,28 @@ impl super::MockServer {
 
     /// [`wait_for_report`](Self::wait_for_report) for code without a runtime.
     ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// use vortex_client::Health;
+    ///
+    /// client.start();
+    /// client.set_health(Health::Degraded);
+    /// // The first report that says the service is degraded:
+    /// let report = server.wait_for_report_blocking(|r| r.health == Health::Degraded, Duration::from_secs(10))?;
+    /// assert_eq!(report.config_version, "v1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`WaitError::Timeout`] when no such report came in time.
@@ -254,6 +357,26 @@ impl super::MockServer {
     }
 
     /// [`wait_for_reports`](Self::wait_for_reports) for code without a runtime.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = vortex_client::testing::MockServer::start_blocking()?;
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url(server.url())
+    /// #     .app("billing")
+    /// #     .profile("test")
+    /// #     .config_version("v1")
+    /// #     .build()?;
+    /// client.start();
+    /// server.next_report_blocking(Duration::from_secs(10))?;
+    /// client.set_config_version("v2"); // reported promptly: a second report
+    /// let reports = server.wait_for_reports_blocking(2, Duration::from_secs(10))?;
+    /// assert!(reports.len() >= 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     ///
