@@ -13,6 +13,7 @@ mod support;
 mod blocking;
 mod drift;
 mod env_config;
+mod failover;
 mod faults;
 mod findings;
 mod health;
