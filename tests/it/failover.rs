@@ -331,3 +331,78 @@ async fn ordering_holds_across_two_servers() {
 }
 
 both_runtimes!(ordering_holds_across_two_servers);
+
+/// The blocking client takes the same list and the same max age, and shows the URL in use.
+#[test]
+fn the_blocking_client_fails_over_too() {
+    let first = crate::support::replies::answering_blocking(503);
+    let second = MockServer::start_blocking().unwrap();
+    let c = vortex_client::blocking::HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_urls([first.url(), second.url()])
+        .app("app")
+        .profile("prod")
+        .connection_max_age(S(60))
+        .build()
+        .unwrap();
+    c.report_now().unwrap();
+    assert_eq!((first.report_count(), second.report_count()), (1, 1));
+    let status = c.status();
+    assert_eq!(status.server_url.as_deref(), Some(second.url().as_str()));
+    assert_eq!(status.reports_failed, 0);
+    c.stop();
+}
+
+/// A WARN once per URL per outage (never per attempt), an INFO when reports move to another
+/// URL and one when they return to the first; no attempt failed, so no outage warning.
+#[tokio::test(start_paused = true)]
+async fn moves_are_logged_once() {
+    let (logs, _guard) = crate::support::capture_logs();
+    let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
+    let c = client(&[first.url(), second.url()])
+        .connection_max_age(S(120))
+        .build()
+        .unwrap();
+    c.start().await;
+    // Three epochs: the first URL is tried at the start of each, and fails each time.
+    first.wait_for_reports(3, WAIT).await.unwrap();
+    first.set_default_reply(Reply::Accept);
+    first.wait_for_reports(5, WAIT).await.unwrap();
+    c.stop().await;
+    let first_url = format!("{}/api/drift/heartbeat/app/prod", first.url());
+    let warnings = logs.lines("WARN", "");
+    assert_eq!(warnings.len(), 1, "{}", logs.text());
+    assert!(warnings[0].contains("server URL failed"), "{}", warnings[0]);
+    assert!(warnings[0].contains(&first_url) && warnings[0].contains("503"));
+    assert_eq!(logs.lines("INFO", "moved to another server URL").len(), 1);
+    assert_eq!(
+        logs.lines("INFO", "returned to the first server URL").len(),
+        1
+    );
+    assert_eq!(c.status().server_url.as_deref(), Some(first.url().as_str()));
+}
+
+/// The `server` gauge shows which URL answered: 1 for it, 0 for the other.
+#[cfg(feature = "metrics")]
+#[test]
+fn the_server_gauge_follows_the_answering_url() {
+    let recorder = crate::metrics::TestRecorder::default();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
+            let c = client(&[first.url(), second.url()]).build().unwrap();
+            c.report_now().await.unwrap();
+            let gauge = |url: String| {
+                recorder.gauge(&format!(
+                    "vortex_heartbeat_server{{app=app,profile=prod,server={url}}}"
+                ))
+            };
+            assert_eq!(gauge(second.url()), Some(1.0));
+            assert_eq!(gauge(first.url()), Some(0.0));
+        });
+    });
+}

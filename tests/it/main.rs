@@ -10,6 +10,7 @@
 #[macro_use]
 mod support;
 
+mod balancer;
 mod blocking;
 mod drift;
 mod env_config;
