@@ -216,3 +216,24 @@ fn why(problem: Problem) -> &'static str {
 fn no_server(index: usize) -> ReporterError {
     ReporterError::NoRuntime(format!("no server URL #{}", index + 1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_as_written_without_its_userinfo() {
+        for (url, expected) in [
+            ("http://h:8888", "http://h:8888"),
+            ("http://user:s3cret@h:8888", "http://h:8888"),
+            (
+                "https://user@gw.example/config/",
+                "https://gw.example/config/",
+            ),
+            ("http://[::1]:1/gw", "http://[::1]:1/gw"),
+        ] {
+            let parsed = Url::parse(url).unwrap();
+            assert_eq!(shown(&parsed), expected, "{url}");
+        }
+    }
+}
