@@ -406,3 +406,27 @@ fn the_server_gauge_follows_the_answering_url() {
         });
     });
 }
+
+/// Start, stop and start again with a refused first URL: each start reports through the
+/// second URL at once, and nothing is sent after `stop()` returns.
+async fn start_stop_start_with_two_urls() {
+    let second = MockServer::start().await.unwrap();
+    let refused = format!("http://{}", dead_port().await);
+    let c = client(&[refused, second.url()])
+        .interval(S(3600))
+        .build()
+        .unwrap();
+    c.start().await;
+    second.wait_for_reports(1, S(10)).await.unwrap();
+    c.stop().await;
+    assert!(!c.is_running());
+    let after_stop = second.report_count();
+    tokio::time::sleep(MS(50)).await;
+    assert_eq!(second.report_count(), after_stop);
+    c.start().await;
+    second.wait_for_reports(after_stop + 1, S(10)).await.unwrap();
+    c.stop().await;
+    assert_eq!(c.status().reports_failed, 0);
+}
+
+both_runtimes!(start_stop_start_with_two_urls);
