@@ -424,9 +424,107 @@ async fn start_stop_start_with_two_urls() {
     tokio::time::sleep(MS(50)).await;
     assert_eq!(second.report_count(), after_stop);
     c.start().await;
-    second.wait_for_reports(after_stop + 1, S(10)).await.unwrap();
+    second
+        .wait_for_reports(after_stop + 1, S(10))
+        .await
+        .unwrap();
     c.stop().await;
     assert_eq!(c.status().reports_failed, 0);
 }
 
 both_runtimes!(start_stop_start_with_two_urls);
+
+/// The fleet model with real workers, on the paused clock: 100 clients in steady state on two
+/// servers; the first dies (its port refuses connections), then comes back on the same port.
+/// While it is down the second's busiest 10 s stay within twice the fleet's steady rate (the
+/// move costs no extra request); when it returns, every client is back within one max age
+/// plus one interval, spread over that time rather than in one burst.
+#[tokio::test(start_paused = true)]
+async fn a_fleet_leaves_a_dead_server_and_comes_back_spread_out() {
+    const N: usize = 100;
+    let interval = S(30);
+    let max_age = S(120);
+    let first = MockServer::start().await.unwrap();
+    let second = MockServer::start().await.unwrap();
+    let first_addr = first.addr();
+    let urls = [first.url(), second.url()];
+    let mut fleet = Vec::new();
+    for i in 0..N {
+        let c = client(&urls)
+            .instance_id(format!("i-{i}"))
+            .interval(interval)
+            .connection_max_age(max_age)
+            .disable_auto_detect()
+            .build()
+            .unwrap();
+        c.start().await;
+        fleet.push(c);
+    }
+    // Steady state, then the first server dies.
+    tokio::time::sleep(S(150)).await;
+    assert_eq!(
+        second.report_count(),
+        0,
+        "all on the first while it answers"
+    );
+    drop(first);
+    let died = Instant::now();
+    tokio::time::sleep(S(300)).await;
+    let returned_at = Instant::now();
+    let first = MockServer::builder()
+        .bind(first_addr)
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(max_age + interval.mul_f64(1.2)).await;
+    for c in &fleet {
+        c.stop().await;
+    }
+
+    // While the first was down: the second's busiest 10 s, against the steady rate.
+    let during: Vec<Instant> = times(&second.reports())
+        .into_iter()
+        .filter(|&t| t >= died && t < returned_at)
+        .collect();
+    let busiest = (0..30)
+        .map(|w| {
+            let from = died + S(10) * w;
+            during
+                .iter()
+                .filter(|&&t| t >= from && t < from + S(10))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    let steady = N as f64 * 10.0 / interval.as_secs_f64();
+    assert!(
+        busiest as f64 <= 2.0 * steady,
+        "busiest 10 s at the second server: {busiest} reports, steady {steady:.0}"
+    );
+    // The return: each client's first report at the first server after it came back.
+    let mut back: Vec<Duration> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in first.reports() {
+        if seen.insert(r.instance_id.clone()) {
+            back.push(r.received_at - returned_at);
+        }
+    }
+    assert_eq!(back.len(), N, "every client came back");
+    let last = back.iter().max().copied().unwrap_or_default();
+    assert!(
+        last <= max_age + interval.mul_f64(1.1) + MS(50),
+        "the last came back after {last:?}"
+    );
+    let busiest_return = (0..20)
+        .map(|w| {
+            back.iter()
+                .filter(|d| **d >= S(10) * w && **d < S(10) * (w + 1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        busiest_return <= N / 3 && last >= max_age / 2,
+        "returns bunched: {busiest_return} in one 10 s window, the last after {last:?}"
+    );
+}
