@@ -21,6 +21,15 @@
 //! - **(d) throttled**: N start together against a server that answers `429` with
 //!   `Retry-After: 60` for 5 minutes, then recovers. Measured: the peak second while throttled
 //!   (after the first minute) and in the minute after recovery.
+//! - **(e) two servers, the first dies and returns**: a fleet in steady state with
+//!   `server_urls([first, second])` and the default 5-minute connection max age; the first
+//!   server dies (connections refused) for 10 minutes, then returns. It models the failover
+//!   rules of `docs/resilience.md` ("Several servers"): a report refused by the first goes at
+//!   once to the second, reports stay there, and each instance starts again from the first at
+//!   the end of its connection epoch (drawn in `[0.75, 1] x max age`). Measured: the busiest
+//!   second at the second server while the first is down (goal: at most 2, as N / interval),
+//!   and how the fleet moves back: every instance within one max age plus one interval, the
+//!   busiest 10 seconds of returns at most twice their even share (N x 10 s / max age).
 //!
 //! ```text
 //! cargo run --release --example fleet                  # 10,000 and 100,000 instances
@@ -52,6 +61,12 @@ const AFTER_OUTAGE: f64 = 600.0;
 const PUSH_AT: f64 = 300.0;
 const AFTER_PUSH: f64 = 900.0;
 const RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Scenario (e): the default connection max age, when the first server dies and returns.
+const MAX_AGE: f64 = 300.0;
+const DIES_AT: f64 = 300.0;
+const RETURNS_AT: f64 = 900.0;
+/// The epoch's jitter, as `failover.rs` draws it.
+const EPOCH_JITTER: (f64, f64) = (0.75, 1.0);
 
 /// How the simulated instances choose their delays.
 #[derive(Debug, Clone, Copy)]
@@ -242,6 +257,107 @@ fn config_push(policy: Policy, restart: Restart, n: usize, seed: u64) -> Arrival
     arrivals
 }
 
+/// (e) What the two servers receive, and when each instance came back to the first.
+struct TwoServers {
+    first: Arrivals,
+    second: Arrivals,
+    /// Per second: instances whose first report after the return reached the first server.
+    returns: Arrivals,
+    /// The last instance's return, in seconds after the first server came back.
+    last_return: f64,
+}
+
+/// (e) A steady fleet with two server URLs; the first dies at `DIES_AT` and returns at
+/// `RETURNS_AT`.
+fn two_servers(n: usize, seed: u64) -> TwoServers {
+    let horizon = RETURNS_AT + MAX_AGE + 3.0 * INTERVAL.as_secs_f64();
+    let mut out = TwoServers {
+        first: Arrivals::new(horizon),
+        second: Arrivals::new(horizon),
+        returns: Arrivals::new(horizon),
+        last_return: 0.0,
+    };
+    let up = |server: usize, t: f64| server == 1 || !(DIES_AT..RETURNS_AT).contains(&t);
+    for i in 0..n {
+        let mut inst = Instance::new(Policy::Sdk(Jitter::DEFAULT), instance_seed(seed, i));
+        let draw =
+            |inst: &mut Instance| MAX_AGE * inst.rng.random_range(EPOCH_JITTER.0..=EPOCH_JITTER.1);
+        // Running for a while: a phase anywhere in the interval, and in the epoch.
+        let mut t = inst.start_offset() * INTERVAL.as_secs_f64();
+        let mut epoch_ends = inst.start_offset() * draw(&mut inst);
+        let (mut current, mut returned) = (0, false);
+        while t < horizon {
+            let start = if t >= epoch_ends {
+                epoch_ends = t + draw(&mut inst);
+                0
+            } else {
+                current
+            };
+            // A refused connection costs the first server nothing: the same report goes to
+            // the other at once.
+            current = if up(start, t) { start } else { 1 - start };
+            if current == 0 {
+                out.first.add(t);
+                if t >= RETURNS_AT && !returned {
+                    returned = true;
+                    out.returns.add(t);
+                    out.last_return = out.last_return.max(t - RETURNS_AT);
+                }
+            } else {
+                out.second.add(t);
+            }
+            t += inst.after_success();
+        }
+    }
+    out
+}
+
+impl Arrivals {
+    /// The busiest `width` seconds in `[from, to)`, in windows starting at `from`.
+    fn peak_window(&self, from: f64, to: f64, width: usize) -> u32 {
+        let to = (to as usize).min(self.0.len());
+        self.0
+            .get(from as usize..to)
+            .map(|w| w.chunks(width).map(|c| c.iter().sum()).max().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+const GOAL_E: f64 = 2.0;
+
+/// Prints scenario (e) for `n` instances; returns the goals missed.
+fn report_two_servers(n: usize, seed: u64) -> Vec<String> {
+    let e = two_servers(n, seed);
+    let during = ratio(e.second.peak(DIES_AT, RETURNS_AT), n);
+    let before = ratio(e.first.peak(INTERVAL.as_secs_f64(), DIES_AT), n);
+    let fair_window = n as f64 * 10.0 / MAX_AGE;
+    let window =
+        f64::from(e.returns.peak_window(RETURNS_AT, e.returns.horizon(), 10)) / fair_window;
+    let returned: u32 = e.returns.0.iter().sum();
+    let bound = MAX_AGE + INTERVAL.as_secs_f64() * 1.1;
+    println!("| (e) two servers, max age {MAX_AGE:.0} s | first server before, peak | second server while the first is down, peak | busiest 10 s of returns / even share | instances back | last back after |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| default | {before:.2} | {during:.2} | {window:.2} | {returned} of {n} | {:.0} s |",
+        e.last_return
+    );
+    println!();
+    let mut missed = Vec::new();
+    if during > GOAL_E {
+        missed.push(format!("N={n}: (e) second server {during:.2} > {GOAL_E}"));
+    }
+    if window > GOAL_E {
+        missed.push(format!("N={n}: (e) returns bunched {window:.2} > {GOAL_E}"));
+    }
+    if returned as usize != n || e.last_return > bound {
+        missed.push(format!(
+            "N={n}: (e) {returned} of {n} back, the last after {:.0} s (bound {bound:.0} s)",
+            e.last_return
+        ));
+    }
+    missed
+}
+
 struct Args {
     sizes: Vec<usize>,
     csv: Option<PathBuf>,
@@ -389,6 +505,7 @@ fn main() {
             csv_c.push((name, c));
         }
         println!();
+        missed.extend(report_two_servers(n, args.seed));
         if let Some(dir) = &args.csv {
             for (scenario, runs) in [
                 ("a-start-together", &csv_a),
@@ -414,7 +531,7 @@ fn main() {
     if args.check {
         if missed.is_empty() {
             println!(
-                "check: the default policy meets both goals ((a) <= {GOAL_A}, (b) <= {GOAL_B})"
+                "check: the default policy meets every goal ((a) <= {GOAL_A}, (b) <= {GOAL_B}, (e) <= {GOAL_E} and back within one max age)"
             );
         } else {
             eprintln!("check failed: {}", missed.join("; "));

@@ -13,7 +13,7 @@ use crate::health_check::HealthCheck;
 #[cfg(doc)]
 use crate::limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSION_LEN,
+    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_SERVER_URLS, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 use crate::proxy::ProxySetting;
 use crate::wire::{Health, InstanceMetadata};
@@ -179,6 +179,78 @@ impl<T> HeartbeatBuilder<T> {
     /// ```
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
+        self.config.fallback_urls.clear();
+        self.set.server_urls = false;
+        self
+    }
+
+    /// Several server URLs, in order of preference (or a comma-separated `VORTEX_URL`); replaces
+    /// what [`server_url`](Self::server_url) set, which is the same as a list of one. Each URL
+    /// follows `server_url`'s rules, with userinfo of its own; at most [`MAX_SERVER_URLS`],
+    /// each server once. An empty list, a rejected URL or a duplicate makes `build()` fail
+    /// with a [`ConfigError`] naming the URL by position (`server URL #2`).
+    ///
+    /// A report goes to the URL that accepted the last one (the first until one did). When
+    /// that URL is down or busy (a connection error, a timeout, 5xx, 408, 425, 429), has no
+    /// drift API (404, 405) or refuses its credentials (401, 403), the same report goes at
+    /// once to the next URL; the attempt fails, and the backoff starts, only when every URL
+    /// failed once, so an outage costs one request per URL per backoff step. A report the
+    /// server refuses as such (400, 422) is not sent elsewhere. Reports return to the first
+    /// URL within one [`connection_max_age`](Self::connection_max_age) after it recovered.
+    /// The rules, next to other clients', are in `docs/resilience.md` ("Several servers");
+    /// [`HeartbeatStatus::server_url`](crate::HeartbeatStatus::server_url) shows the URL in
+    /// use.
+    ///
+    /// Two mock servers and a scripted outage test a service's failover:
+    ///
+    /// ```
+    /// use vortex_client::testing::{MockServer, Reply};
+    /// use vortex_client::{Environment, HeartbeatClient};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let first = MockServer::start().await?;
+    /// let second = MockServer::start().await?;
+    /// first.set_default_reply(Reply::Status(503)); // the first server is down
+    ///
+    /// let client = HeartbeatClient::builder()
+    ///     .environment(Environment::empty())
+    ///     .server_urls([first.url(), second.url()])
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .config_version("v1")
+    ///     .build()?;
+    ///
+    /// client.report_now().await?; // one attempt: 503 from the first, accepted by the second
+    /// assert_eq!(first.reports().len(), 1);
+    /// assert_eq!(second.reports().len(), 1);
+    /// assert_eq!(client.status().server_url.as_deref(), Some(second.url().as_str()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn server_urls(mut self, urls: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let mut urls = urls.into_iter().map(Into::into);
+        self.config.server_url = urls.next().unwrap_or_default();
+        self.config.fallback_urls = urls.collect();
+        self.set.server_urls = true;
+        self
+    }
+
+    /// How long reports keep one connection before the next report opens a new one, starting
+    /// again from the first server URL. Default 5 minutes; each period is drawn between three
+    /// quarters of it and all of it, so that a fleet does not reconnect in the same second; at
+    /// least [`MIN_PERIOD`], at most [`MAX_DURATION`].
+    ///
+    /// A keep-alive connection that never idles would otherwise reach the same server for the
+    /// life of the process: this is how a scale-out, a drained server or a DNS change reaches
+    /// the client, also with one URL, and how reports return to the first URL after a
+    /// failover. The SDK's own client is replaced (a new pool: a new connection, the name
+    /// resolved again; a TCP and TLS handshake per max age). With
+    /// [`http_client`](Self::http_client) the SDK does not own the pool: the report at the
+    /// max age asks the server to close its connection (`Connection: close`), which works over
+    /// HTTP/1.1; over HTTP/2 the application's client decides when it reconnects.
+    pub fn connection_max_age(mut self, max_age: Duration) -> Self {
+        self.config.connection_max_age = max_age;
         self
     }
 

@@ -17,8 +17,8 @@ use crate::metadata::InstanceMetadata;
 use crate::plan::Origin;
 use crate::schedule::Schedule;
 use crate::sequencer::Sequencer;
+use crate::servers::Servers;
 use crate::status::HeartbeatStatus;
-use crate::transport::Transport;
 use crate::validate::check_version;
 use crate::wire::Health;
 use crate::worker::{self, delay_ms};
@@ -137,13 +137,13 @@ impl HeartbeatClient {
     ///
     /// [`ConfigError`] when a setting is invalid or the HTTP client cannot be built.
     pub fn new(mut config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        // Validated once: the parsed server URL goes on to the transport.
-        let server = config.check()?;
+        // Validated once: the parsed server URLs go on to the transports.
+        let urls = config.check()?;
         config.fill_instance_id()?;
         config.warn_if_questionable();
-        let transport = Transport::connect(&config, server)?;
+        let servers = Servers::connect(&config, urls)?;
         Ok(HeartbeatClient {
-            sequencer: Arc::new(Sequencer::new(config, transport)),
+            sequencer: Arc::new(Sequencer::new(config, servers)),
             lifecycle: Arc::new(Lifecycle {
                 worker: Mutex::new(None),
             }),

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::endpoint::{has_userinfo, parse_server_url};
+use crate::endpoint::has_userinfo;
 use crate::env::Environment;
 use crate::error::{invalid, ConfigError};
+use crate::failover::DEFAULT_CONNECTION_MAX_AGE;
 use crate::health_check::HealthCheck;
 use crate::limits::{
     DETECTED_METADATA_ALLOWANCE, MAX_DURATION, MAX_LABELS, MAX_LABEL_KEY_LEN, MAX_LABEL_VALUE_LEN,
@@ -16,6 +17,7 @@ use crate::limits::{
 use crate::metadata::default_instance_id;
 use crate::proxy::{route, ProxySetting};
 use crate::redact::redact_url;
+use crate::server_list::parse_server_urls;
 use crate::tls::parse_root_certificates;
 use crate::validate::{check_credentials, check_name, check_segment, check_text, check_version};
 use crate::wire::{Health, HeartbeatRequest, InstanceMetadata};
@@ -47,6 +49,11 @@ pub struct HeartbeatConfig {
     /// Base URL of the Vortex Config server, e.g. `http://vortex-config:8888`. May carry a path
     /// prefix (`https://gateway.example/config`) and userinfo (never logged).
     pub server_url: String,
+    /// Further server URLs, tried in this order after [`server_url`](Self::server_url) when
+    /// it fails; each checked like it, with userinfo of its own. Default none. See
+    /// [`HeartbeatBuilder::server_urls`](crate::HeartbeatBuilder::server_urls) for the rules
+    /// (together at most [`MAX_SERVER_URLS`](crate::MAX_SERVER_URLS), each server once).
+    pub fallback_urls: Vec<String>,
     /// Application name: the `{app}` path segment.
     pub app: String,
     /// Profile, e.g. `production`: the `{profile}` path segment.
@@ -85,6 +92,10 @@ pub struct HeartbeatConfig {
     /// How long [`stop`](crate::HeartbeatClient::stop) lets a request already in flight finish.
     /// Default 1 s.
     pub stop_grace: Duration,
+    /// How long reports keep one connection (and one server URL) before the next report
+    /// opens a new one from the first URL, jittered down by up to a quarter. Default 5 min;
+    /// see [`HeartbeatBuilder::connection_max_age`](crate::HeartbeatBuilder::connection_max_age).
+    pub connection_max_age: Duration,
     /// Explicit metadata. Its fields win over detected ones; `custom` holds the labels set with
     /// the builder's `metadata(key, value)`.
     pub metadata: InstanceMetadata,
@@ -119,6 +130,7 @@ impl Default for HeartbeatConfig {
     fn default() -> Self {
         Self {
             server_url: String::new(),
+            fallback_urls: Vec::new(),
             app: String::new(),
             profile: String::new(),
             instance_id: String::new(),
@@ -133,6 +145,7 @@ impl Default for HeartbeatConfig {
             min_report_gap: Duration::from_secs(1),
             report_burst: 3,
             stop_grace: Duration::from_secs(1),
+            connection_max_age: DEFAULT_CONNECTION_MAX_AGE,
             metadata: InstanceMetadata::default(),
             auto_detect_metadata: true,
             bearer_token: None,
@@ -152,6 +165,14 @@ impl fmt::Debug for HeartbeatConfig {
         let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
         f.debug_struct("HeartbeatConfig")
             .field("server_url", &redact_url(&self.server_url))
+            .field(
+                "fallback_urls",
+                &self
+                    .fallback_urls
+                    .iter()
+                    .map(|url| redact_url(url))
+                    .collect::<Vec<_>>(),
+            )
             .field("app", &self.app)
             .field("profile", &self.profile)
             .field("instance_id", &self.instance_id)
@@ -166,6 +187,7 @@ impl fmt::Debug for HeartbeatConfig {
             .field("min_report_gap", &self.min_report_gap)
             .field("report_burst", &self.report_burst)
             .field("stop_grace", &self.stop_grace)
+            .field("connection_max_age", &self.connection_max_age)
             .field("metadata", &self.metadata)
             .field("auto_detect_metadata", &self.auto_detect_metadata)
             .field(
@@ -207,10 +229,10 @@ impl HeartbeatConfig {
         self.check().map(drop)
     }
 
-    /// [`validate`](Self::validate), returning the parsed server URL, so that the sender need
-    /// not parse it again.
-    pub(crate) fn check(&self) -> Result<Url, ConfigError> {
-        let url = parse_server_url(&self.server_url)?;
+    /// [`validate`](Self::validate), returning the parsed server URLs (`server_url` first,
+    /// then `fallback_urls`), so that the sender need not parse them again.
+    pub(crate) fn check(&self) -> Result<Vec<Url>, ConfigError> {
+        let urls = self.check_server_urls()?;
         check_segment("app", &self.app)?;
         check_segment("profile", &self.profile)?;
         check_name("instance_id", &self.instance_id, true)?;
@@ -230,12 +252,26 @@ impl HeartbeatConfig {
         check_credentials(
             &self.headers,
             self.bearer_token.as_deref(),
-            has_userinfo(&url),
+            urls.iter().any(has_userinfo),
         )?;
         parse_root_certificates(&self.root_certificates)?;
         self.check_http_client()?;
-        self.check_proxy(&url)?;
-        Ok(url)
+        for url in &urls {
+            self.check_proxy(url)?;
+        }
+        Ok(urls)
+    }
+
+    /// `server_url` then `fallback_urls`, as one list (a list of one has exactly the errors
+    /// of a single URL).
+    fn check_server_urls(&self) -> Result<Vec<Url>, ConfigError> {
+        if self.fallback_urls.is_empty() {
+            return parse_server_urls(&[self.server_url.as_str()]);
+        }
+        let all: Vec<&str> = std::iter::once(self.server_url.as_str())
+            .chain(self.fallback_urls.iter().map(String::as_str))
+            .collect();
+        parse_server_urls(&all)
     }
 
     /// Every duration non-zero (where zero means nothing) and at most [`MAX_DURATION`]; the
@@ -250,6 +286,7 @@ impl HeartbeatConfig {
             ("min_report_gap", self.min_report_gap, true),
             ("stop_grace", self.stop_grace, true),
             ("health_check_timeout", self.health_check_timeout, false),
+            ("connection_max_age", self.connection_max_age, false),
         ] {
             if d.is_zero() && !zero_allowed {
                 return Err(invalid(field, "must be greater than zero"));
@@ -264,6 +301,7 @@ impl HeartbeatConfig {
         for (field, d) in [
             ("interval", self.interval),
             ("initial_retry_delay", self.initial_retry_delay),
+            ("connection_max_age", self.connection_max_age),
         ] {
             if d < MIN_PERIOD {
                 return Err(invalid(

@@ -221,11 +221,13 @@ impl Failover {
     }
 
     /// The URL reports go to: the one that answered last (the first until one did).
+    #[cfg(test)]
     pub(crate) fn current(&self) -> usize {
         self.current
     }
 
     /// When the connection's epoch ends (`None` before the first attempt).
+    #[cfg(test)]
     pub(crate) fn epoch_ends(&self) -> Option<Instant> {
         self.epoch_ends
     }

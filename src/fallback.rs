@@ -22,6 +22,7 @@ use crate::error::ConfigError;
 use crate::limits::MAX_DURATION;
 use crate::metadata::{metadata_from_attributes, otel_env_attributes, warn_malformed};
 use crate::redact::redact_url;
+use crate::server_list::split_server_list;
 use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
 
 /// Which settings with an environment variable but a default value were set explicitly.
@@ -29,6 +30,8 @@ use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
 pub(crate) struct ExplicitlySet {
     pub(crate) interval: bool,
     pub(crate) timeout: bool,
+    /// `server_urls(..)` was called (an empty list is then an error, not "unset").
+    pub(crate) server_urls: bool,
 }
 
 /// Where a value was found (the environment or code, never the builder's methods).
@@ -115,10 +118,17 @@ pub(crate) fn fill(
     set: ExplicitlySet,
 ) -> Result<Vec<Taken>, ConfigError> {
     let env = config.environment.clone();
+    let no_url = config.server_url.is_empty() && config.fallback_urls.is_empty();
+    if set.server_urls && no_url {
+        return Err(ConfigError::InvalidValue {
+            field: "server_url",
+            reason: "server_urls(..) was given an empty list: give at least one URL".into(),
+        });
+    }
     // Explicit fields win; the attributes hold no custom labels.
     config.metadata.fill_from(metadata_from_attributes(code));
     let slots = [
-        ("server_url", config.server_url.is_empty()),
+        ("server_url", no_url),
         ("app", config.app.is_empty()),
         ("profile", config.profile.is_empty()),
         ("instance_id", config.instance_id.is_empty()),
@@ -140,12 +150,19 @@ pub(crate) fn fill(
             .filter(|_| unset)
             .and_then(|s| lookup.find(s));
         if let Some((provenance, value)) = found {
-            *slot(config, field) = value.clone();
-            taken.push(Taken {
+            let took = Taken {
                 field,
                 provenance,
                 value,
-            });
+            };
+            if field == "server_url" {
+                // `VORTEX_URL` may hold a comma-separated list.
+                take_server_list(config, &took.value)
+                    .map_err(|error| blame(std::slice::from_ref(&took), error))?;
+            } else {
+                *slot(config, field) = took.value.clone();
+            }
+            taken.push(took);
         }
     }
     // Detection warns about a malformed variable when the client starts; say it here when
@@ -164,6 +181,15 @@ pub(crate) fn fill(
         }
     }
     Ok(taken)
+}
+
+/// Puts a comma-separated list of server URLs into the configuration: the first as
+/// `server_url`, the others as `fallback_urls`. A blank value leaves both unset.
+fn take_server_list(config: &mut HeartbeatConfig, value: &str) -> Result<(), ConfigError> {
+    let mut items = split_server_list(value)?.into_iter();
+    config.server_url = items.next().unwrap_or_default().to_owned();
+    config.fallback_urls = items.map(str::to_owned).collect();
+    Ok(())
 }
 
 /// The string setting called `field` (one of those [`fill`] takes).
@@ -200,7 +226,13 @@ pub(crate) fn blame(taken: &[Taken], error: ConfigError) -> ConfigError {
         Provenance::Var(var) => ConfigError::InvalidEnv {
             var,
             value: if field == "server_url" {
-                redact_url(&taken.value)
+                // Each URL of a list on its own, so that one's userinfo cannot hide another.
+                taken
+                    .value
+                    .split(',')
+                    .map(redact_url)
+                    .collect::<Vec<_>>()
+                    .join(",")
             } else {
                 taken.value.clone()
             },

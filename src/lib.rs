@@ -127,13 +127,6 @@ mod timestamp;
 mod wire;
 // policy
 mod endpoint;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the transport takes it up with several server URLs"
-    )
-)]
 mod failover;
 mod plan;
 mod proxy;
@@ -141,13 +134,6 @@ mod retry_after;
 // Re-exported as `testing::schedule`, for simulations and tests with paused time.
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 mod schedule;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the configuration takes it up with several server URLs"
-    )
-)]
 mod server_list;
 mod tls;
 mod validate;
@@ -162,6 +148,7 @@ mod metadata;
 mod changes;
 mod recorder;
 mod sequencer;
+mod servers;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -182,7 +169,7 @@ pub use health_check::HealthCheck;
 pub use limits::{
     MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
     MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RETRY_AFTER,
-    MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
+    MAX_SERVER_URLS, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
 };
 pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;

@@ -20,13 +20,15 @@ pub const MAX_HEADERS: usize = 32;
 /// Longest accepted extra header value or bearer token, in bytes.
 pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
 /// Longest accepted duration setting: `interval`, `timeout`, `connect_timeout`,
-/// `initial_retry_delay`, `max_retry_delay`, `min_report_gap` and `stop_grace` (24 hours).
+/// `initial_retry_delay`, `max_retry_delay`, `min_report_gap`, `stop_grace`,
+/// `health_check_timeout` and `connection_max_age` (24 hours).
 ///
 /// Anything longer is a mistake (the server forgets an instance after 5 minutes of silence),
 /// and a bound keeps every deadline the client computes far from overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-/// Shortest accepted `interval` and `initial_retry_delay`: anything shorter would turn the
-/// worker into a busy loop against the server.
+/// Shortest accepted `interval`, `initial_retry_delay` and `connection_max_age`: anything
+/// shorter would turn the worker into a busy loop against the server (or reconnect on every
+/// report).
 pub const MIN_PERIOD: Duration = Duration::from_millis(1);
 
 /// The most response-body bytes the client reads. A larger answer is an error and the
@@ -62,4 +64,4 @@ pub(crate) const MAX_QUOTED_CHARS: usize = 64;
 /// URL: 8 keeps that round under a minute at the default 5 s timeout, far inside the server's
 /// 5-minute instance TTL. The anchors try fewer (the Eureka client at most 3 per request); a
 /// longer list is a mistake, not a deployment.
-pub(crate) const MAX_SERVER_URLS: usize = 8;
+pub const MAX_SERVER_URLS: usize = 8;

@@ -14,6 +14,7 @@ use crate::answer::{Answer, HeartbeatResponse, Resolved};
 use crate::drift::DriftState;
 use crate::error::{Disposition, ReporterError};
 use crate::plan::{Origin, Outcome};
+use crate::servers::Answered;
 use crate::status::HeartbeatStatus;
 use crate::telemetry::{Telemetry, Timer};
 
@@ -67,11 +68,12 @@ struct Outage {
 }
 
 impl Tally {
-    /// The bookkeeping of a client of `app` and `profile` (the metrics' labels).
-    pub(crate) fn new(app: &str, profile: &str) -> Self {
+    /// The bookkeeping of a client of `app` and `profile` with these server URLs, as shown
+    /// (the metrics' labels).
+    pub(crate) fn new(app: &str, profile: &str, servers: &[&str]) -> Self {
         Self {
             outage: Outage::default(),
-            telemetry: Telemetry::new(app, profile),
+            telemetry: Telemetry::new(app, profile, servers),
         }
     }
 
@@ -120,18 +122,18 @@ impl Recorder {
         self.outcomes.subscribe()
     }
 
-    /// Records a report of `version` that `url` accepted; returns the answer as users see it
-    /// and the outcome. The answer is read against the drift facts known before it (see
-    /// [`Answer::resolve`]).
+    /// Records a report of `version` that the server URL `by` accepted; returns the answer as
+    /// users see it and the outcome. The answer is read against the drift facts known before
+    /// it (see [`Answer::resolve`]).
     pub(crate) fn accepted(
         &self,
         tally: &mut Tally,
         answer: Answer,
         version: &str,
         origin: Origin,
-        url: &str,
+        by: Answered<'_>,
     ) -> (HeartbeatResponse, Outcome) {
-        tally.outage.recovered(url);
+        tally.outage.recovered(by.url);
         let now = SystemTime::now();
         let Resolved { response, drift } = {
             let known = self.drift.borrow();
@@ -152,8 +154,11 @@ impl Recorder {
             if s.reported_version.as_deref() != Some(version) {
                 s.reported_version = Some(version.to_owned());
             }
+            if s.server_url.as_deref() != Some(by.shown) {
+                s.server_url = Some(by.shown.to_owned());
+            }
         });
-        tally.telemetry.accepted(drift);
+        tally.telemetry.accepted(drift, by.index);
         self.drift.send_if_modified(|d| {
             let changed = d.expected_version != response.expected_version
                 || d.drift_detected != drift
@@ -258,6 +263,14 @@ impl Outage {
 mod tests {
     use super::*;
 
+    fn by() -> Answered<'static> {
+        Answered {
+            index: 0,
+            url: "http://x/api/drift/heartbeat/app/prod",
+            shown: "http://x",
+        }
+    }
+
     fn unavailable() -> ReporterError {
         ReporterError::Status {
             status: 503,
@@ -270,7 +283,7 @@ mod tests {
     #[test]
     fn outcomes_and_status_follow_what_was_recorded() {
         let recorder = Recorder::new();
-        let mut tally = Tally::new("app", "prod");
+        let mut tally = Tally::new("app", "prod", &["http://x"]);
         let mut outcomes = recorder.outcomes();
         let failed = recorder.failed(&mut tally, &unavailable(), Origin::Worker);
         assert!(matches!(failed, Outcome::Failed { failures: 1, .. }));
@@ -284,7 +297,7 @@ mod tests {
 
         let answer = Answer::parse(br#"{"expected_version":"v2","drift_detected":true}"#);
         let (response, outcome) =
-            recorder.accepted(&mut tally, answer, "v1", Origin::ReportNow, "http://x");
+            recorder.accepted(&mut tally, answer, "v1", Origin::ReportNow, by());
         assert_eq!(
             outcome,
             Outcome::Accepted {
@@ -299,19 +312,20 @@ mod tests {
         );
         assert_eq!(status.last_error, None);
         assert_eq!(status.reported_version.as_deref(), Some("v1"));
+        assert_eq!(status.server_url.as_deref(), Some("http://x"));
         assert_eq!(recorder.drift_state().drift_detected, Some(true));
     }
 
     #[test]
     fn the_same_facts_do_not_wake_the_drift_watch() {
         let recorder = Recorder::new();
-        let mut tally = Tally::new("app", "prod");
+        let mut tally = Tally::new("app", "prod", &["http://x"]);
         let mut drift = recorder.subscribe_drift();
         let body = br#"{"expected_version":"v1","drift_detected":false}"#;
-        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, "u");
+        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, by());
         assert!(drift.has_changed().unwrap());
         drift.borrow_and_update();
-        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, "u");
+        recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, by());
         assert!(!drift.has_changed().unwrap());
         recorder.failed(&mut tally, &unavailable(), Origin::Worker);
         assert!(!drift.has_changed().unwrap());

@@ -6,8 +6,9 @@
 //! one was accepted, and answers are recorded (status, drift view, the schedule's last outcome)
 //! in send order: neither view can go back.
 //!
-//! The network is the transport's: the sequencer only hands it a body and reads back an
-//! answer or an error, and asks it for the URLs to show and to route from.
+//! The network is the servers': the sequencer only hands them a body and reads back an answer
+//! (and which URL gave it) or an error. The send lock is held for the whole round over the
+//! server URLs, so the one-sender order holds across servers too.
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::error::ReporterError;
 use crate::metadata::{self, InstanceMetadata};
 use crate::plan::{Origin, Outcome};
 use crate::recorder::{Recorded, Recorder, Tally};
-use crate::transport::Transport;
+use crate::servers::Servers;
 
 /// What every handle and the worker share: the configuration, the changes, the recorder, and
 /// the one way to the server.
@@ -28,7 +29,10 @@ pub(crate) struct Sequencer {
     config: HeartbeatConfig,
     changes: Changes,
     recorder: Recorder,
-    transport: Transport,
+    /// The preferred server's heartbeat URL, to find the local address from.
+    route_url: Option<reqwest::Url>,
+    /// The preferred server's heartbeat URL, without userinfo.
+    redacted_url: String,
     /// Held from reading the body to recording the answer: one report in flight.
     turn: Mutex<Turn>,
     metadata: OnceCell<Arc<InstanceMetadata>>,
@@ -39,6 +43,8 @@ struct Turn {
     /// The number of the last recorded outcome.
     seq: u64,
     tally: Tally,
+    /// The server URLs, their connections and the failover policy.
+    servers: Servers,
 }
 
 impl Turn {
@@ -50,15 +56,19 @@ impl Turn {
 }
 
 impl Sequencer {
-    pub(crate) fn new(config: HeartbeatConfig, transport: Transport) -> Self {
+    pub(crate) fn new(config: HeartbeatConfig, servers: Servers) -> Self {
+        let shown: Vec<&str> = servers.shown().collect();
+        let tally = Tally::new(&config.app, &config.profile, &shown);
         Self {
             changes: Changes::new(&config.config_version, config.health),
             recorder: Recorder::new(),
+            route_url: servers.first_url().cloned(),
+            redacted_url: servers.first_redacted().to_owned(),
             turn: Mutex::new(Turn {
                 seq: 0,
-                tally: Tally::new(&config.app, &config.profile),
+                tally,
+                servers,
             }),
-            transport,
             config,
             metadata: OnceCell::new(),
         }
@@ -79,9 +89,9 @@ impl Sequencer {
         &self.recorder
     }
 
-    /// The heartbeat URL of the server last used, without userinfo.
+    /// The preferred server's heartbeat URL, without userinfo.
     pub(crate) fn redacted_url(&self) -> &str {
-        self.transport.redacted_url()
+        &self.redacted_url
     }
 
     /// The span around the worker and `report_now()`: which client is speaking. Names only,
@@ -105,7 +115,10 @@ impl Sequencer {
                     let detected = metadata::detect(
                         &self.config.environment,
                         // An explicit IP makes the route lookup (and its DNS query) moot.
-                        meta.ip_address.is_none().then(|| self.transport.url()),
+                        meta.ip_address
+                            .is_none()
+                            .then_some(self.route_url.as_ref())
+                            .flatten(),
                     )
                     .await;
                     meta.fill_from(detected);
@@ -125,36 +138,34 @@ impl Sequencer {
     ) -> (Result<HeartbeatResponse, ReporterError>, Recorded) {
         let metadata = self.metadata().await;
         let mut turn = self.turn.lock().await;
+        let Turn { tally, servers, .. } = &mut *turn;
         let (result, outcome) = match self.changes.snapshot(&self.config.instance_id, &metadata) {
-            Ok(snapshot) => self.deliver(&mut turn.tally, &snapshot, origin).await,
+            Ok(snapshot) => self.deliver(tally, servers, &snapshot, origin).await,
             // Nothing was sent, but the report failed all the same: count it and log it.
-            Err(error) => self.failed(&mut turn.tally, error, origin),
+            Err(error) => self.failed(tally, error, origin),
         };
         let recorded = turn.number(outcome);
         self.recorder.publish(recorded);
         (result, recorded)
     }
 
-    /// One HTTP attempt with `snapshot`, recorded.
+    /// One attempt with `snapshot` (a round over the server URLs), recorded.
     async fn deliver(
         &self,
         tally: &mut Tally,
+        servers: &mut Servers,
         snapshot: &Snapshot,
         origin: Origin,
     ) -> (Result<HeartbeatResponse, ReporterError>, Outcome) {
         let timer = tally.attempt_started();
-        let result = self.transport.send(snapshot.bytes()).await;
+        let result = servers.send(&self.config, snapshot.bytes()).await;
         tally.attempt_finished(timer);
         match result {
-            Ok(answer) => {
+            Ok((answer, answered)) => {
                 self.changes.delivered(snapshot);
-                let (response, outcome) = self.recorder.accepted(
-                    tally,
-                    answer,
-                    snapshot.version(),
-                    origin,
-                    self.transport.redacted_url(),
-                );
+                let (response, outcome) =
+                    self.recorder
+                        .accepted(tally, answer, snapshot.version(), origin, answered);
                 (Ok(response), outcome)
             }
             Err(error) => self.failed(tally, error, origin),

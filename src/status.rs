@@ -49,4 +49,9 @@ pub struct HeartbeatStatus {
     pub reports_accepted: u64,
     /// Attempts that failed.
     pub reports_failed: u64,
+    /// The server URL that accepted the last accepted report, as configured but without
+    /// userinfo; `None` until one did. With several URLs
+    /// ([`server_urls`](crate::HeartbeatBuilder::server_urls)) it shows which one reports go
+    /// to now.
+    pub server_url: Option<String>,
 }

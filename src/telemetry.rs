@@ -6,6 +6,13 @@
 //! | `vortex_heartbeat_request_duration_seconds{app,profile}` | histogram | seconds | time of one HTTP attempt |
 //! | `vortex_heartbeat_drift{app,profile}` | gauge | | 1 when the last accepted report showed drift, 0 when it showed none; not set while unknown |
 //! | `vortex_heartbeat_consecutive_failures{app,profile}` | gauge | attempts | failed attempts since the last success |
+//! | `vortex_heartbeat_server{app,profile,server}` | gauge | | 1 for the server URL (as configured, without userinfo) that accepted the last accepted report, 0 for the client's other URLs; not set before one did |
+//!
+//! Which server answered is a gauge with a `server` label rather than a label on the reports
+//! counter: the counter's series stay as they were (dashboards and alerts keep working), and
+//! summed over a fleet the gauge says how many instances report to each server, which is what
+//! a failover or a rebalancing changes. Its label set is bounded: one series per configured
+//! URL, at most `MAX_SERVER_URLS`.
 //!
 //! They go to whatever recorder the application installed (e.g. a Prometheus exporter); with
 //! none installed they cost next to nothing. Each client registers its handles, and describes
@@ -31,6 +38,7 @@ mod on {
     const DURATION: &str = "vortex_heartbeat_request_duration_seconds";
     const DRIFT: &str = "vortex_heartbeat_drift";
     const FAILURES: &str = "vortex_heartbeat_consecutive_failures";
+    const SERVER: &str = "vortex_heartbeat_server";
 
     /// When an attempt started.
     pub(crate) struct Timer(Instant);
@@ -38,7 +46,11 @@ mod on {
     /// One client's metrics, labelled with its app and profile.
     pub(crate) struct Telemetry {
         labels: [Label; 2],
+        /// The server URLs as shown, in list order: the `server` label.
+        servers: Vec<String>,
         handles: Option<Handles>,
+        /// The server whose gauge is 1.
+        current: Option<usize>,
     }
 
     struct Handles {
@@ -47,21 +59,26 @@ mod on {
         duration: Histogram,
         drift: Gauge,
         failures: Gauge,
+        /// One per server URL, in list order.
+        servers: Vec<Gauge>,
     }
 
     impl Telemetry {
-        pub(crate) fn new(app: &str, profile: &str) -> Self {
+        pub(crate) fn new(app: &str, profile: &str, servers: &[&str]) -> Self {
             Self {
                 labels: [
                     Label::new("app", app.to_owned()),
                     Label::new("profile", profile.to_owned()),
                 ],
+                servers: servers.iter().map(|s| (*s).to_owned()).collect(),
                 handles: None,
+                current: None,
             }
         }
 
         fn handles(&mut self) -> &Handles {
             let labels = &self.labels;
+            let servers = &self.servers;
             self.handles.get_or_insert_with(|| {
                 describe();
                 let with_outcome = |outcome: &'static str| {
@@ -75,6 +92,14 @@ mod on {
                     duration: metrics::histogram!(DURATION, labels.iter()),
                     drift: metrics::gauge!(DRIFT, labels.iter()),
                     failures: metrics::gauge!(FAILURES, labels.iter()),
+                    servers: servers
+                        .iter()
+                        .map(|server| {
+                            let mut all = labels.to_vec();
+                            all.push(Label::new("server", server.clone()));
+                            metrics::gauge!(SERVER, all)
+                        })
+                        .collect(),
                 }
             })
         }
@@ -91,13 +116,21 @@ mod on {
                 .record(timer.0.elapsed().as_secs_f64());
         }
 
-        /// The server accepted a report; `drift` is its verdict, `None` when unknown.
-        pub(crate) fn accepted(&mut self, drift: Option<bool>) {
+        /// The server URL `server` (its index) accepted a report; `drift` is its verdict,
+        /// `None` when unknown.
+        pub(crate) fn accepted(&mut self, drift: Option<bool>, server: usize) {
+            let previous = self.current.replace(server);
             let handles = self.handles();
             handles.accepted.increment(1);
             handles.failures.set(0.0);
             if let Some(drift) = drift {
                 handles.drift.set(if drift { 1.0 } else { 0.0 });
+            }
+            // Only a move touches the server gauges (and the first answer sets them all).
+            if previous != Some(server) {
+                for (i, gauge) in handles.servers.iter().enumerate() {
+                    gauge.set(if i == server { 1.0 } else { 0.0 });
+                }
             }
         }
 
@@ -126,6 +159,10 @@ mod on {
             "1 when the server saw configuration drift in the last accepted report, else 0"
         );
         metrics::describe_gauge!(
+            SERVER,
+            "1 for the server URL that accepted the last accepted heartbeat, 0 for the other configured URLs"
+        );
+        metrics::describe_gauge!(
             FAILURES,
             Unit::Count,
             "Failed heartbeat attempts since the last accepted report"
@@ -143,7 +180,7 @@ mod off {
     pub(crate) struct Telemetry;
 
     impl Telemetry {
-        pub(crate) fn new(_app: &str, _profile: &str) -> Self {
+        pub(crate) fn new(_app: &str, _profile: &str, _servers: &[&str]) -> Self {
             Self
         }
 
@@ -156,7 +193,7 @@ mod off {
         pub(crate) fn attempt_finished(&mut self, _timer: Timer) {}
 
         #[inline]
-        pub(crate) fn accepted(&mut self, _drift: Option<bool>) {}
+        pub(crate) fn accepted(&mut self, _drift: Option<bool>, _server: usize) {}
 
         #[inline]
         pub(crate) fn failed(&mut self, _failures: u32) {}

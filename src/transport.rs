@@ -1,14 +1,17 @@
-//! How a report is sent: one reqwest client (URL, headers, timeouts, redirect policy and TLS
-//! set up once; or the application's own client, with the SDK's rules applied per request),
-//! the POST, a bounded read of the answer, and the mapping of every failure to a
-//! [`ReporterError`] whose text carries no credential.
+//! How a report is sent to one server URL: one reqwest client (URL, headers, timeouts, redirect
+//! policy and TLS set up once; or the application's own client, with the SDK's rules applied
+//! per request), the POST, a bounded read of the answer, and the mapping of every failure to a
+//! [`ReporterError`] whose text carries no credential. Which URL, and when the connection is
+//! replaced, is `servers.rs`'s.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE,
+};
 use reqwest::{StatusCode, Url};
 
 use crate::answer::Answer;
@@ -21,11 +24,9 @@ use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
 use crate::tls::add_roots;
 
-/// Sends reports: one HTTP client, URL and headers built once and reused.
-///
-/// The sequencer sees only [`connect`](Self::connect), [`send`](Self::send) and the two URLs
-/// (to route from, to show): whatever stands between a report and the servers (several URLs,
-/// failover, connection age) fits behind those four, with no change above this layer.
+/// Sends reports to one server URL: one HTTP client, URL and headers built once and reused
+/// (each URL of a list has its own, so its userinfo, proxy route and redirect origin are its
+/// own). [`Servers`](crate::servers::Servers) holds one per URL.
 pub(crate) struct Transport {
     http: reqwest::Client,
     url: Url,
@@ -73,22 +74,47 @@ impl Transport {
         })
     }
 
+    /// Whether this is the application's own client (the SDK does not own its pool).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Replaces the SDK's own client with a new one: a new pool, so the next report opens a
+    /// new connection and resolves the server's name again. Nothing changes for the
+    /// application's client, or when the new client cannot be built (the old one stays).
+    pub(crate) fn renew(&mut self, config: &HeartbeatConfig) {
+        if self.shared.is_some() {
+            return;
+        }
+        match own_client(config, &self.url) {
+            Ok(http) => self.http = http,
+            Err(error) => {
+                tracing::debug!(%error, url = %self.redacted_url, "could not renew the HTTP client; keeping the old one");
+            }
+        }
+    }
+
     /// The heartbeat URL to find the local address from (it may carry userinfo: never log
     /// it).
     pub(crate) fn url(&self) -> &Url {
         &self.url
     }
 
-    /// The heartbeat URL of the server last used, without userinfo: what logs show.
+    /// The heartbeat URL without userinfo: what logs and errors show.
     pub(crate) fn redacted_url(&self) -> &str {
         &self.redacted_url
     }
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer. A timeout
     /// says how long the attempt ran, which tells whose timeout fired.
-    pub(crate) async fn send(&self, body: Bytes) -> Result<Answer, ReporterError> {
+    ///
+    /// With `close`, the request asks the server to close the connection after answering
+    /// (`Connection: close`), so that the next report opens a new one: how the application's
+    /// own client, whose pool the SDK does not own, follows the server at the connection's
+    /// max age.
+    pub(crate) async fn send(&self, body: Bytes, close: bool) -> Result<Answer, ReporterError> {
         let started = tokio::time::Instant::now();
-        match self.attempt(body, started).await {
+        match self.attempt(body, started, close).await {
             Err(ReporterError::Timeout { url, timeout, .. }) => Err(ReporterError::Timeout {
                 url,
                 timeout,
@@ -102,8 +128,9 @@ impl Transport {
         &self,
         body: Bytes,
         started: tokio::time::Instant,
+        close: bool,
     ) -> Result<Answer, ReporterError> {
-        let mut response = match self.post(body.clone(), self.timeout).await {
+        let mut response = match self.post(body.clone(), self.timeout, close).await {
             Ok(response) => response,
             // A keep-alive connection that the server closed as it was reused (its idle
             // timeout fired): nothing is wrong with the server, and the report is idempotent
@@ -115,7 +142,7 @@ impl Transport {
                     return Err(self.transport_error(e));
                 }
                 tracing::debug!(error = %error_chain(&e.without_url()), "connection closed under the report; sending it again");
-                self.post(body, left)
+                self.post(body, left, close)
                     .await
                     .map_err(|e| self.transport_error(e))?
             }
@@ -162,8 +189,17 @@ impl Transport {
     }
 
     /// One POST, within `timeout` (the SDK's own client already has the full one).
-    async fn post(&self, body: Bytes, timeout: Duration) -> reqwest::Result<reqwest::Response> {
+    async fn post(
+        &self,
+        body: Bytes,
+        timeout: Duration,
+        close: bool,
+    ) -> reqwest::Result<reqwest::Response> {
         let mut request = self.http.post(self.url.clone()).body(body);
+        if close {
+            // HTTP/1.1 only: HTTP/2 has no such header (hyper drops it), see docs/resilience.md.
+            request = request.header(CONNECTION, HeaderValue::from_static("close"));
+        }
         // The application's client has not the SDK's timeout; a retry has only what is left.
         if self.shared.is_some() || timeout < self.timeout {
             request = request.timeout(timeout);

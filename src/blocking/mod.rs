@@ -643,7 +643,12 @@ impl Drop for Engine {
 /// between attempts.
 fn report_now_bound(c: &HeartbeatConfig) -> Duration {
     let schedule = Schedule::with_seed(c.interval, c.initial_retry_delay, c.max_retry_delay, 0);
+    // An attempt is a round over the server URLs: at worst one timeout each.
+    let urls = u32::try_from(c.fallback_urls.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
     c.timeout
+        .saturating_mul(urls)
         .saturating_mul(c.max_retries.saturating_add(1))
         .saturating_add(schedule.longest_backoff(c.max_retries))
         .saturating_add(REPORT_MARGIN)
@@ -671,6 +676,13 @@ mod tests {
             ..HeartbeatConfig::default()
         };
         assert_eq!(report_now_bound(&c), Duration::from_secs(11));
+        // Two URLs: each attempt may wait out two timeouts.
+        let c = HeartbeatConfig {
+            max_retries: 1,
+            fallback_urls: vec!["http://b:1".into()],
+            ..HeartbeatConfig::default()
+        };
+        assert_eq!(report_now_bound(&c), Duration::from_secs(21));
     }
 
     #[test]

@@ -10,9 +10,11 @@
 #[macro_use]
 mod support;
 
+mod balancer;
 mod blocking;
 mod drift;
 mod env_config;
+mod failover;
 mod faults;
 mod findings;
 mod health;

@@ -16,7 +16,7 @@ use vortex_client::{Environment, HeartbeatClient};
 
 /// A recorder that keeps every value, keyed by `name{label=value,...}`.
 #[derive(Default, Clone)]
-struct TestRecorder(Arc<Store>);
+pub(crate) struct TestRecorder(Arc<Store>);
 
 #[derive(Default)]
 struct Store {
@@ -112,7 +112,7 @@ impl TestRecorder {
     fn counter(&self, key: &str) -> u64 {
         self.0.counters.lock().get(key).copied().unwrap_or(0)
     }
-    fn gauge(&self, key: &str) -> Option<f64> {
+    pub(crate) fn gauge(&self, key: &str) -> Option<f64> {
         self.0.gauges.lock().get(key).copied()
     }
     fn histogram(&self, key: &str) -> Vec<f64> {

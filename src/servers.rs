@@ -1,0 +1,239 @@
+//! The server URLs of a client, in one place: one [`Transport`] per URL (in list order, so
+//! that indexes match the policy's) and the [`Failover`] policy that chooses among them and
+//! says when the connection is old enough to be replaced. The sequencer calls
+//! [`Servers::send`] under its send lock, so one report is in flight across all servers.
+//!
+//! The rules are `failover.rs`'s (the table in `docs/resilience.md`, "Several servers"); this
+//! file carries them out and logs the policy's events: a WARN once per URL per outage, an INFO
+//! when reports move to another URL and when they return to the first.
+
+use bytes::Bytes;
+use reqwest::Url;
+use tokio::time::Instant;
+
+use crate::answer::Answer;
+use crate::config::HeartbeatConfig;
+use crate::error::{ConfigError, ReporterError};
+use crate::failover::{Event, Events, Failover, Fault, Problem};
+use crate::transport::Transport;
+
+/// One server URL: how to send to it, and how to show it.
+#[derive(Debug)]
+struct Target {
+    transport: Transport,
+    /// The base URL as configured, without userinfo: the status and the metrics show it.
+    shown: String,
+}
+
+/// The URL that accepted a report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Answered<'a> {
+    /// Its place in the list (0: the preferred one).
+    pub(crate) index: usize,
+    /// Its heartbeat URL, without userinfo (for logs).
+    pub(crate) url: &'a str,
+    /// Its base URL as configured, without userinfo (for the status and the metrics).
+    pub(crate) shown: &'a str,
+}
+
+/// Every server URL of a client and the policy over them.
+#[derive(Debug)]
+pub(crate) struct Servers {
+    targets: Vec<Target>,
+    failover: Failover,
+}
+
+impl Servers {
+    /// Sets up a transport for each parsed server URL (at least one, in preference order).
+    pub(crate) fn connect(config: &HeartbeatConfig, urls: Vec<Url>) -> Result<Self, ConfigError> {
+        let count = urls.len();
+        let targets = urls
+            .into_iter()
+            .map(|url| {
+                let shown = shown(&url);
+                Ok(Target {
+                    transport: Transport::connect(config, url)?,
+                    shown,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        if targets.is_empty() {
+            return Err(ConfigError::MissingField("server_url"));
+        }
+        Ok(Servers {
+            targets,
+            failover: Failover::new(count, config.connection_max_age),
+        })
+    }
+
+    /// The preferred URL's heartbeat URL (it may carry userinfo: never log it), to find the
+    /// local address from.
+    pub(crate) fn first_url(&self) -> Option<&Url> {
+        self.targets.first().map(|t| t.transport.url())
+    }
+
+    /// The preferred URL's heartbeat URL, without userinfo.
+    pub(crate) fn first_redacted(&self) -> &str {
+        self.targets
+            .first()
+            .map_or("", |t| t.transport.redacted_url())
+    }
+
+    /// Every base URL as shown (without userinfo), in list order: the metrics' labels.
+    pub(crate) fn shown(&self) -> impl Iterator<Item = &str> {
+        self.targets.iter().map(|t| t.shown.as_str())
+    }
+
+    /// One attempt: the report goes to the current URL, and on to the next ones while they
+    /// fail with a fault that another server may not have, each URL at most once. Fails with
+    /// the error that decides the backoff when every URL failed (or at once when the report
+    /// itself is the problem).
+    pub(crate) async fn send(
+        &mut self,
+        config: &HeartbeatConfig,
+        body: Bytes,
+    ) -> Result<(Answer, Answered<'_>), ReporterError> {
+        let start = self.failover.begin(Instant::now());
+        let mut close = false;
+        if start.fresh_connection {
+            close = self.renew(config);
+        }
+        let mut index = start.url;
+        let mut kept: Option<ReporterError> = None;
+        loop {
+            let Some(target) = self.targets.get(index) else {
+                // The policy hands out indexes of this list only.
+                return Err(kept.unwrap_or_else(|| no_server(index)));
+            };
+            match target.transport.send(body.clone(), close).await {
+                Ok(answer) => {
+                    let events = self.failover.delivered();
+                    self.log(events, None);
+                    return Ok((answer, self.answered(index)));
+                }
+                Err(error) => {
+                    let after = self.failover.failed(Fault::of(&error), Instant::now());
+                    self.log(after.events, Some(&error));
+                    if after.keep_error || kept.is_none() {
+                        kept = Some(error);
+                    }
+                    match after.next {
+                        Some(next) => index = next,
+                        None => return Err(kept.unwrap_or_else(|| no_server(index))),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection is at its max age: the SDK's own clients are replaced (new pools, the
+    /// names resolved again); returns whether this round's requests must ask the server to
+    /// close instead (the application's client, whose pool the SDK does not own).
+    fn renew(&mut self, config: &HeartbeatConfig) -> bool {
+        let mut shared = false;
+        for target in &mut self.targets {
+            shared |= target.transport.is_shared();
+            target.transport.renew(config);
+        }
+        tracing::debug!("connection max age reached: reports go over a new connection from the first server URL");
+        shared
+    }
+
+    fn answered(&self, index: usize) -> Answered<'_> {
+        let target = self.targets.get(index);
+        Answered {
+            index,
+            url: target.map_or("", |t| t.transport.redacted_url()),
+            shown: target.map_or("", |t| t.shown.as_str()),
+        }
+    }
+
+    fn url(&self, index: usize) -> &str {
+        self.targets
+            .get(index)
+            .map_or("", |t| t.transport.redacted_url())
+    }
+
+    /// Logs what the policy reported (nothing on the steady path, and nothing with one URL).
+    fn log(&self, events: Events, error: Option<&ReporterError>) {
+        if events.is_empty() {
+            return;
+        }
+        for event in events {
+            match event {
+                Event::Down { url, problem } => {
+                    let error = error.map(ToString::to_string).unwrap_or_default();
+                    tracing::warn!(
+                        url = %self.url(url),
+                        error = %error,
+                        "server URL failed; {}", why(problem)
+                    );
+                }
+                Event::Recovered { url } => {
+                    tracing::debug!(url = %self.url(url), "server URL answers again");
+                }
+                Event::Moved { from, to } => tracing::info!(
+                    from = %self.url(from),
+                    to = %self.url(to),
+                    "heartbeats moved to another server URL"
+                ),
+                Event::Returned { from } => tracing::info!(
+                    from = %self.url(from),
+                    to = %self.url(0),
+                    "heartbeats returned to the first server URL"
+                ),
+            }
+        }
+    }
+}
+
+/// A base URL as the status and the metrics show it: without userinfo, and without the `/`
+/// that parsing adds to a bare host (`http://host:8888`, as users write it).
+fn shown(url: &Url) -> String {
+    let mut bare = url.clone();
+    // Both fail only for URLs that cannot carry userinfo, which then have none.
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    let text = bare.as_str();
+    match text.strip_suffix('/') {
+        Some(host_only) if bare.path() == "/" => host_only.to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+/// What the WARN adds to the error: what the client does next, and what to check.
+fn why(problem: Problem) -> &'static str {
+    match problem {
+        Problem::Unavailable => "the report goes to the next one (logged once until it answers)",
+        Problem::NoDriftApi => "no drift API there: check that URL (the report goes to the next one)",
+        Problem::Credentials => "its credentials were refused: check that URL's userinfo or the token (the report goes to the next one)",
+        Problem::Misconfigured => "check that URL and its server's TLS and redirects (the report goes to the next one)",
+        Problem::Report => "the report itself was refused",
+    }
+}
+
+/// The error of a round that tried nothing (the policy never does that).
+fn no_server(index: usize) -> ReporterError {
+    ReporterError::NoRuntime(format!("no server URL #{}", index + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_as_written_without_its_userinfo() {
+        for (url, expected) in [
+            ("http://h:8888", "http://h:8888"),
+            ("http://user:s3cret@h:8888", "http://h:8888"),
+            (
+                "https://user@gw.example/config/",
+                "https://gw.example/config/",
+            ),
+            ("http://[::1]:1/gw", "http://[::1]:1/gw"),
+        ] {
+            let parsed = Url::parse(url).unwrap();
+            assert_eq!(shown(&parsed), expected, "{url}");
+        }
+    }
+}
