@@ -146,6 +146,7 @@ mod health_check;
 mod metadata;
 // mechanism
 mod changes;
+mod client_setup;
 mod recorder;
 mod sequencer;
 mod servers;

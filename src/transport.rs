@@ -9,20 +9,17 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE,
-};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{HeaderMap, HeaderValue, CONNECTION};
+use reqwest::Url;
 
 use crate::answer::Answer;
+use crate::client_setup::{collect_secrets, own_client, request_headers, warn_if_clear_text};
 use crate::config::HeartbeatConfig;
-use crate::endpoint::{has_userinfo, is_reserved_invalid, join_heartbeat_path};
+use crate::endpoint::join_heartbeat_path;
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
-use crate::proxy::{route, ProxyRoute, ProxySetting};
-use crate::redact::{percent_decode_lossy, redact_url, scrub, shorten};
+use crate::redact::{redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
-use crate::tls::add_roots;
 
 /// Sends reports to one server URL: one HTTP client, URL and headers built once and reused
 /// (each URL of a list has its own, so its userinfo, proxy route and redirect origin are its
@@ -321,193 +318,6 @@ impl Transport {
     }
 }
 
-/// The SDK's own client, when the application gave none.
-fn own_client(config: &HeartbeatConfig, url: &Url) -> Result<reqwest::Client, ConfigError> {
-    let https = url.scheme() == "https";
-    let builder = with_proxy(http_builder(config, url), proxy_route(config, url)?)?;
-    let builder = add_roots(builder, &config.root_certificates, https)?;
-    builder.build().map_err(|e| {
-        let hint = if https {
-            ". https needs the system's CA certificates (e.g. the ca-certificates package) or the server's CA added with add_root_certificate()"
-        } else {
-            ""
-        };
-        ConfigError::Http(format!("{}{hint}", error_chain(&e.without_url())))
-    })
-}
-
-/// The route to `url` the configuration asks for. The application's client has its own: only
-/// the environment's proxy, whose credentials may still be echoed, is looked at for it.
-fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<ProxyRoute, ConfigError> {
-    let setting = match config.http_client {
-        Some(_) => &ProxySetting::Environment,
-        None => &config.proxy,
-    };
-    route(setting, url, &|name| config.environment.var(name))
-}
-
-/// The proxy chosen by the SDK's own rules, if any, with its credentials as a sensitive
-/// `Proxy-Authorization` (also inside a CONNECT tunnel for https).
-fn with_proxy(
-    builder: reqwest::ClientBuilder,
-    route: ProxyRoute,
-) -> Result<reqwest::ClientBuilder, ConfigError> {
-    let ProxyRoute::Proxy(target) = route else {
-        return Ok(builder);
-    };
-    tracing::debug!(proxy = %target.url, from = target.source, "reports go through a proxy");
-    let mut proxy = reqwest::Proxy::all(target.url.as_str())
-        .map_err(|e| ConfigError::Http(error_chain(&e.without_url())))?;
-    if let Some(mut value) = target
-        .authorization()
-        .and_then(|v| HeaderValue::from_str(&v).ok())
-    {
-        value.set_sensitive(true);
-        proxy = proxy.custom_http_auth(value);
-    }
-    Ok(builder.proxy(proxy))
-}
-
-/// The reqwest client's settings: headers, timeouts, pooling, redirects, name resolution.
-/// Never reqwest's own proxy lookup, which reads the process environment, not the injected
-/// one: `with_proxy` adds the proxy the SDK's rules choose.
-fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
-    let origin = url.origin();
-    let builder = reqwest::Client::builder()
-        .no_proxy()
-        .user_agent(USER_AGENT)
-        .default_headers(default_headers(config))
-        .timeout(config.timeout)
-        .connect_timeout(config.connect_timeout.min(config.timeout))
-        .pool_idle_timeout(
-            config
-                .interval
-                .saturating_mul(2)
-                .max(Duration::from_secs(90)),
-        )
-        .pool_max_idle_per_host(1)
-        // 307/308 keep the method and body; follow them within the same origin only.
-        // Anything else comes back as a 3xx and is reported as a configuration error.
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            let same_origin = attempt.url().origin() == origin;
-            let keeps_body = matches!(
-                attempt.status(),
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT
-            );
-            if same_origin && keeps_body && attempt.previous().len() < 3 {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        }));
-    // RFC 6761: names under .invalid never resolve, and resolvers should say so without
-    // asking DNS. The system resolver asks anyway; an empty override answers at once.
-    match url.host_str() {
-        Some(host) if is_reserved_invalid(host) => builder.resolve_to_addrs(host, &[]),
-        _ => builder,
-    }
-}
-
-const USER_AGENT: &str = concat!("vortex-client/", env!("CARGO_PKG_VERSION"));
-
-/// What the SDK's own client sends by default, for a client that does not: the default
-/// headers and the `User-Agent`.
-fn request_headers(config: &HeartbeatConfig) -> HeaderMap {
-    let mut headers = default_headers(config);
-    headers.insert(
-        reqwest::header::USER_AGENT,
-        HeaderValue::from_static(USER_AGENT),
-    );
-    headers
-}
-
-/// The answer came from the heartbeat URL itself, not from where a redirect led (reqwest
-/// removes userinfo from the URL it reports, so that is not compared).
-fn same_target(answered: &Url, asked: &Url) -> bool {
-    answered.scheme() == asked.scheme()
-        && answered.host_str() == asked.host_str()
-        && answered.port_or_known_default() == asked.port_or_known_default()
-        && answered.path() == asked.path()
-        && answered.query() == asked.query()
-}
-
-/// The headers sent with every report. Validation already checked every name and value, so
-/// none is dropped here; credentials are marked sensitive (never printed by reqwest).
-fn default_headers(config: &HeartbeatConfig) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    let extra = config.headers.iter().filter_map(|(name, value)| {
-        Some((
-            HeaderName::from_bytes(name.as_bytes()).ok()?,
-            HeaderValue::from_str(value).ok()?,
-        ))
-    });
-    let bearer = config
-        .bearer_token
-        .as_ref()
-        .and_then(|token| HeaderValue::from_str(&format!("Bearer {token}")).ok())
-        .map(|value| (AUTHORIZATION, value));
-    for (name, mut value) in extra.chain(bearer) {
-        value.set_sensitive(true);
-        headers.insert(name, value);
-    }
-    headers
-}
-
-/// Credentials over plain http work, but anyone on the path can read them. Loopback has no
-/// such path (a local sidecar, a mock server in a test), unless a proxy carries it off the
-/// machine.
-fn warn_if_clear_text(config: &HeartbeatConfig, server: &Url) {
-    let authorization = config
-        .headers
-        .iter()
-        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
-    let credentials = has_userinfo(server) || authorization || config.bearer_token.is_some();
-    let stays_local = crate::proxy::is_loopback(server)
-        && matches!(proxy_route(config, server), Ok(ProxyRoute::Direct));
-    if server.scheme() == "http" && credentials && !stays_local {
-        tracing::warn!(
-            url = %redact_url(&config.server_url),
-            "credentials are sent in clear text over http: use an https server_url"
-        );
-    }
-}
-
-/// Every credential the client sends, in the forms a server could echo: the bearer token,
-/// extra header values, URL userinfo (as written and percent-decoded) and the Basic
-/// credentials derived from it. Values shorter than 4 bytes are too short to scrub without
-/// mangling messages (and too short to be secrets). Longest first.
-fn collect_secrets(config: &HeartbeatConfig, url: &Url, http: &reqwest::Client) -> Vec<String> {
-    let mut secrets: Vec<String> = Vec::new();
-    secrets.extend(config.bearer_token.iter().cloned());
-    secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
-    for part in [url.username(), url.password().unwrap_or_default()] {
-        secrets.push(part.to_owned());
-        secrets.push(percent_decode_lossy(part));
-    }
-    // The Basic credentials reqwest derives from the userinfo, exactly as sent.
-    if let Ok(request) = http.post(url.clone()).build() {
-        if let Some(value) = request
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
-            if let Some(credentials) = value.strip_prefix("Basic ") {
-                secrets.push(credentials.to_owned());
-            }
-        }
-    }
-    // A proxy's 407 or 502 page may echo the request, Proxy-Authorization included.
-    if let Ok(ProxyRoute::Proxy(target)) = proxy_route(config, url) {
-        secrets.extend(target.secrets());
-    }
-    secrets.retain(|s| s.trim().len() >= 4);
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    secrets.dedup();
-    secrets
-}
-
 /// Every error in the chain, looking inside `std::io::Error` wrappers too (their `source()`
 /// skips the wrapped error).
 fn walk_chain(
@@ -569,4 +379,14 @@ fn closed_under_request(error: &reqwest::Error) -> bool {
                 )
             })
     })
+}
+
+/// The answer came from the heartbeat URL itself, not from where a redirect led (reqwest
+/// removes userinfo from the URL it reports, so that is not compared).
+fn same_target(answered: &Url, asked: &Url) -> bool {
+    answered.scheme() == asked.scheme()
+        && answered.host_str() == asked.host_str()
+        && answered.port_or_known_default() == asked.port_or_known_default()
+        && answered.path() == asked.path()
+        && answered.query() == asked.query()
 }

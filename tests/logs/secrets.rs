@@ -533,6 +533,25 @@ async fn credentials_over_plain_http_warn() {
             .unwrap();
         assert_eq!(warnings(), 2, "{}", logs.text());
     }
+    // Each URL of a list is judged on its own, and the warning names the one it is about.
+    HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_urls([
+            format!("http://{remote}"),
+            format!("http://{USER}:{PASSWORD}@fallback.invalid:1"),
+        ])
+        .app("a")
+        .profile("p")
+        .build()
+        .unwrap();
+    let warned = logs.lines("WARN", "clear text");
+    assert_eq!(warned.len(), 3, "{}", logs.text());
+    assert!(
+        warned
+            .last()
+            .is_some_and(|l| l.contains("fallback.invalid")),
+        "{warned:?}"
+    );
     assert_clean("the log", &logs.text());
 }
 
