@@ -115,6 +115,8 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+// Modules by layer, bottom first: a module imports only from its own layer or those above
+// it here. CONTRIBUTING.md lists each file in import order.
 // facts
 mod answer;
 mod drift;
@@ -123,6 +125,7 @@ mod limits;
 mod redact;
 mod sources;
 mod status;
+mod telemetry;
 mod timestamp;
 mod wire;
 // policy
@@ -131,12 +134,12 @@ mod failover;
 mod plan;
 mod proxy;
 mod retry_after;
+mod server_list;
+mod validate;
 // Re-exported as `testing::schedule`, for simulations and tests with paused time.
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 mod schedule;
-mod server_list;
 mod tls;
-mod validate;
 // configuration
 mod builder;
 mod config;
@@ -150,14 +153,13 @@ mod client_setup;
 mod recorder;
 mod sequencer;
 mod servers;
-mod telemetry;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod transport;
 mod worker;
 // handles
 pub mod blocking;
 mod client;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use answer::HeartbeatResponse;
 pub use builder::{FromConfig, HeartbeatBuilder};
