@@ -249,6 +249,20 @@ impl<T> HeartbeatBuilder<T> {
     /// [`http_client`](Self::http_client) the SDK does not own the pool: the report at the
     /// max age asks the server to close its connection (`Connection: close`), which works over
     /// HTTP/1.1; over HTTP/2 the application's client decides when it reconnects.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vortex_client::{Environment, HeartbeatConfig};
+    /// # let builder = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty())
+    /// #     .server_url("http://vortex-config:8888")
+    /// #     .app("billing")
+    /// #     .profile("test");
+    /// // Behind a load balancer that adds replicas often: pick the new ones up within a minute.
+    /// let config = builder.connection_max_age(Duration::from_secs(60)).build()?;
+    /// assert_eq!(config.connection_max_age, Duration::from_secs(60));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn connection_max_age(mut self, max_age: Duration) -> Self {
         self.config.connection_max_age = max_age;
         self
