@@ -5,9 +5,9 @@
 # report to a loopback receiver, and exits 0; a panic or a failed request fails the run.
 set -euo pipefail
 cd "$(dirname "$0")"
-# A directory of its own under the crate's target directory: the applications' feature sets
-# differ from the crate's, and sharing one directory among them compiles each dependency once.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}/downstream"
+# The crate's own target directory: a dependency built with the same version, features and
+# profile as one of the crate's builds (`.ci/run` sets the profile both use) compiles once.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../../target}"
 
 apps=(
     reqwest-default
