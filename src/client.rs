@@ -159,7 +159,8 @@ impl HeartbeatClient {
     /// From here on the SDK reports failures (a 404, a 401, an outage) only through `tracing`:
     /// without a subscriber in the application they are invisible.
     ///
-    /// ```
+    /// ```standalone_crate
+    /// # // Own process: try_init sets a process-wide subscriber (not for other doctests).
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let server = vortex_client::testing::MockServer::start().await?;

@@ -191,7 +191,8 @@ impl HeartbeatClient {
     ///
     /// Idempotent; `start()` works again after [`stop()`](Self::stop).
     ///
-    /// ```
+    /// ```standalone_crate
+    /// # // Own process: try_init sets a process-wide subscriber (not for other doctests).
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let server = vortex_client::testing::MockServer::start_blocking()?;
     /// # let client = vortex_client::blocking::HeartbeatClient::builder()
