@@ -7,7 +7,9 @@
 //! cargo run --release --example bench -- --serve   # only the loopback receiver (http and https),
 //!                                                  # for measuring other builds against it
 //! cargo run --release --example bench -- --loop report_now|worker|bare N [INTERVAL_MS]
-//!                                                  # N reports of one kind, to run under a profiler
+//!     [--gap MS] [--max-age MS] [--https] [--shared] # N reports of one kind, to run under a
+//!                                                  # profiler; `--gap 2 --max-age 1`: each
+//!                                                  # report over a new connection
 //! ```
 //!
 //! One process, one loopback receiver (axum, on its own thread and runtime), and on the main
@@ -348,6 +350,7 @@ mod tls {
             loop {
                 match self.tcp.accept().await {
                     Ok((tcp, addr)) => {
+                        let _ = tcp.set_nodelay(true);
                         if let Ok(tls) = self.acceptor.accept(tcp).await {
                             return (tls, addr);
                         }
@@ -369,15 +372,24 @@ mod tls {
 const INSTANCE: &str = "bench-7d4f9b8c-abc12";
 const VERSION: &str = "v2.3.4";
 
-// Field by field, so that this keeps compiling if InstanceMetadata grows fields.
-#[allow(clippy::field_reassign_with_default)]
+/// The SDK as the bench runs it: its own client, trusting the test CA.
 fn sdk_builder(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
+    let builder = sdk_base(base_url);
+    #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
+    let builder = builder.add_root_certificate(CA_PEM);
+    builder
+}
+
+/// The SDK's settings without trust: an application's client brings its own. Field by
+/// field, so that this keeps compiling if InstanceMetadata grows fields.
+#[allow(clippy::field_reassign_with_default)]
+fn sdk_base(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
     let mut meta = InstanceMetadata::default();
     meta.hostname = Some("bench-7d4f9b8c-abc12".into());
     meta.ip_address = Some("127.0.0.1".into());
     meta.app_version = Some("1.8.0".into());
     meta.custom.insert("team".into(), "platform".into());
-    let builder = HeartbeatClient::builder()
+    HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(base_url)
         .app("bench")
@@ -385,10 +397,7 @@ fn sdk_builder(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
         .instance_id(INSTANCE)
         .config_version(VERSION)
         .instance_metadata(meta)
-        .disable_auto_detect();
-    #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
-    let builder = builder.add_root_certificate(CA_PEM);
-    builder
+        .disable_auto_detect()
 }
 
 /// The hand-written heartbeat: its own request type, serialised on every send.
@@ -618,48 +627,136 @@ fn current_thread_runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()?)
 }
 
-/// `--loop KIND N [INTERVAL_MS]`: N reports of one kind and nothing else, to profile one side
-/// (e.g. `perf record -g target/release/examples/bench --loop report_now 20000`).
+/// What `--loop` runs: `KIND N [INTERVAL_MS] [--gap MS] [--max-age MS] [--https] [--shared]`.
+struct LoopArgs {
+    kind: String,
+    n: u64,
+    /// The worker's interval.
+    interval: Duration,
+    /// A pause after each `report_now()` or bare report (none: back to back).
+    gap: Option<Duration>,
+    /// The SDK's `connection_max_age`; for the bare loop, the age at which it builds a new
+    /// `reqwest::Client` (none: the default, and one client for the bare loop).
+    max_age: Option<Duration>,
+    https: bool,
+    /// The SDK sends through an application's client (`http_client`): at the max age it asks
+    /// the server to close instead of building a new client.
+    shared: bool,
+}
+
+impl LoopArgs {
+    fn parse(args: &[String]) -> Result<LoopArgs, Error> {
+        let millis = |v: Option<&String>| -> Result<Duration, Error> {
+            let v = v.ok_or("a number of milliseconds is missing")?;
+            Ok(Duration::from_millis(v.parse()?))
+        };
+        let mut parsed = LoopArgs {
+            kind: args.first().cloned().unwrap_or_else(|| "report_now".into()),
+            n: args.get(1).and_then(|v| v.parse().ok()).unwrap_or(10_000),
+            interval: Duration::from_millis(1),
+            gap: None,
+            max_age: None,
+            https: false,
+            shared: false,
+        };
+        let mut rest = args.iter().skip(2);
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "--gap" => parsed.gap = Some(millis(rest.next())?),
+                "--max-age" => parsed.max_age = Some(millis(rest.next())?),
+                "--https" => parsed.https = true,
+                "--shared" => parsed.shared = true,
+                number => parsed.interval = Duration::from_millis(number.parse()?),
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// `--loop KIND N [INTERVAL_MS] [--gap MS] [--max-age MS] [--https] [--shared]`: N reports of one kind
+/// and nothing else, to profile one side (e.g. `perf record -g target/release/examples/bench
+/// --loop report_now 20000`). With `--gap 2 --max-age 1` every report opens a new connection
+/// (the SDK's at its max age; the bare loop's with a new `reqwest::Client`): a reconnect's cost.
 fn profile_loop(args: &[String]) -> Result<bool, Error> {
-    let kind = args.first().map(String::as_str).unwrap_or("report_now");
-    let n: u64 = args.get(1).and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let interval = Duration::from_millis(args.get(2).and_then(|v| v.parse().ok()).unwrap_or(1));
+    let opts = LoopArgs::parse(args)?;
     let receiver = Receiver::start()?;
+    let url = if opts.https {
+        receiver
+            .https
+            .clone()
+            .ok_or("--https needs a TLS feature")?
+    } else {
+        receiver.http.clone()
+    };
     let runtime = current_thread_runtime()?;
-    let cost = runtime.block_on(async {
-        let url = receiver.http.as_str();
-        let w = Window::open();
-        match kind {
-            "worker" => {
-                let client = sdk_builder(url).interval(interval).build()?;
-                let mut status = client.subscribe();
-                client.start().await;
-                status.wait_for(|s| s.reports_accepted >= n).await?;
-                client.stop().await;
+    let (cost, in_reports) = runtime.block_on(run_loop(&opts, &url))?;
+    let n = opts.n as f64;
+    println!(
+        "{}: {:.1} allocations, {} CPU, {} wall per report ({} of it inside the report)",
+        opts.kind,
+        cost.allocations as f64 / n,
+        fmt_ns(cost.cpu_ns.map_or(f64::NAN, |c| c as f64 / n)),
+        fmt_ns(cost.wall_ns as f64 / n),
+        fmt_ns(in_reports.as_nanos() as f64 / n),
+    );
+    Ok(true)
+}
+
+/// The measured loop of `--loop`: its cost, and the wall time spent inside the reports.
+async fn run_loop(opts: &LoopArgs, url: &str) -> Result<(Cost, Duration), Error> {
+    let n = opts.n;
+    let mut in_reports = Duration::ZERO;
+    let w = Window::open();
+    match opts.kind.as_str() {
+        "worker" => {
+            let mut builder = sdk_builder(url).interval(opts.interval);
+            if let Some(age) = opts.max_age {
+                builder = builder.connection_max_age(age);
             }
-            "bare" => {
-                let bare = Bare::new(url, None)?;
-                for _ in 0..n {
-                    bare.send().await?;
+            let client = builder.build()?;
+            let mut status = client.subscribe();
+            client.start().await;
+            status.wait_for(|s| s.reports_accepted >= n).await?;
+            client.stop().await;
+        }
+        "bare" => {
+            let mut bare = Bare::new(url, None)?;
+            let mut born = Instant::now();
+            for _ in 0..n {
+                if opts.max_age.is_some_and(|age| born.elapsed() >= age) {
+                    // What a hand-written loop does to reach the server anew.
+                    bare = Bare::new(url, None)?;
+                    born = Instant::now();
                 }
-            }
-            _ => {
-                let client = sdk_builder(url).build()?;
-                for _ in 0..n {
-                    client.report_now().await?;
+                let started = Instant::now();
+                bare.send().await?;
+                in_reports += started.elapsed();
+                if let Some(gap) = opts.gap {
+                    tokio::time::sleep(gap).await;
                 }
             }
         }
-        Ok::<_, Error>(w.close())
-    })?;
-    let n = n as f64;
-    println!(
-        "{kind}: {:.1} allocations, {} CPU, {} wall per report",
-        cost.allocations as f64 / n,
-        fmt_ns(cost.cpu_ns.map_or(f64::NAN, |c| c as f64 / n)),
-        fmt_ns(cost.wall_ns as f64 / n)
-    );
-    Ok(true)
+        _ => {
+            let mut builder = if opts.shared {
+                sdk_base(url).http_client(Bare::new(url, None)?.http)
+            } else {
+                sdk_builder(url)
+            };
+            if let Some(age) = opts.max_age {
+                builder = builder.connection_max_age(age);
+            }
+            let client = builder.build()?;
+            for _ in 0..n {
+                let started = Instant::now();
+                client.report_now().await?;
+                in_reports += started.elapsed();
+                if let Some(gap) = opts.gap {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+        }
+    }
+    Ok((w.close(), in_reports))
 }
 
 /// `--serve`: the receiver alone, until stdin closes.
