@@ -244,11 +244,11 @@ impl<T> HeartbeatBuilder<T> {
     /// A keep-alive connection that never idles would otherwise reach the same server for the
     /// life of the process: this is how a scale-out, a drained server or a DNS change reaches
     /// the client, also with one URL, and how reports return to the first URL after a
-    /// failover. The SDK's own client is replaced (a new pool: a new connection, the name
-    /// resolved again; a TCP and TLS handshake per max age). With
-    /// [`http_client`](Self::http_client) the SDK does not own the pool: the report at the
-    /// max age asks the server to close its connection (`Connection: close`), which works over
-    /// HTTP/1.1; over HTTP/2 the application's client decides when it reconnects.
+    /// failover. The report at the max age asks for its connection to be closed
+    /// (`Connection: close`), so the next one opens a new connection and resolves the name
+    /// again: a TCP and a resumed TLS handshake per max age. This works over HTTP/1.1, also
+    /// with [`http_client`](Self::http_client); over HTTP/2 an application's client decides
+    /// when it reconnects.
     ///
     /// ```
     /// # use std::time::Duration;

@@ -19,8 +19,9 @@ use tokio::time::Instant;
 use crate::error::{Disposition, ReporterError};
 use crate::limits::{MAX_RETRY_AFTER, MAX_SERVER_URLS};
 
-/// The default `connection_max_age`: 5 minutes. Long enough that a reconnect (one TCP and TLS
-/// handshake) costs about one report in ten at the default 30 s interval; short enough that a
+/// The default `connection_max_age`: 5 minutes. Long enough that a reconnect (one TCP and a
+/// resumed TLS handshake) comes once in 7.5 to 10 reports at the default 30 s interval, about a
+/// tenth more CPU per report over https (BENCHMARKS.md); short enough that a
 /// scale-out, a drained server or a DNS change reaches every client within minutes (the Eureka
 /// client re-chooses every 20 to 30 minutes).
 pub(crate) const DEFAULT_CONNECTION_MAX_AGE: Duration = Duration::from_secs(5 * 60);
@@ -221,7 +222,6 @@ impl Failover {
     }
 
     /// The URL reports go to: the one that answered last (the first until one did).
-    #[cfg(test)]
     pub(crate) fn current(&self) -> usize {
         self.current
     }

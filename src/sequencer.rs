@@ -158,7 +158,7 @@ impl Sequencer {
         origin: Origin,
     ) -> (Result<HeartbeatResponse, ReporterError>, Outcome) {
         let timer = tally.attempt_started();
-        let result = servers.send(&self.config, snapshot.bytes()).await;
+        let result = servers.send(snapshot.bytes()).await;
         tally.attempt_finished(timer);
         match result {
             Ok((answer, answered)) => {

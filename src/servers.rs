@@ -90,14 +90,19 @@ impl Servers {
     /// itself is the problem).
     pub(crate) async fn send(
         &mut self,
-        config: &HeartbeatConfig,
         body: Bytes,
     ) -> Result<(Answer, Answered<'_>), ReporterError> {
+        let previous = self.failover.current();
         let start = self.failover.begin(Instant::now());
-        let mut close = false;
-        if start.fresh_connection {
-            close = self.renew(config);
-        }
+        // At the max age, the report to the URL whose connection is old asks for it to be
+        // closed after the answer, so the next report opens a new one (the name resolved
+        // again). The same for the SDK's client and the application's: a new client would
+        // reload the system's CA certificates each time, twenty times the cost of a resumed
+        // TLS handshake (BENCHMARKS.md).
+        let close_at = start.fresh_connection.then(|| {
+            tracing::debug!("connection max age reached: the next report opens a new connection, from the first server URL");
+            previous
+        });
         let mut index = start.url;
         let mut kept: Option<ReporterError> = None;
         loop {
@@ -105,7 +110,11 @@ impl Servers {
                 // The policy hands out indexes of this list only.
                 return Err(kept.unwrap_or_else(|| no_server(index)));
             };
-            match target.transport.send(body.clone(), close).await {
+            match target
+                .transport
+                .send(body.clone(), close_at == Some(index))
+                .await
+            {
                 Ok(answer) => {
                     let events = self.failover.delivered();
                     self.log(events, None);
@@ -124,19 +133,6 @@ impl Servers {
                 }
             }
         }
-    }
-
-    /// The connection is at its max age: the SDK's own clients are replaced (new pools, the
-    /// names resolved again); returns whether this round's requests must ask the server to
-    /// close instead (the application's client, whose pool the SDK does not own).
-    fn renew(&mut self, config: &HeartbeatConfig) -> bool {
-        let mut shared = false;
-        for target in &mut self.targets {
-            shared |= target.transport.is_shared();
-            target.transport.renew(config);
-        }
-        tracing::debug!("connection max age reached: reports go over a new connection from the first server URL");
-        shared
     }
 
     fn answered(&self, index: usize) -> Answered<'_> {

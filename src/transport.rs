@@ -71,26 +71,6 @@ impl Transport {
         })
     }
 
-    /// Whether this is the application's own client (the SDK does not own its pool).
-    pub(crate) fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
-    /// Replaces the SDK's own client with a new one: a new pool, so the next report opens a
-    /// new connection and resolves the server's name again. Nothing changes for the
-    /// application's client, or when the new client cannot be built (the old one stays).
-    pub(crate) fn renew(&mut self, config: &HeartbeatConfig) {
-        if self.shared.is_some() {
-            return;
-        }
-        match own_client(config, &self.url) {
-            Ok(http) => self.http = http,
-            Err(error) => {
-                tracing::debug!(%error, url = %self.redacted_url, "could not renew the HTTP client; keeping the old one");
-            }
-        }
-    }
-
     /// The heartbeat URL to find the local address from (it may carry userinfo: never log
     /// it).
     pub(crate) fn url(&self) -> &Url {
@@ -105,10 +85,9 @@ impl Transport {
     /// One attempt: POST the body, classify the outcome, read a bounded answer. A timeout
     /// says how long the attempt ran, which tells whose timeout fired.
     ///
-    /// With `close`, the request asks the server to close the connection after answering
-    /// (`Connection: close`), so that the next report opens a new one: how the application's
-    /// own client, whose pool the SDK does not own, follows the server at the connection's
-    /// max age.
+    /// With `close`, the request asks for the connection to be closed after the answer
+    /// (`Connection: close`), so that the next report opens a new one: how the client follows
+    /// the server at the connection's max age, with the SDK's pool or the application's.
     pub(crate) async fn send(&self, body: Bytes, close: bool) -> Result<Answer, ReporterError> {
         let started = tokio::time::Instant::now();
         match self.attempt(body, started, close).await {

@@ -140,15 +140,16 @@ async fn a_rejected_report_is_not_sent_elsewhere() {
     assert_eq!((first.report_count(), second.report_count()), (1, 0));
 }
 
-#[tokio::test]
-async fn the_application_client_is_asked_to_close_at_the_max_age() {
+/// At the max age the report asks for its connection to be closed, so the next one opens a
+/// new connection (the name resolved again): with the application's client, whose pool the
+/// SDK does not own, and with the SDK's own.
+async fn the_connection_is_asked_to_close_at_the_max_age(own_client: bool) {
     let rx = MockServer::start().await.unwrap();
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let c = client(&[rx.url()])
-        .http_client(http)
-        .connection_max_age(MS(1))
-        .build()
-        .unwrap();
+    let mut builder = client(&[rx.url()]).connection_max_age(MS(1));
+    if !own_client {
+        builder = builder.http_client(reqwest::Client::builder().no_proxy().build().unwrap());
+    }
+    let c = builder.build().unwrap();
     c.report_now().await.unwrap();
     tokio::time::sleep(MS(5)).await;
     c.report_now().await.unwrap();
@@ -159,6 +160,16 @@ async fn the_application_client_is_asked_to_close_at_the_max_age() {
         "not before the max age"
     );
     assert_eq!(reports[1].header("connection"), Some("close"));
+}
+
+#[tokio::test]
+async fn the_applications_client_is_asked_to_close_at_the_max_age() {
+    the_connection_is_asked_to_close_at_the_max_age(false).await;
+}
+
+#[tokio::test]
+async fn the_sdks_client_is_asked_to_close_at_the_max_age() {
+    the_connection_is_asked_to_close_at_the_max_age(true).await;
 }
 
 #[test]
