@@ -558,46 +558,6 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// A health check, asked before each periodic report (and the first): its answer becomes
-    /// the reported health, so a change is reported with that report. A check that panics
-    /// (in the function or in its future) counts as [`Health::Unhealthy`], one slower than
-    /// [`health_check_timeout`](Self::health_check_timeout) (default 1 s) as
-    /// [`Health::Degraded`]; neither stops the worker or delays the report beyond the bound.
-    /// On a multi-thread runtime the check runs on a thread of the blocking pool, so even one
-    /// that blocks its thread is cut off at the bound (a check that never returns holds a
-    /// thread each time it is asked). On a current-thread runtime it runs as a task on the one
-    /// thread, which a blocking check stops with everything else: there, keeping the check
-    /// non-blocking (`tokio::task::spawn_blocking` for blocking work) is the application's
-    /// duty.
-    /// `set_health` still works between checks: the next check's answer replaces it.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// use std::sync::Arc;
-    /// use vortex_client::{Health, HeartbeatConfig};
-    ///
-    /// let database_up = Arc::new(AtomicBool::new(true));
-    /// let config = HeartbeatConfig::builder()
-    ///     .server_url("http://vortex-config:8888")
-    ///     .app("payment-service")
-    ///     .profile("production")
-    ///     .health_check(move || {
-    ///         let up = database_up.load(Ordering::Relaxed);
-    ///         async move { if up { Health::Healthy } else { Health::Degraded } }
-    ///     })
-    ///     .build()?;
-    /// assert!(config.health_check.is_some());
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn health_check<F, Fut>(mut self, check: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Health> + Send + 'static,
-    {
-        self.config.health_check = Some(HealthCheck::new(check));
-        self
-    }
-
     /// How long one health check may take before it counts as [`Health::Degraded`]. Default
     /// 1 s; at most [`MAX_DURATION`].
     ///
@@ -999,6 +959,82 @@ impl<T> HeartbeatBuilder<T> {
     /// ```
     pub fn no_proxy(mut self) -> Self {
         self.config.proxy = ProxySetting::Direct;
+        self
+    }
+}
+
+/// The async clients' health check.
+macro_rules! async_health_check {
+    ($target:ty) => {
+        impl HeartbeatBuilder<$target> {
+            /// An async health check, asked at each periodic report (and the first); its answer
+            /// becomes the reported health, as if given to `set_health`, and a change is
+            /// reported promptly. It runs beside the reports, on a thread of its own, one
+            /// evaluation at a time: a check that blocks or never returns holds that one thread
+            /// and delays nothing. Past [`health_check_timeout`](Self::health_check_timeout)
+            /// it counts as [`Health::Degraded`] until it answers; a panic counts as
+            /// [`Health::Unhealthy`]. The rules: `docs/resilience.md` ("Health checks").
+            ///
+            /// ```
+            /// use std::sync::atomic::{AtomicBool, Ordering};
+            /// use std::sync::Arc;
+            /// use vortex_client::{Health, HeartbeatConfig};
+            ///
+            /// let database_up = Arc::new(AtomicBool::new(true));
+            /// let config = HeartbeatConfig::builder()
+            ///     .server_url("http://vortex-config:8888")
+            ///     .app("payment-service")
+            ///     .profile("production")
+            ///     .health_check(move || {
+            ///         let up = database_up.load(Ordering::Relaxed);
+            ///         async move { if up { Health::Healthy } else { Health::Degraded } }
+            ///     })
+            ///     .build()?;
+            /// assert!(config.health_check.is_some());
+            /// # Ok::<(), vortex_client::ConfigError>(())
+            /// ```
+            pub fn health_check<F, Fut>(mut self, check: F) -> Self
+            where
+                F: Fn() -> Fut + Send + Sync + 'static,
+                Fut: std::future::Future<Output = Health> + Send + 'static,
+            {
+                self.config.health_check = Some(HealthCheck::new(check));
+                self
+            }
+        }
+    };
+}
+
+async_health_check!(HeartbeatConfig);
+async_health_check!(crate::HeartbeatClient);
+
+impl HeartbeatBuilder<crate::blocking::HeartbeatClient> {
+    /// A health check as a plain function, which may block (a synchronous database ping, say):
+    /// asked at each periodic report (and the first), on a thread of its own, one evaluation
+    /// at a time, beside the reports. Its answer becomes the reported health; past
+    /// [`health_check_timeout`](Self::health_check_timeout) it counts as [`Health::Degraded`]
+    /// until it answers, and a panic counts as [`Health::Unhealthy`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vortex_client::{blocking::HeartbeatClient, Health};
+    ///
+    /// # fn database_ping() -> bool { true }
+    /// let client = HeartbeatClient::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .health_check(|| if database_ping() { Health::Healthy } else { Health::Unhealthy })
+    ///     .health_check_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
+    pub fn health_check<F>(mut self, check: F) -> Self
+    where
+        F: Fn() -> Health + Send + Sync + 'static,
+    {
+        self.config.health_check = Some(HealthCheck::blocking(check));
         self
     }
 }

@@ -273,8 +273,9 @@ impl HeartbeatClient {
         tracing::info!("heartbeat client stopped");
     }
 
-    /// Tells the running worker to stop; returns how to wait for its end.
-    fn signal_stop(&self) -> Option<(watch::Receiver<bool>, AbortHandle)> {
+    /// Tells the running worker to stop (from any thread: it starts no new report from here);
+    /// returns how to wait for its end, or to abort it.
+    pub(crate) fn signal_stop(&self) -> Option<(watch::Receiver<bool>, AbortHandle)> {
         let slot = self.lifecycle.worker.lock();
         let worker = slot.as_ref()?;
         let _ = worker.stop.send(true);
@@ -290,7 +291,7 @@ impl HeartbeatClient {
         }
     }
 
-    /// True between `start()` and `stop()`, while the worker is alive.
+    /// True between `start()` and `stop()`: the worker is alive and not told to stop.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -315,7 +316,7 @@ impl HeartbeatClient {
             .worker
             .lock()
             .as_ref()
-            .is_some_and(|w| !w.has_ended())
+            .is_some_and(|w| !w.has_ended() && !*w.stop.borrow())
     }
 
     /// Sets the configuration version the instance runs now. A change is reported promptly in

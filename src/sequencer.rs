@@ -18,6 +18,7 @@ use crate::answer::HeartbeatResponse;
 use crate::changes::{Changes, Snapshot};
 use crate::config::HeartbeatConfig;
 use crate::error::ReporterError;
+use crate::health_check::Monitor;
 use crate::metadata::{self, InstanceMetadata};
 use crate::plan::{Origin, Outcome};
 use crate::recorder::{Recorded, Recorder, Tally};
@@ -36,6 +37,8 @@ pub(crate) struct Sequencer {
     /// Held from reading the body to recording the answer: one report in flight.
     turn: Mutex<Turn>,
     metadata: OnceCell<Arc<InstanceMetadata>>,
+    /// The application's health check, if any.
+    health: Option<Monitor>,
 }
 
 /// What the holder of the send lock keeps across reports.
@@ -69,8 +72,26 @@ impl Sequencer {
                 tally,
                 servers,
             }),
+            health: config
+                .health_check
+                .clone()
+                .map(|check| Monitor::new(check, config.health_check_timeout)),
             config,
             metadata: OnceCell::new(),
+        }
+    }
+
+    /// Asks the application's health check, if any, beside the reports: its answer is set
+    /// as the health (a change, reported promptly) whenever it comes.
+    pub(crate) fn ask_health(self: &Arc<Self>) {
+        if let Some(monitor) = &self.health {
+            // Weak: a check that never returns must not keep a dropped client alive.
+            let sequencer = Arc::downgrade(self);
+            monitor.ask(move |health| {
+                if let Some(sequencer) = sequencer.upgrade() {
+                    sequencer.changes.set_health(health);
+                }
+            });
         }
     }
 

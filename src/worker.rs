@@ -1,5 +1,6 @@
 //! The background worker: one loop that waits for whatever comes first (stop, a change, the
 //! outcome of a `report_now()`, the next deadline) and sends through the client's one sender.
+//! A periodic report also asks the health check, which answers beside it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,12 +10,10 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::changes::Changes;
-use crate::config::HeartbeatConfig;
 use crate::plan::{Origin, Outcome, Plan};
 use crate::recorder::Recorded;
 use crate::schedule::{RateLimiter, Schedule};
 use crate::sequencer::Sequencer;
-use crate::wire::Health;
 
 /// What woke the worker.
 #[derive(Debug)]
@@ -41,7 +40,6 @@ pub(crate) async fn run(sequencer: Arc<Sequencer>, mut stop: watch::Receiver<boo
     outcomes.mark_unchanged();
     // The sequence number of the outcome the plan last followed.
     let mut followed = 0;
-    let mut checker = Checker::default();
     loop {
         let wake = tokio::select! {
             biased;
@@ -64,11 +62,8 @@ pub(crate) async fn run(sequencer: Arc<Sequencer>, mut stop: watch::Receiver<boo
         if plan.due() > Instant::now() {
             continue;
         }
-        if c.health_check.is_some() && plan.periodic_due(Instant::now()) {
-            let Some(health) = until_stop(&mut stop, checker.ask(c)).await else {
-                return;
-            };
-            changes.set_health(health);
+        if plan.periodic_due(Instant::now()) {
+            sequencer.ask_health();
         }
         plan.on_send(Instant::now());
         let Some(recorded) = send_within_grace(&sequencer, &mut stop).await else {
@@ -113,48 +108,6 @@ async fn send_within_grace(
             let _ = tokio::time::timeout(sequencer.config().stop_grace, send).await;
             None
         }
-    }
-}
-
-/// Asks the application's health check, and logs when it starts or stops failing.
-#[derive(Default)]
-struct Checker {
-    /// What went wrong with the last check, if anything.
-    problem: Option<&'static str>,
-}
-
-impl Checker {
-    /// One evaluation of the configured check, in a task of its own (a panic stays there)
-    /// and within its bound: a panic counts as unhealthy, a check slower than the bound as
-    /// degraded. Healthy when no check is configured.
-    async fn ask(&mut self, config: &HeartbeatConfig) -> Health {
-        let Some(check) = &config.health_check else {
-            return Health::Healthy;
-        };
-        let bound = config.health_check_timeout;
-        let task = check.spawn(bound);
-        let abort = task.abort_handle();
-        let (health, problem) = match tokio::time::timeout(bound, task).await {
-            Ok(Ok(health)) => (health, None),
-            Ok(Err(_)) => (Health::Unhealthy, Some("the health check panicked")),
-            Err(_) => {
-                abort.abort();
-                (
-                    Health::Degraded,
-                    Some("the health check took longer than its bound"),
-                )
-            }
-        };
-        if problem != self.problem {
-            match problem {
-                Some(what) => {
-                    tracing::warn!(bound_ms = delay_ms(bound), "{what}; reporting {health}")
-                }
-                None => tracing::info!("the health check answers again"),
-            }
-            self.problem = problem;
-        }
-        health
     }
 }
 

@@ -246,15 +246,21 @@ impl HeartbeatClient {
     /// # }
     /// ```
     pub fn stop(&self) {
+        // Signalled from this thread, so that the worker starts nothing new even while the
+        // client's thread is busy; then the wait for its end is bounded.
+        let Some((_, abort)) = self.engine.client.signal_stop() else {
+            return;
+        };
         let client = self.engine.client.clone();
         let bound = self.engine.client.config().stop_grace + STOP_MARGIN;
         if self
             .call(bound, async move { client.stop().await })
             .is_err()
         {
+            abort.abort();
             tracing::warn!(
                 bound = ?bound,
-                "the heartbeat worker did not confirm its stop in time"
+                "the heartbeat worker did not confirm its stop in time; it was cancelled"
             );
         }
     }
@@ -264,9 +270,10 @@ impl HeartbeatClient {
     ///
     /// Makes up to [`max_retries`](HeartbeatConfig::max_retries) attempts, as the async
     /// client's [`report_now`](crate::HeartbeatClient::report_now), after a report already in
-    /// flight (one at a time per client), so it returns within `(max_retries + 1) x timeout`
-    /// plus the backoff delays between attempts (about 25 s with the defaults), plus one second
-    /// at most; past that it gives up with [`ReporterError::Timeout`].
+    /// flight (one at a time per client), each attempt a round over the server URLs, so it
+    /// returns within `(max_retries + 1) × server URLs × timeout` plus the backoff delays
+    /// between attempts (about 25 s with the defaults and one URL), plus one second at most;
+    /// past that it gives up with [`ReporterError::Timeout`].
     ///
     /// Called on a tokio runtime's thread it blocks that thread but cannot deadlock, even on a
     /// current-thread runtime: the request runs on the SDK's own thread (see the
@@ -443,7 +450,7 @@ impl HeartbeatClient {
         self.engine.client.health()
     }
 
-    /// True between `start()` and `stop()`, while the worker is alive.
+    /// True between `start()` and `stop()`: the worker is alive and not told to stop.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -639,9 +646,9 @@ impl Drop for Engine {
     }
 }
 
-/// The longest a `report_now()` can take: the report already in flight (reports go one at a
-/// time), then every attempt timing out, with the longest backoff delay the schedule can draw
-/// between attempts.
+/// The longest a `report_now()` can take, `(max_retries + 1) × server URLs × timeout` (the
+/// report already in flight, then every attempt a round of timeouts) plus the longest backoff
+/// the schedule can draw between attempts, plus a margin.
 fn report_now_bound(c: &HeartbeatConfig) -> Duration {
     let schedule = Schedule::with_seed(c.interval, c.initial_retry_delay, c.max_retry_delay, 0);
     // An attempt is a round over the server URLs: at worst one timeout each.

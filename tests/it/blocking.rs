@@ -342,3 +342,28 @@ fn build_errors_reach_the_caller() {
 async fn build_errors_reach_the_caller_inside_a_runtime() {
     assert_build_errors_reach_the_caller();
 }
+
+/// The blocking `report_now()` bound is one formula, counting every server URL (each attempt
+/// is a round over them), stated the same in every doc that gives it.
+#[test]
+fn every_doc_states_the_report_now_bound_with_the_server_urls() {
+    const FORMULA: &str = "`(max_retries + 1) × server URLs × timeout`";
+    for (doc, text) in [
+        ("README.md", include_str!("../../README.md")),
+        (
+            "docs/resilience.md",
+            include_str!("../../docs/resilience.md"),
+        ),
+        (
+            "src/blocking/mod.rs",
+            include_str!("../../src/blocking/mod.rs"),
+        ),
+    ] {
+        let flat = text.replace("\n    /// ", " ").replace('\n', " ");
+        assert!(flat.contains(FORMULA), "{doc} does not state {FORMULA}");
+        assert!(
+            !flat.contains("(max_retries + 1) x timeout"),
+            "{doc} states a bound without the server URLs"
+        );
+    }
+}
