@@ -1,7 +1,8 @@
 //! Several server URLs: the list a user gives (builder or a comma-separated `VORTEX_URL`),
 //! split, parsed and checked as a whole. Each URL is checked exactly as a single one is
 //! ([`parse_server_url`]); this file adds what only a list can get wrong: none, too many, an
-//! empty item, the same server twice. Errors name the URL by its 1-based position.
+//! empty item, a raw comma in a password, the same server twice. Errors name the URL by its
+//! 1-based position.
 
 use reqwest::Url;
 
@@ -17,20 +18,59 @@ const FIELD: &str = "server_url";
 /// each trimmed of spaces. A blank value is an empty list (the URL is then "not set"). An
 /// empty item (`a,,b`, a leading or trailing comma) is an error naming its position: it is a
 /// typo, and skipping it would hide one. A comma inside a URL (a password) must be
-/// percent-encoded as `%2C`.
+/// percent-encoded as `%2C`; a raw one cuts the URL in two, an error that quotes neither half.
+/// In a list of two or more, an item that is not an http(s) URL is an error that does not
+/// quote it either.
 pub(crate) fn split_server_list(value: &str) -> Result<Vec<&str>, ConfigError> {
     if value.trim().is_empty() {
         return Ok(Vec::new());
     }
-    value
-        .split(',')
-        .map(str::trim)
-        .enumerate()
-        .map(|(i, item)| match item {
-            "" => Err(empty_item(i + 1)),
-            item => Ok(item),
-        })
-        .collect()
+    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    if let [one] = items[..] {
+        return Ok(vec![one]);
+    }
+    let http =
+        |item: &str| Url::parse(item).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+    // A raw comma in a userinfo leaves its rest, up to the `@`, as an item of its own. No item
+    // that is not an http(s) URL is quoted: it may be a piece of a password.
+    if let Some(i) = items
+        .iter()
+        .skip(1)
+        .position(|item| item.contains('@') && !http(item))
+    {
+        return Err(invalid(
+            FIELD,
+            format!(
+                "server URL #{} holds an `@` but is not an http:// or https:// URL: a comma in a user name or password splits the list; percent-encode it as %2C",
+                i + 2
+            ),
+        ));
+    }
+    for (n, item) in (1..).zip(&items) {
+        if item.is_empty() {
+            return Err(empty_item(n));
+        }
+        if !http(item) {
+            return Err(invalid(
+                FIELD,
+                format!("server URL #{n} is not an http:// or https:// URL (not quoted: it may be part of a password; percent-encode a comma in one as %2C)"),
+            ));
+        }
+    }
+    Ok(items)
+}
+
+/// A `VORTEX_URL` value as an error shows it: URL by URL without userinfo, or not at all when
+/// it does not split into URLs (a comma may have cut a password in two).
+pub(crate) fn shown_list(value: &str) -> String {
+    match split_server_list(value) {
+        Ok(items) => items
+            .into_iter()
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(","),
+        Err(_) => "(not shown: it may hold part of a password)".to_owned(),
+    }
 }
 
 /// Parses and checks a list of server URLs, in order of preference.
