@@ -6,7 +6,7 @@
 
 use reqwest::Url;
 
-use crate::endpoint::parse_server_url;
+use crate::endpoint::{join_heartbeat_path, parse_server_url};
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_SERVER_URLS;
 use crate::redact::{excerpt, redact_url};
@@ -77,8 +77,8 @@ pub(crate) fn shown_list(value: &str) -> String {
 ///
 /// A list of one gives exactly the errors a single `server_url` gives today (no position in
 /// the message). An empty list is [`ConfigError::MissingField`]; more than
-/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared parsed, without
-/// userinfo and a trailing `/`) is [`ConfigError::InvalidValue`] naming the URL as
+/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared by the heartbeat
+/// URL it gives, without userinfo) is [`ConfigError::InvalidValue`] naming the URL as
 /// `server URL #n`.
 pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, ConfigError> {
     match raw {
@@ -96,9 +96,11 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
         ));
     }
     let mut urls: Vec<Url> = Vec::with_capacity(raw.len());
+    let mut servers: Vec<Url> = Vec::with_capacity(raw.len());
     for (i, item) in raw.iter().enumerate() {
         let url = parse_server_url(item.as_ref()).map_err(|e| at_position(i + 1, e))?;
-        if let Some(first) = urls.iter().position(|seen| same_server(seen, &url)) {
+        let server = server_of(&url)?;
+        if let Some(first) = servers.iter().position(|seen| *seen == server) {
             return Err(invalid(
                 FIELD,
                 format!(
@@ -109,6 +111,7 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
                 ),
             ));
         }
+        servers.push(server);
         urls.push(url);
     }
     Ok(urls)
@@ -133,21 +136,14 @@ fn empty_item(n: usize) -> ConfigError {
     )
 }
 
-/// True when two parsed URLs address the same server and path: the heartbeat URLs built from
-/// them would be equal, whatever the credentials (two credentials for one server would send
-/// each report twice to it).
-fn same_server(a: &Url, b: &Url) -> bool {
-    fn key(url: &Url) -> (&str, Option<&str>, Option<u16>, &str) {
-        let path = url.path();
-        let path = path.strip_suffix('/').unwrap_or(path);
-        (
-            url.scheme(),
-            url.host_str(),
-            url.port_or_known_default(),
-            path,
-        )
-    }
-    key(a) == key(b)
+/// What tells servers apart: the heartbeat URL a parsed server URL gives, without userinfo.
+/// Two URLs with the same one are one server, however written (`/gw//` and `/gw`), whatever
+/// the credentials: listed twice, it would get each failed report twice.
+fn server_of(url: &Url) -> Result<Url, ConfigError> {
+    let mut server = join_heartbeat_path(url.clone(), "app", "profile")?;
+    // An http(s) URL has a host, so neither can fail.
+    let _ = (server.set_username(""), server.set_password(None));
+    Ok(server)
 }
 
 #[cfg(test)]
@@ -240,6 +236,7 @@ mod tests {
             ("http://a:80", "http://a"),
             ("https://a:443/cfg/", "https://a/cfg"),
             ("http://u:hunter2@a:1", "http://v:other@a:1/"),
+            ("http://a/gw//", "http://a/gw"),
         ] {
             let text = reason(parse_server_urls(&["http://z", a, b]).unwrap_err());
             assert!(
@@ -255,6 +252,7 @@ mod tests {
             ("http://a:1", "http://a:2"),
             ("http://a", "https://a"),
             ("http://a/x", "http://a/y"),
+            ("http://a/x//y", "http://a/x/y"),
             ("http://a", "http://b"),
         ] {
             assert!(parse_server_urls(&[a, b]).is_ok(), "{a} {b}");
