@@ -21,8 +21,7 @@ use crate::env::Environment;
 use crate::error::ConfigError;
 use crate::limits::MAX_DURATION;
 use crate::metadata::{metadata_from_attributes, otel_env_attributes, warn_malformed};
-use crate::redact::redact_url;
-use crate::server_list::split_server_list;
+use crate::server_list::{shown_list, split_server_list};
 use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
 
 /// Which settings with an environment variable but a default value were set explicitly.
@@ -226,13 +225,7 @@ pub(crate) fn blame(taken: &[Taken], error: ConfigError) -> ConfigError {
         Provenance::Var(var) => ConfigError::InvalidEnv {
             var,
             value: if field == "server_url" {
-                // Each URL of a list on its own, so that one's userinfo cannot hide another.
-                taken
-                    .value
-                    .split(',')
-                    .map(redact_url)
-                    .collect::<Vec<_>>()
-                    .join(",")
+                shown_list(&taken.value)
             } else {
                 taken.value.clone()
             },

@@ -1,11 +1,12 @@
 //! Several server URLs: the list a user gives (builder or a comma-separated `VORTEX_URL`),
 //! split, parsed and checked as a whole. Each URL is checked exactly as a single one is
 //! ([`parse_server_url`]); this file adds what only a list can get wrong: none, too many, an
-//! empty item, the same server twice. Errors name the URL by its 1-based position.
+//! empty item, a raw comma in a password, the same server twice. Errors name the URL by its
+//! 1-based position.
 
 use reqwest::Url;
 
-use crate::endpoint::parse_server_url;
+use crate::endpoint::{join_heartbeat_path, parse_server_url};
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_SERVER_URLS;
 use crate::redact::{excerpt, redact_url};
@@ -17,28 +18,67 @@ const FIELD: &str = "server_url";
 /// each trimmed of spaces. A blank value is an empty list (the URL is then "not set"). An
 /// empty item (`a,,b`, a leading or trailing comma) is an error naming its position: it is a
 /// typo, and skipping it would hide one. A comma inside a URL (a password) must be
-/// percent-encoded as `%2C`.
+/// percent-encoded as `%2C`; a raw one cuts the URL in two, an error that quotes neither half.
+/// In a list of two or more, an item that is not an http(s) URL is an error that does not
+/// quote it either.
 pub(crate) fn split_server_list(value: &str) -> Result<Vec<&str>, ConfigError> {
     if value.trim().is_empty() {
         return Ok(Vec::new());
     }
-    value
-        .split(',')
-        .map(str::trim)
-        .enumerate()
-        .map(|(i, item)| match item {
-            "" => Err(empty_item(i + 1)),
-            item => Ok(item),
-        })
-        .collect()
+    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    if let [one] = items[..] {
+        return Ok(vec![one]);
+    }
+    let http =
+        |item: &str| Url::parse(item).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+    // A raw comma in a userinfo leaves its rest, up to the `@`, as an item of its own. No item
+    // that is not an http(s) URL is quoted: it may be a piece of a password.
+    if let Some(i) = items
+        .iter()
+        .skip(1)
+        .position(|item| item.contains('@') && !http(item))
+    {
+        return Err(invalid(
+            FIELD,
+            format!(
+                "server URL #{} holds an `@` but is not an http:// or https:// URL: a comma in a user name or password splits the list; percent-encode it as %2C",
+                i + 2
+            ),
+        ));
+    }
+    for (n, item) in (1..).zip(&items) {
+        if item.is_empty() {
+            return Err(empty_item(n));
+        }
+        if !http(item) {
+            return Err(invalid(
+                FIELD,
+                format!("server URL #{n} is not an http:// or https:// URL (not quoted: it may be part of a password; percent-encode a comma in one as %2C)"),
+            ));
+        }
+    }
+    Ok(items)
+}
+
+/// A `VORTEX_URL` value as an error shows it: URL by URL without userinfo, or not at all when
+/// it does not split into URLs (a comma may have cut a password in two).
+pub(crate) fn shown_list(value: &str) -> String {
+    match split_server_list(value) {
+        Ok(items) => items
+            .into_iter()
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(","),
+        Err(_) => "(not shown: it may hold part of a password)".to_owned(),
+    }
 }
 
 /// Parses and checks a list of server URLs, in order of preference.
 ///
 /// A list of one gives exactly the errors a single `server_url` gives today (no position in
 /// the message). An empty list is [`ConfigError::MissingField`]; more than
-/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared parsed, without
-/// userinfo and a trailing `/`) is [`ConfigError::InvalidValue`] naming the URL as
+/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared by the heartbeat
+/// URL it gives, without userinfo) is [`ConfigError::InvalidValue`] naming the URL as
 /// `server URL #n`.
 pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, ConfigError> {
     match raw {
@@ -56,9 +96,11 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
         ));
     }
     let mut urls: Vec<Url> = Vec::with_capacity(raw.len());
+    let mut servers: Vec<Url> = Vec::with_capacity(raw.len());
     for (i, item) in raw.iter().enumerate() {
         let url = parse_server_url(item.as_ref()).map_err(|e| at_position(i + 1, e))?;
-        if let Some(first) = urls.iter().position(|seen| same_server(seen, &url)) {
+        let server = server_of(&url)?;
+        if let Some(first) = servers.iter().position(|seen| *seen == server) {
             return Err(invalid(
                 FIELD,
                 format!(
@@ -69,6 +111,7 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
                 ),
             ));
         }
+        servers.push(server);
         urls.push(url);
     }
     Ok(urls)
@@ -93,21 +136,14 @@ fn empty_item(n: usize) -> ConfigError {
     )
 }
 
-/// True when two parsed URLs address the same server and path: the heartbeat URLs built from
-/// them would be equal, whatever the credentials (two credentials for one server would send
-/// each report twice to it).
-fn same_server(a: &Url, b: &Url) -> bool {
-    fn key(url: &Url) -> (&str, Option<&str>, Option<u16>, &str) {
-        let path = url.path();
-        let path = path.strip_suffix('/').unwrap_or(path);
-        (
-            url.scheme(),
-            url.host_str(),
-            url.port_or_known_default(),
-            path,
-        )
-    }
-    key(a) == key(b)
+/// What tells servers apart: the heartbeat URL a parsed server URL gives, without userinfo.
+/// Two URLs with the same one are one server, however written (`/gw//` and `/gw`), whatever
+/// the credentials: listed twice, it would get each failed report twice.
+fn server_of(url: &Url) -> Result<Url, ConfigError> {
+    let mut server = join_heartbeat_path(url.clone(), "app", "profile")?;
+    // An http(s) URL has a host, so neither can fail.
+    let _ = (server.set_username(""), server.set_password(None));
+    Ok(server)
 }
 
 #[cfg(test)]
@@ -200,6 +236,7 @@ mod tests {
             ("http://a:80", "http://a"),
             ("https://a:443/cfg/", "https://a/cfg"),
             ("http://u:hunter2@a:1", "http://v:other@a:1/"),
+            ("http://a/gw//", "http://a/gw"),
         ] {
             let text = reason(parse_server_urls(&["http://z", a, b]).unwrap_err());
             assert!(
@@ -215,6 +252,7 @@ mod tests {
             ("http://a:1", "http://a:2"),
             ("http://a", "https://a"),
             ("http://a/x", "http://a/y"),
+            ("http://a/x//y", "http://a/x/y"),
             ("http://a", "http://b"),
         ] {
             assert!(parse_server_urls(&[a, b]).is_ok(), "{a} {b}");

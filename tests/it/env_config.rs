@@ -222,6 +222,47 @@ fn a_url_from_the_environment_never_shows_its_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
 }
 
+/// A raw comma in a user name or password splits `VORTEX_URL` inside the userinfo: an error
+/// that shows neither half of it and says to write the comma as `%2C`.
+#[test]
+fn a_comma_in_a_vortex_url_userinfo_is_refused_without_showing_it() {
+    for (value, pieces) in [
+        (
+            "http://svc:S3cr3tHalfOne,HalfTwo9@vortex.invalid:8888",
+            &["svc", "S3cr3tHalfOne", "HalfTwo9"][..],
+        ),
+        // The first half looks like a port: `http://svc:12345` parses.
+        (
+            "http://svc:12345,67890@vortex.invalid:8888",
+            &["svc", "12345", "67890"],
+        ),
+        (
+            "http://a.invalid:1,http://svc:Hunter,,Two@b.invalid",
+            &["svc", "Hunter", "Two"],
+        ),
+        (
+            "http://svc:Pass@Word,Tail@b.invalid",
+            &["Pass", "Word", "Tail"],
+        ),
+        ("http://svc:Pass,Tail://x@b.invalid", &["Pass", "Tail"]),
+        (
+            "http://Svc,User:Password@b.invalid",
+            &["Svc", "User", "Password"],
+        ),
+    ] {
+        let error = HeartbeatConfig::from_environment(with("VORTEX_URL", value)).unwrap_err();
+        let ConfigError::InvalidEnv { var, reason, .. } = &error else {
+            panic!("{value}: expected InvalidEnv, got {error:#?}");
+        };
+        assert_eq!(*var, "VORTEX_URL");
+        let shown = format!("{error} {error:?} {error:#?}");
+        for piece in pieces {
+            assert!(!shown.contains(piece), "{value}: {piece} in {shown}");
+        }
+        assert!(reason.contains("%2C"), "{value}: {reason}");
+    }
+}
+
 #[test]
 fn missing_settings_say_which() {
     let error = HeartbeatConfig::from_environment(Environment::empty()).unwrap_err();

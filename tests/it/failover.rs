@@ -264,6 +264,45 @@ fn bad_lists_are_config_errors_naming_the_url_by_position() {
     }
 }
 
+/// Servers are compared by the heartbeat URL they give: trailing slashes are dropped when the
+/// path is joined, so `/gw//` and `/gw` are one server; a `//` inside the prefix is kept.
+#[test]
+fn one_server_written_two_ways_is_listed_twice() {
+    let build = |urls: [&str; 2]| {
+        HeartbeatConfig::builder()
+            .environment(Environment::empty())
+            .server_urls(urls)
+            .app("app")
+            .profile("prod")
+            .build()
+    };
+    for urls in [
+        ["http://h.invalid/gw//", "http://h.invalid/gw"],
+        ["http://u:pw@h.invalid:80/gw", "HTTP://H.invalid/gw///"],
+        ["http://h.invalid//", "http://h.invalid"],
+    ] {
+        let err = build(urls).unwrap_err().to_string();
+        assert!(
+            err.contains("server URL #2 (") && err.contains("is the same server as #1"),
+            "{urls:?}: {err}"
+        );
+        assert!(!err.contains("pw"), "{err}");
+    }
+    let env = Environment::from_vars([
+        ("VORTEX_URL", "http://h.invalid/gw,http://h.invalid/gw//"),
+        ("VORTEX_APP", "app"),
+        ("VORTEX_PROFILE", "prod"),
+    ]);
+    let err = HeartbeatConfig::from_environment(env).unwrap_err();
+    assert!(err.to_string().contains("same server as #1"), "{err}");
+    for urls in [
+        ["http://h.invalid/a//b", "http://h.invalid/a/b"],
+        ["http://h.invalid/gw", "http://h.invalid/gw/x"],
+    ] {
+        assert!(build(urls).is_ok(), "{urls:?}");
+    }
+}
+
 /// Eight tasks set increasing versions and call `report_now()` while the worker runs; the
 /// first server fails one request in three, and a short max age keeps bringing reports back to
 /// it. Merged over both servers by arrival, the accepted versions never go back.

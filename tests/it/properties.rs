@@ -151,6 +151,51 @@ proptest! {
         }
     }
 
+    /// A raw comma in a `VORTEX_URL` user name or password, among whatever other items: an
+    /// error, and no 4 characters in a row of the user or password in its message or `Debug`.
+    /// Both are drawn from characters no error text holds 4 of in a row (no lowercase, no
+    /// `0 1 8 9`), plus `/ : @ ,` and digits that make a half look like a port or a path.
+    #[test]
+    fn a_comma_cut_userinfo_never_shows_in_the_error(
+        user in prop::collection::vec("[QJKZ2-7/:@,]{1,6}", 1..3),
+        password in prop::collection::vec("[QJKZ2-7/:@,]{0,6}", 2..4),
+        before in prop::collection::vec(other_item(), 0..3),
+        after in prop::collection::vec(other_item(), 0..3),
+    ) {
+        let (user, password) = (user.join(""), password.join(","));
+        let url = format!("http://{user}:{password}@vortex.invalid:8888/gw");
+        let list = [before, vec![url], after].concat().join(",");
+        let env = Environment::from_vars([
+            ("VORTEX_URL", list.as_str()),
+            ("VORTEX_APP", "app"),
+            ("VORTEX_PROFILE", "prod"),
+        ]);
+        let error = match HeartbeatConfig::from_environment(env) {
+            Ok(config) => return Err(TestCaseError::fail(format!("{list} accepted: {config:?}"))),
+            Err(error) => error,
+        };
+        let shown = format!("{error}\n{error:?}\n{error:#?}");
+        for secret in [&user, &password] {
+            let secret: Vec<char> = secret.chars().collect();
+            for piece in secret.windows(4) {
+                let piece: String = piece.iter().collect();
+                prop_assert!(!shown.contains(&piece), "{:?} of {:?} in {}", piece, list, shown);
+            }
+        }
+    }
+}
+
+/// A list item beside the one with credentials: good, malformed, or empty.
+fn other_item() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "http://a.invalid:81",
+        "https://b.invalid/gw/",
+        "ftp://c.invalid",
+        "not a url",
+        "http://d.invalid:99999",
+        "",
+    ])
+    .prop_map(str::to_owned)
 }
 
 /// A loopback server that answers every request with whatever the current test case scripts:
