@@ -426,12 +426,17 @@ async fn process_environment_follows_the_same_rules() {
     assert!(seen[0].header("proxy-authorization").is_some());
 }
 
+/// The child half of `process_environment_follows_the_same_rules`, which runs it once per
+/// scenario with the proxy variables in the child's environment. Run on its own
+/// (`--ignored`) it fails rather than pass: it has no scenario to check.
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "run by process_environment_follows_the_same_rules in a child process"]
+#[ignore = "the child half of proxy::process_environment_follows_the_same_rules, which runs it with proxy variables in its environment: cargo test --all-features --test it proxy::process_environment_follows_the_same_rules"]
 async fn child_with_proxy_variables_in_its_process() {
-    let Ok(scenario) = std::env::var(CHILD_VAR) else {
-        return;
-    };
+    let scenario = std::env::var(CHILD_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{CHILD_VAR} is not set: run by process_environment_follows_the_same_rules only: cargo test --all-features --test it proxy::process_environment_follows_the_same_rules"
+        )
+    });
     let process = |target: &str| {
         builder(&[], target)
             .environment(Environment::process())
