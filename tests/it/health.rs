@@ -128,13 +128,22 @@ async fn a_check_slower_than_its_bound_counts_as_degraded_within_the_bound() {
 #[tokio::test(start_paused = true)]
 async fn stop_does_not_wait_for_a_hung_check() {
     let server = MockServer::start().await.unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
     let c = client(&server.url())
-        .health_check(std::future::pending)
+        .health_check({
+            let asked = asked.clone();
+            move || {
+                asked.fetch_add(1, Ordering::SeqCst);
+                std::future::pending()
+            }
+        })
         .health_check_timeout(S(60))
         .build()
         .unwrap();
     c.start().await;
     tokio::time::sleep(Duration::from_millis(10)).await;
+    // The paused clock moved only once every task waited: the worker waits on the check.
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the check was asked");
     let t = Instant::now();
     c.stop().await;
     assert!(t.elapsed() < Duration::from_millis(50), "{:?}", t.elapsed());
