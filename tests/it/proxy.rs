@@ -270,6 +270,11 @@ async fn proxy_credentials_are_sent_and_never_leak() {
         ];
         assert!(shown[0].contains(&status.to_string()), "{}", shown[0]);
         assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+        // The log checked below holds the lines that show the proxy and the error: a capture
+        // that missed them would make the check vacuous.
+        let text = logs.text();
+        assert!(text.contains("reports go through a proxy"), "{text}");
+        assert!(text.contains("report_now() failed"), "{text}");
         let b64 = basic.trim_start_matches("Basic ");
         for text in &shown {
             for secret in [USER, PASSWORD, b64] {
