@@ -230,8 +230,20 @@ async fn refresh_loop() {
     receiver.set_expected_version("drift-app", "test", "v2");
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), true, "v1"));
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), false, "v2"));
+    // Later heartbeats confirm the same facts: nothing more. Two of them, watched by a receiver
+    // of the test's own (the application's may not have run yet).
+    let later = client.subscribe_drift();
+    let mut status = client.subscribe();
+    let accepted = status.borrow_and_update().reports_accepted;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        status.wait_for(|s| s.reports_accepted >= accepted + 2),
+    )
+    .await
+    .expect("two more heartbeats")
+    .unwrap();
+    assert!(!later.has_changed().unwrap(), "same facts, no wake-up");
     client.stop().await;
-    // Later heartbeats confirm the same facts: nothing more.
     assert!(seen_rx.try_recv().is_err());
     app.abort();
 }
@@ -357,6 +369,16 @@ fn blocking_refresh_loop_sees_drift_and_its_clearing() {
         seen_rx.recv_timeout(within).unwrap(),
         f(Some("v2"), false, "v2")
     );
+    // Later heartbeats confirm the same facts: nothing more. Two of them, watched by a receiver
+    // of the test's own (the application's thread may not have run yet).
+    let later = client.subscribe_drift();
+    let accepted = client.status().reports_accepted;
+    let deadline = Instant::now() + within;
+    while client.status().reports_accepted < accepted + 2 {
+        assert!(Instant::now() < deadline, "two more heartbeats");
+        std::thread::sleep(Duration::from_millis(10)); // a poll interval, not a timing
+    }
+    assert!(!later.has_changed(), "same facts, no wake-up");
     client.stop();
     assert!(seen_rx.try_recv().is_err());
     shutdown.store(true, Ordering::Relaxed);

@@ -460,7 +460,8 @@ fn the_server_gauge_follows_the_answering_url() {
 }
 
 /// Start, stop and start again with a refused first URL: each start reports through the
-/// second URL at once, and nothing is sent after `stop()` returns.
+/// second URL at once, and nothing is sent after `stop()` returns, not even a change (which a
+/// running worker sends at once; the interval is an hour).
 async fn start_stop_start_with_two_urls() {
     let second = MockServer::start().await.unwrap();
     let refused = format!("http://{}", dead_port().await);
@@ -473,13 +474,19 @@ async fn start_stop_start_with_two_urls() {
     c.stop().await;
     assert!(!c.is_running());
     let after_stop = second.report_count();
+    c.set_config_version("v2");
     tokio::time::sleep(MS(50)).await;
-    assert_eq!(second.report_count(), after_stop);
+    assert_eq!(
+        second.report_count(),
+        after_stop,
+        "a report after stop() returned"
+    );
     c.start().await;
-    second
+    let reports = second
         .wait_for_reports(after_stop + 1, S(10))
         .await
         .unwrap();
+    assert_eq!(reports[after_stop].config_version, "v2");
     c.stop().await;
     assert_eq!(c.status().reports_failed, 0);
 }

@@ -154,13 +154,23 @@ async fn a_check_slower_than_its_bound_counts_as_degraded_at_the_bound() {
 #[tokio::test(start_paused = true)]
 async fn stop_does_not_wait_for_a_hung_check() {
     let server = MockServer::start().await.unwrap();
+    let entered = Arc::new(tokio::sync::Notify::new());
     let c = client(&server.url())
-        .health_check(std::future::pending)
+        .health_check({
+            let entered = entered.clone();
+            move || {
+                let entered = entered.clone();
+                async move {
+                    entered.notify_one();
+                    std::future::pending().await
+                }
+            }
+        })
         .health_check_timeout(S(60))
         .build()
         .unwrap();
     c.start().await;
-    server.wait_for_reports(1, WAIT).await.unwrap();
+    entered.notified().await; // the check is running, and will never answer
     let t = Instant::now();
     c.stop().await;
     assert!(t.elapsed() < MS(50), "{:?}", t.elapsed());

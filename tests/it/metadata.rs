@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support::in_ci;
 use serde_json::{json, Value};
 use vortex_client::testing::MockServer;
 use vortex_client::{
@@ -109,8 +110,18 @@ fn loopback_source() -> String {
     route_source("127.0.0.1".parse().unwrap()).to_string()
 }
 
-fn can_bind(addr: &str) -> bool {
-    std::net::TcpListener::bind(addr).is_ok()
+/// True when a listener can bind `addr` (an IP and port 0), i.e. the address is local. When it
+/// cannot, the test fails if `required` or in CI (`CI` set), and is otherwise skipped with a
+/// message saying why: false.
+fn local_address_or_skip(addr: &str, required: bool, test: &str) -> bool {
+    let Err(error) = std::net::TcpListener::bind(addr) else {
+        return true;
+    };
+    let why = format!("{test} needs {addr} to be a local address: {error}");
+    assert!(!required, "{why}");
+    assert!(!in_ci(), "{why} (required in CI: CI is set)");
+    eprintln!("SKIPPED {why}");
+    false
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -633,8 +644,14 @@ async fn maximal_detected_values_still_fit_the_request() {
 
 #[tokio::test]
 async fn ip_address_is_the_source_of_the_route_to_the_server() {
-    if !can_bind("127.0.0.2:0") {
-        eprintln!("skipped: 127.0.0.2 is not a local address on this machine");
+    // Linux routes all of 127.0.0.0/8 to `lo`, so 127.0.0.2 is always there; other systems
+    // (macOS) may have 127.0.0.1 only.
+    let required = cfg!(target_os = "linux");
+    if !local_address_or_skip(
+        "127.0.0.2:0",
+        required,
+        "ip_address_is_the_source_of_the_route_to_the_server",
+    ) {
         return;
     }
     let rx = start_on("127.0.0.2:0").await;
@@ -653,8 +670,8 @@ async fn ip_address_is_the_source_of_the_route_to_the_server() {
 
 #[tokio::test]
 async fn ip_address_follows_the_server_over_ipv6() {
-    if !can_bind("[::1]:0") {
-        eprintln!("skipped: no IPv6 loopback (::1) on this machine");
+    // A machine (or container) with IPv6 turned off has no ::1.
+    if !local_address_or_skip("[::1]:0", false, "ip_address_follows_the_server_over_ipv6") {
         return;
     }
     let rx = start_on("[::1]:0").await;

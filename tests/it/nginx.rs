@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::faults::Attempts;
+use crate::support::in_ci;
 use tokio::time::Instant;
 use vortex_client::testing::schedule::nominal_retry_delay;
 use vortex_client::testing::MockServer;
@@ -34,11 +35,6 @@ fn nginx_binary() -> Option<PathBuf> {
         .chain(["/usr/sbin", "/usr/local/sbin", "/usr/local/nginx/sbin"].map(PathBuf::from))
         .map(|dir| dir.join("nginx"))
         .find(|p| p.is_file())
-}
-
-/// True when `CI` is set (to anything but empty, `0` or `false`).
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
 }
 
 /// nginx, or `None` after printing why the test is skipped. Panics in CI.

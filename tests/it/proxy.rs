@@ -270,6 +270,11 @@ async fn proxy_credentials_are_sent_and_never_leak() {
         ];
         assert!(shown[0].contains(&status.to_string()), "{}", shown[0]);
         assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+        // The log checked below holds the lines that show the proxy and the error: a capture
+        // that missed them would make the check vacuous.
+        let text = logs.text();
+        assert!(text.contains("reports go through a proxy"), "{text}");
+        assert!(text.contains("report_now() failed"), "{text}");
         let b64 = basic.trim_start_matches("Basic ");
         for text in &shown {
             for secret in [USER, PASSWORD, b64] {
@@ -426,12 +431,17 @@ async fn process_environment_follows_the_same_rules() {
     assert!(seen[0].header("proxy-authorization").is_some());
 }
 
+/// The child half of `process_environment_follows_the_same_rules`, which runs it once per
+/// scenario with the proxy variables in the child's environment. Run on its own
+/// (`--ignored`) it fails rather than pass: it has no scenario to check.
 #[tokio::test(flavor = "current_thread")]
-#[ignore = "run by process_environment_follows_the_same_rules in a child process"]
+#[ignore = "the child half of proxy::process_environment_follows_the_same_rules, which runs it with proxy variables in its environment: cargo test --all-features --test it proxy::process_environment_follows_the_same_rules"]
 async fn child_with_proxy_variables_in_its_process() {
-    let Ok(scenario) = std::env::var(CHILD_VAR) else {
-        return;
-    };
+    let scenario = std::env::var(CHILD_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{CHILD_VAR} is not set: run by process_environment_follows_the_same_rules only: cargo test --all-features --test it proxy::process_environment_follows_the_same_rules"
+        )
+    });
     let process = |target: &str| {
         builder(&[], target)
             .environment(Environment::process())

@@ -116,6 +116,13 @@ async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
     c.stop().await;
     drop(c);
     drop(client(&rx.url()).build().unwrap());
+    // The capture saw the client's lifecycle, so the silence below is the client's.
+    assert_eq!(
+        logs.lines("INFO", "heartbeat client stopped").len(),
+        1,
+        "{}",
+        logs.text()
+    );
     assert!(
         logs.lines("WARN", "last handle").is_empty(),
         "{}",

@@ -634,8 +634,9 @@ fn async_methods_outside_a_runtime_do_not_panic() {
 }
 
 /// Extreme but accepted settings, hostile runtime input, and a server whose answers stress
-/// the schedule: nothing overflows, the worker keeps running, and stop() is prompt.
-async fn extremes_are_survived() {
+/// the schedule: nothing overflows, the worker keeps running, and stop() is prompt. `logs`
+/// gives what the SDK logged on the runtime's threads.
+async fn extremes_are_survived(logs: &dyn Fn() -> String) {
     let rx = MockServer::start().await.unwrap();
     let day = MAX_DURATION;
     let client = client_builder(&rx.url())
@@ -672,6 +673,7 @@ async fn extremes_are_survived() {
     .expect("v2 is delivered")
     .unwrap();
     // A Retry-After of "forever": the worker backs off (capped) and carries on.
+    let scheduled_before = lines_with(logs, SCHEDULED).len();
     rx.script([Reply::RetryAfter(503, "99999999999999999999999".into())]);
     client.set_config_version("v3");
     rx.wait_for_version("v3", WITHIN).await.unwrap();
@@ -679,8 +681,27 @@ async fn extremes_are_survived() {
         .await
         .expect("the failure is recorded")
         .unwrap();
-    // Let the worker compute its next deadline (it would panic here on an overflow).
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The worker computes its next deadline from that answer (it would panic there on an
+    // overflow) and logs the delay right after: wait for that line, not for a length of time.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let scheduled = loop {
+        if let Some(line) = lines_with(logs, SCHEDULED).get(scheduled_before) {
+            break line.clone();
+        }
+        assert!(client.is_running(), "the worker must survive");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker logged no next attempt after the failure:\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await; // a poll interval, not a timing
+    };
+    let delay_ms: u128 = scheduled
+        .split("delay_ms=")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no delay_ms in {scheduled:?}"));
+    assert!(delay_ms <= MAX_DURATION.as_millis(), "{scheduled}");
     assert!(client.is_running(), "the worker must survive");
     let _ = (
         client.status(),
@@ -732,16 +753,44 @@ async fn extremes_are_survived() {
     assert!(wait <= day, "the cap still applies: {wait:?}");
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn extremes_are_survived_current_thread() {
-    let _logs = capture_logs();
-    extremes_are_survived().await;
+/// What the worker logs (at DEBUG) right after it computed the deadline of its next attempt
+/// after a failure.
+const SCHEDULED: &str = "next heartbeat attempt scheduled";
+
+/// The lines of `logs()` that mention `needle`.
+fn lines_with(logs: &dyn Fn() -> String, needle: &str) -> Vec<String> {
+    logs()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn extremes_are_survived_multi_thread() {
-    let _logs = capture_logs();
-    extremes_are_survived().await;
+#[tokio::test(flavor = "current_thread")]
+async fn extremes_are_survived_current_thread() {
+    let (logs, _guard) = capture_logs();
+    extremes_are_survived(&|| logs.text()).await;
+}
+
+/// The runtime is built here rather than by `#[tokio::test]`: the worker runs on the runtime's
+/// threads, and each of them captures what is logged on it.
+#[test]
+fn extremes_are_survived_multi_thread() {
+    let (logs, _guard) = capture_logs();
+    let buffers = std::sync::Arc::new(parking_lot::Mutex::new(vec![logs]));
+    let on_start = buffers.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            let (logs, guard) = capture_logs();
+            std::mem::forget(guard); // captures for the life of the thread
+            on_start.lock().push(logs);
+        })
+        .build()
+        .unwrap();
+    let logs = || buffers.lock().iter().map(|b| b.text()).collect::<String>();
+    runtime.block_on(extremes_are_survived(&logs));
 }
 
 /// An invalid version at runtime: a warning, the previous version stays, nothing is sent

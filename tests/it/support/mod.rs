@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: `both_runtimes!`, a loopback port with nothing on
 //! it, log capture, mock servers that answer error statuses (`replies`), raw-TCP servers that
 //! misbehave, a forward proxy that echoes what it is sent, base64 for expected Basic
-//! credentials, and the examples as processes.
+//! credentials, the examples as processes, and whether the tests run in CI (where a test that
+//! cannot run fails instead of skipping).
 //!
 //! Tests talk to the crate's own mock server (`vortex_client::testing::MockServer`); byte-level
 //! faults over raw TCP are in `faults`. The `logs` test binary shares `base64`, `forward_proxy`, `logs` and `ports`.
@@ -23,6 +24,7 @@ macro_rules! both_runtimes {
 }
 
 mod base64;
+mod ci;
 pub mod example;
 pub mod faults;
 pub mod forward_proxy;
@@ -31,5 +33,6 @@ mod ports;
 pub mod replies;
 
 pub use base64::base64;
+pub use ci::in_ci;
 pub use logs::capture_logs;
 pub use ports::dead_port;
