@@ -14,13 +14,14 @@ use crate::proxy::{route, ProxyRoute, ProxySetting};
 use crate::redact::{percent_decode_lossy, redact_url};
 use crate::tls::add_roots;
 
-/// The SDK's own client, when the application gave none.
+/// The SDK's own client, when the application gave none, taking `route`.
 pub(crate) fn own_client(
     config: &HeartbeatConfig,
     url: &Url,
+    route: &ProxyRoute,
 ) -> Result<reqwest::Client, ConfigError> {
     let https = url.scheme() == "https";
-    let builder = with_proxy(http_builder(config, url), proxy_route(config, url)?)?;
+    let builder = with_proxy(http_builder(config, url), route)?;
     let builder = add_roots(builder, &config.root_certificates, https)?;
     builder.build().map_err(|e| {
         let hint = if https {
@@ -34,7 +35,7 @@ pub(crate) fn own_client(
 
 /// The route to `url` the configuration asks for. The application's client has its own: only
 /// the environment's proxy, whose credentials may still be echoed, is looked at for it.
-fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<ProxyRoute, ConfigError> {
+pub(crate) fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<ProxyRoute, ConfigError> {
     let setting = match config.http_client {
         Some(_) => &ProxySetting::Environment,
         None => &config.proxy,
@@ -46,7 +47,7 @@ fn proxy_route(config: &HeartbeatConfig, url: &Url) -> Result<ProxyRoute, Config
 /// `Proxy-Authorization` (also inside a CONNECT tunnel for https).
 fn with_proxy(
     builder: reqwest::ClientBuilder,
-    route: ProxyRoute,
+    route: &ProxyRoute,
 ) -> Result<reqwest::ClientBuilder, ConfigError> {
     let ProxyRoute::Proxy(target) = route else {
         return Ok(builder);
@@ -144,14 +145,13 @@ fn default_headers(config: &HeartbeatConfig) -> HeaderMap {
 /// Credentials over plain http work, but anyone on the path can read them. Loopback has no
 /// such path (a local sidecar, a mock server in a test), unless a proxy carries it off the
 /// machine.
-pub(crate) fn warn_if_clear_text(config: &HeartbeatConfig, server: &Url) {
+pub(crate) fn warn_if_clear_text(config: &HeartbeatConfig, server: &Url, route: &ProxyRoute) {
     let authorization = config
         .headers
         .iter()
         .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
     let credentials = has_userinfo(server) || authorization || config.bearer_token.is_some();
-    let stays_local = crate::proxy::is_loopback(server)
-        && matches!(proxy_route(config, server), Ok(ProxyRoute::Direct));
+    let stays_local = crate::proxy::is_loopback(server) && *route == ProxyRoute::Direct;
     if server.scheme() == "http" && credentials && !stays_local {
         tracing::warn!(
             url = %redact_url(server.as_str()),
@@ -168,6 +168,7 @@ pub(crate) fn collect_secrets(
     config: &HeartbeatConfig,
     url: &Url,
     http: &reqwest::Client,
+    route: &ProxyRoute,
 ) -> Vec<String> {
     let mut secrets: Vec<String> = Vec::new();
     secrets.extend(config.bearer_token.iter().cloned());
@@ -189,7 +190,7 @@ pub(crate) fn collect_secrets(
         }
     }
     // A proxy's 407 or 502 page may echo the request, Proxy-Authorization included.
-    if let Ok(ProxyRoute::Proxy(target)) = proxy_route(config, url) {
+    if let ProxyRoute::Proxy(target) = route {
         secrets.extend(target.secrets());
     }
     secrets.retain(|s| s.trim().len() >= 4);

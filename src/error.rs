@@ -288,6 +288,24 @@ pub enum ReporterError {
         /// The underlying error.
         source: Cause,
     },
+    /// A proxy between the SDK and the server failed the report: it could not be reached,
+    /// asked for credentials (407), or refused to open a tunnel. Retried with backoff; with
+    /// several server URLs the report moves on to the next one.
+    #[error("{}", proxy_message(.proxy, .set_by, *.status, .url, .detail))]
+    Proxy {
+        /// The proxy, `scheme://host:port/` without credentials; empty for a proxy of the
+        /// application's own client ([`http_client`](crate::HeartbeatBuilder::http_client)).
+        proxy: String,
+        /// Where the proxy was set: its variable (`HTTPS_PROXY`, ...), `proxy()` on the
+        /// builder, or `http_client()`.
+        set_by: &'static str,
+        /// `Some(407)` when the proxy asked for credentials.
+        status: Option<u16>,
+        /// The heartbeat URL, without userinfo.
+        url: String,
+        /// What failed, as text.
+        detail: String,
+    },
     /// The server answered with a non-2xx, non-3xx status.
     #[error("the server answered {status} for POST {url}{}{}", status_hint(*.status), body_suffix(.body))]
     Status {
@@ -350,6 +368,24 @@ fn status_hint(status: u16) -> &'static str {
     }
 }
 
+fn proxy_message(
+    proxy: &str,
+    set_by: &str,
+    status: Option<u16>,
+    url: &str,
+    detail: &str,
+) -> String {
+    let named = if proxy.is_empty() {
+        format!("a proxy of the client given with {set_by}")
+    } else {
+        format!("the proxy {proxy} (set by {set_by})")
+    };
+    match status {
+        Some(407) => format!("{named} answered 407 Proxy Authentication Required for POST {url}: give it valid credentials (user:password in {set_by}, percent-encoded)"),
+        _ => format!("cannot reach the server through {named}: {detail}; check that proxy, or fix {set_by}"),
+    }
+}
+
 fn body_suffix(body: &str) -> String {
     if body.is_empty() {
         String::new()
@@ -365,7 +401,8 @@ impl ReporterError {
         match self {
             ReporterError::Connect { .. }
             | ReporterError::Timeout { .. }
-            | ReporterError::Transport { .. } => Disposition::Retryable,
+            | ReporterError::Transport { .. }
+            | ReporterError::Proxy { .. } => Disposition::Retryable,
             ReporterError::Status {
                 status,
                 retry_after,
@@ -412,6 +449,10 @@ impl ReporterError {
             ReporterError::Timeout { .. } => "timeout".into(),
             ReporterError::Transport { .. } => "transport".into(),
             ReporterError::Tls { .. } => "tls".into(),
+            ReporterError::Proxy { status, .. } => match status {
+                Some(status) => format!("proxy {status}"),
+                None => "proxy".into(),
+            },
             ReporterError::Status { status, .. } => format!("status {status}"),
             ReporterError::Redirect { status, .. } => format!("redirect {status}"),
             ReporterError::ResponseTooLarge { .. } => "response too large".into(),

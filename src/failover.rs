@@ -34,7 +34,7 @@ const MAX_AGE_JITTER: (f64, f64) = (0.75, 1.0);
 /// What a URL's failure says about that URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Problem {
-    /// Down or busy: connect error, timeout, reset, 5xx, 408, 425, 429.
+    /// Down or busy: connect error, timeout, reset, 5xx, 408, 425, 429, or its proxy failed.
     Unavailable,
     /// No drift API at that URL: 404, 405.
     NoDriftApi,
@@ -63,7 +63,8 @@ impl Fault {
         let problem = match error {
             ReporterError::Connect { .. }
             | ReporterError::Timeout { .. }
-            | ReporterError::Transport { .. } => Problem::Unavailable,
+            | ReporterError::Transport { .. }
+            | ReporterError::Proxy { .. } => Problem::Unavailable,
             ReporterError::Status { status, .. } => problem_of_status(*status),
             ReporterError::Tls { .. }
             | ReporterError::Redirect { .. }

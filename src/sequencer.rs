@@ -30,7 +30,8 @@ pub(crate) struct Sequencer {
     config: HeartbeatConfig,
     changes: Changes,
     recorder: Recorder,
-    /// The preferred server's heartbeat URL, to find the local address from.
+    /// Where the route to the preferred server starts (a proxy, or the server), to find the
+    /// local address from.
     route_url: Option<reqwest::Url>,
     /// The preferred server's heartbeat URL, without userinfo.
     redacted_url: String,
@@ -65,7 +66,7 @@ impl Sequencer {
         Self {
             changes: Changes::new(&config.config_version, config.health),
             recorder: Recorder::new(),
-            route_url: servers.first_url().cloned(),
+            route_url: servers.first_hop().cloned(),
             redacted_url: servers.first_redacted().to_owned(),
             turn: Mutex::new(Turn {
                 seq: 0,

@@ -66,10 +66,10 @@ impl Servers {
         })
     }
 
-    /// The preferred URL's heartbeat URL (it may carry userinfo: never log it), to find the
-    /// local address from.
-    pub(crate) fn first_url(&self) -> Option<&Url> {
-        self.targets.first().map(|t| t.transport.url())
+    /// Where the route to the preferred URL starts (see [`Transport::first_hop`]), to find
+    /// the local address from.
+    pub(crate) fn first_hop(&self) -> Option<&Url> {
+        self.targets.first().map(|t| t.transport.first_hop())
     }
 
     /// The preferred URL's heartbeat URL, without userinfo.

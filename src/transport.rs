@@ -13,11 +13,14 @@ use reqwest::header::{HeaderMap, HeaderValue, CONNECTION};
 use reqwest::Url;
 
 use crate::answer::Answer;
-use crate::client_setup::{collect_secrets, own_client, request_headers, warn_if_clear_text};
+use crate::client_setup::{
+    collect_secrets, own_client, proxy_route, request_headers, warn_if_clear_text,
+};
 use crate::config::HeartbeatConfig;
 use crate::endpoint::join_heartbeat_path;
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
+use crate::proxy::ProxyRoute;
 use crate::redact::{redact_url, scrub, shorten};
 use crate::retry_after::parse_retry_after;
 
@@ -38,6 +41,9 @@ pub(crate) struct Transport {
     /// Credentials that must never appear in an error message, even when a server echoes
     /// them in its answer: longest first. Never printed.
     secrets: Vec<String>,
+    /// The proxy reports go through, if the SDK chose one: its URL without credentials and
+    /// where it was set. Its faults are named as its own.
+    proxy: Option<(Url, &'static str)>,
 }
 
 impl fmt::Debug for Transport {
@@ -53,13 +59,24 @@ impl Transport {
     /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
     /// is checked again here.
     pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
-        warn_if_clear_text(config, &server);
         let url = join_heartbeat_path(server, &config.app, &config.profile)?;
+        let route = match proxy_route(config, &url) {
+            Ok(route) => route,
+            // The application's client decides its own proxy: an environment the SDK cannot
+            // read only means no credentials of it to scrub.
+            Err(_) if config.http_client.is_some() => ProxyRoute::Direct,
+            Err(e) => return Err(e),
+        };
+        warn_if_clear_text(config, &url, &route);
         let (http, shared) = match &config.http_client {
             Some(client) => (client.clone(), Some(request_headers(config))),
-            None => (own_client(config, &url)?, None),
+            None => (own_client(config, &url, &route)?, None),
         };
-        let secrets = collect_secrets(config, &url, &http);
+        let secrets = collect_secrets(config, &url, &http, &route);
+        let proxy = match route {
+            ProxyRoute::Proxy(target) if shared.is_none() => Some((target.url, target.source)),
+            _ => None,
+        };
         Ok(Transport {
             redacted_url: redact_url(url.as_str()),
             http,
@@ -68,13 +85,15 @@ impl Transport {
             connect_timeout: config.connect_timeout.min(config.timeout),
             shared,
             secrets,
+            proxy,
         })
     }
 
-    /// The heartbeat URL to find the local address from (it may carry userinfo: never log
-    /// it).
-    pub(crate) fn url(&self) -> &Url {
-        &self.url
+    /// Where the route to the server starts: the proxy's URL when reports go through one
+    /// (the first hop), else the heartbeat URL (it may carry userinfo: never log it). The
+    /// local address is found from it, and no name only the proxy knows is looked up.
+    pub(crate) fn first_hop(&self) -> &Url {
+        self.proxy.as_ref().map_or(&self.url, |(proxy, _)| proxy)
     }
 
     /// The heartbeat URL without userinfo: what logs and errors show.
@@ -143,6 +162,9 @@ impl Transport {
                 url: self.redacted_url.clone(),
                 location,
             });
+        }
+        if status == reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED {
+            return Err(self.proxy_error(Some(407), String::new()));
         }
         if !status.is_success() {
             let retry_after = response
@@ -274,6 +296,13 @@ impl Transport {
         let detail = error_chain(&error);
         let tls = is_tls_failure(&error);
         let connect = error.is_connect();
+        // hyper-util's tunnel error is not public: its text is all there is to go by.
+        if detail.contains("proxy authorization required") {
+            return self.proxy_error(Some(407), detail);
+        }
+        if !tls && (detail.contains("tunnel error") || (connect && self.proxy.is_some())) {
+            return self.proxy_error(None, detail);
+        }
         let source = Cause::new(error);
         if tls {
             ReporterError::Tls {
@@ -293,6 +322,23 @@ impl Transport {
                 detail,
                 source,
             }
+        }
+    }
+}
+
+impl Transport {
+    /// A fault of the proxy between the SDK and the server, naming it.
+    fn proxy_error(&self, status: Option<u16>, detail: String) -> ReporterError {
+        let (proxy, set_by) = match &self.proxy {
+            Some((proxy, set_by)) => (proxy.to_string(), *set_by),
+            None => (String::new(), "http_client()"),
+        };
+        ReporterError::Proxy {
+            proxy,
+            set_by,
+            status,
+            url: self.redacted_url.clone(),
+            detail: scrub(&detail, &self.secrets, false),
         }
     }
 }

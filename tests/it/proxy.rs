@@ -13,10 +13,10 @@
 use std::time::Duration;
 
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{base64, capture_logs};
+use crate::support::{base64, capture_logs, dead_port};
 use vortex_client::testing::MockServer;
 use vortex_client::{
-    ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
+    ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
 };
 
 const USER: &str = "px-user-5d1c";
@@ -269,7 +269,10 @@ async fn proxy_credentials_are_sent_and_never_leak() {
             logs.text(),
         ];
         assert!(shown[0].contains(&status.to_string()), "{}", shown[0]);
-        assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+        if status == 502 {
+            // The echoed page is shown, scrubbed (a 407 names the proxy and shows no page).
+            assert!(shown[0].contains("<redacted>"), "{}", shown[0]);
+        }
         // The log checked below holds the lines that show the proxy and the error: a capture
         // that missed them would make the check vacuous.
         let text = logs.text();
@@ -491,4 +494,110 @@ async fn child_with_proxy_variables_in_its_process() {
         }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A proxy's faults are the proxy's: named, with where it was set, the same over http and https.
+
+/// The error of one report through a proxy at `proxy`, set by `var`, to `target`.
+async fn error_through(var: &str, proxy: &str, target: &str) -> ReporterError {
+    builder(&[(var, proxy)], target)
+        .build()
+        .expect("build")
+        .report_now()
+        .await
+        .expect_err("the proxy fails it")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_407_names_the_proxy_the_same_over_http_and_https() {
+    let proxy = ForwardProxy::start(407).await;
+    for (var, target) in [
+        ("HTTP_PROXY", "http://vortex.invalid:8888"),
+        ("HTTPS_PROXY", "https://vortex.invalid:8443"),
+    ] {
+        let error = error_through(var, &proxy.url(), target).await;
+        let text = error.to_string();
+        assert!(
+            text.contains(&proxy.addr.to_string()) && text.contains(var) && text.contains("407"),
+            "{target}: the proxy, where it was set and its answer: {text}"
+        );
+        assert!(
+            !text.contains("the server answered") && !text.contains("<!DOCTYPE"),
+            "{target}: blamed on the server: {text}"
+        );
+        assert_eq!(
+            error.disposition(),
+            Disposition::Retryable,
+            "{target}: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_proxy_that_is_down_is_named() {
+    let dead = format!("http://{}", dead_port().await);
+    for (var, target) in [
+        ("HTTP_PROXY", "http://vortex.invalid:8888"),
+        ("HTTPS_PROXY", "https://vortex.invalid:8443"),
+    ] {
+        let error = error_through(var, &dead, target).await;
+        let text = error.to_string();
+        assert!(
+            text.contains(dead.trim_start_matches("http://")) && text.contains(var),
+            "{target}: {text}"
+        );
+        assert_eq!(
+            error.disposition(),
+            Disposition::Retryable,
+            "{target}: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refusing_proxy_moves_the_report_on_to_the_next_url() {
+    let proxy = ForwardProxy::start(407).await;
+    let direct = MockServer::start().await.expect("mock"); // loopback: never proxied
+    let client = builder(&[("HTTP_PROXY", proxy.url().as_str())], "http://unused")
+        .server_urls(["http://vortex.invalid:8888".to_owned(), direct.url()])
+        .build()
+        .expect("build");
+    let answer = client.report_now().await;
+    assert!(answer.is_ok(), "{answer:?}");
+    assert_eq!((proxy.seen().len(), direct.report_count()), (1, 1));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_refusing_proxy_is_backed_off_from() {
+    let proxy = ForwardProxy::start(407).await;
+    let client = builder(
+        &[("HTTP_PROXY", proxy.url().as_str())],
+        "http://vortex.invalid:8888",
+    )
+    .interval(Duration::from_millis(200))
+    .build()
+    .expect("build");
+    client.start().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    client.stop().await;
+    // Backoff from 1 s: about 4 attempts in 10 s, where the interval would make 50.
+    let asked = proxy.seen().len();
+    assert!((2..=6).contains(&asked), "{asked} requests in 10 s");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_reported_address_is_the_route_to_the_proxy() {
+    let proxy = ForwardProxy::start(200).await;
+    let client = HeartbeatClient::builder()
+        .environment(Environment::from_vars([("HTTP_PROXY", proxy.url())]))
+        .server_url("http://vortex.invalid:8888") // only the proxy knows this name
+        .app("orders")
+        .profile("prod")
+        .build()
+        .expect("build");
+    client.report_now().await.expect("the proxy answers");
+    let seen = proxy.seen();
+    let body: serde_json::Value = serde_json::from_slice(&seen[0].body).expect("json");
+    assert_eq!(body["metadata"]["ip_address"], "127.0.0.1", "{body}");
 }

@@ -1,6 +1,7 @@
 //! A forward proxy on loopback that records each request and answers it itself: 200 `{}`, or
 //! an error status with a page that echoes the request (credentials first), as some proxies'
-//! 407 and 502 pages do. Shared by the proxy tests and the secrets test.
+//! 407 and 502 pages do; a 407 is an HTML page asking for Basic credentials, as squid's is,
+//! also for a `CONNECT`. Shared by the proxy tests and the secrets test.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,9 @@ pub struct Seen {
     pub line: String,
     /// Header lines, names lowercased.
     pub headers: Vec<(String, String)>,
+    /// The request body.
+    #[allow(dead_code)] // read by the `it` binary, not by `logs`
+    pub body: Vec<u8>,
 }
 
 impl Seen {
@@ -80,14 +84,26 @@ async fn serve(mut stream: TcpStream, status: u16, record: Arc<Mutex<Vec<Seen>>>
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     let _ = stream.read_exact(&mut body).await;
-    let seen = Seen { line, headers };
-    let (reason, page) = match status {
-        200 => ("OK", "{}".to_owned()),
-        _ => ("Proxy Error", echo_page(&seen)),
+    let seen = Seen {
+        line,
+        headers,
+        body,
+    };
+    let (reason, extra, page) = match status {
+        200 => ("OK", "content-type: application/json", "{}".to_owned()),
+        407 => (
+            "Proxy Authentication Required",
+            "content-type: text/html\r\nproxy-authenticate: Basic realm=\"proxy\"",
+            format!(
+                "<!DOCTYPE html><html><body><h1>Cache Access Denied</h1><pre>{}</pre></body></html>",
+                echo_page(&seen)
+            ),
+        ),
+        _ => ("Proxy Error", "content-type: text/plain", echo_page(&seen)),
     };
     record.lock().push(seen);
     let answer = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+        "HTTP/1.1 {status} {reason}\r\n{extra}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
         page.len()
     );
     let _ = stream.write_all(answer.as_bytes()).await;
