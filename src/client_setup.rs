@@ -2,8 +2,6 @@
 //! timeouts, pooling, redirect policy, proxy, TLS roots) or the headers applied per request to
 //! the application's, the clear-text warning, and the credentials to scrub from error texts.
 
-use std::time::Duration;
-
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{StatusCode, Url};
 
@@ -13,6 +11,7 @@ use crate::error::{error_chain, ConfigError};
 use crate::proxy::{route, ProxyRoute, ProxySetting};
 use crate::redact::{percent_decode_lossy, redact_url};
 use crate::tls::add_roots;
+use crate::transport::pool_idle_timeout;
 
 /// The SDK's own client, when the application gave none, taking `route`.
 pub(crate) fn own_client(
@@ -76,12 +75,7 @@ fn http_builder(config: &HeartbeatConfig, url: &Url) -> reqwest::ClientBuilder {
         .default_headers(default_headers(config))
         .timeout(config.timeout)
         .connect_timeout(config.connect_timeout.min(config.timeout))
-        .pool_idle_timeout(
-            config
-                .interval
-                .saturating_mul(2)
-                .max(Duration::from_secs(90)),
-        )
+        .pool_idle_timeout(pool_idle_timeout(config.interval))
         .pool_max_idle_per_host(1)
         // 307/308 keep the method and body; follow them within the same origin only.
         // Anything else comes back as a 3xx and is reported as a configuration error.

@@ -8,7 +8,8 @@
 //!
 //! One attempt is a round over the URLs: [`Failover::begin`] gives the first URL to try,
 //! [`Failover::failed`] the next one (or the end of the round), [`Failover::delivered`] closes
-//! it. The steady path (the sticky URL answering 2xx) allocates nothing.
+//! it. The steady path (the sticky URL answering 2xx) allocates nothing. [`ConnectionAge`]
+//! keeps each URL's connection within the max age.
 
 use std::time::Duration;
 
@@ -150,10 +151,9 @@ impl IntoIterator for Events {
 pub(crate) struct Start {
     /// The URL to send the report to first.
     pub(crate) url: usize,
-    /// The connection max age passed: drop the pooled connections (or, with the
-    /// application's own client, ask the server to close with `Connection: close`) before
-    /// sending. The round then starts from the first URL.
-    pub(crate) fresh_connection: bool,
+    /// Reports went to another URL for one (jittered) max age: this round tries the first URL
+    /// again.
+    pub(crate) back_to_first: bool,
 }
 
 /// What to do after a URL failed.
@@ -190,19 +190,20 @@ struct Round {
     kept: Option<(u8, Duration)>,
 }
 
-/// The server set's state: the sticky URL, each URL's outage, the connection's epoch.
+/// The server set's state: the sticky URL, each URL's outage, when to try the first again.
 #[derive(Debug, Clone)]
 pub(crate) struct Failover {
     urls: Vec<UrlState>,
     current: usize,
     max_age: Duration,
-    epoch_ends: Option<Instant>,
+    /// While another URL is the sticky one: when the first URL is tried again.
+    return_at: Option<Instant>,
     rng: SmallRng,
     round: Round,
 }
 
 impl Failover {
-    /// A server set of `count` URLs (at least 1, at most [`MAX_SERVER_URLS`]), its epochs
+    /// A server set of `count` URLs (at least 1, at most [`MAX_SERVER_URLS`]), its returns
     /// jittered from an operating-system seed, so that instances of a fleet differ.
     pub(crate) fn new(count: usize, connection_max_age: Duration) -> Self {
         let mut seeder: SmallRng = rand::make_rng();
@@ -216,32 +217,33 @@ impl Failover {
             urls: vec![UrlState::default(); count.clamp(1, MAX_SERVER_URLS)],
             current: 0,
             max_age: connection_max_age,
-            epoch_ends: None,
+            return_at: None,
             rng: SmallRng::seed_from_u64(seed),
             round: Round::default(),
         }
     }
 
     /// The URL reports go to: the one that answered last (the first until one did).
+    #[cfg(test)]
     pub(crate) fn current(&self) -> usize {
         self.current
     }
 
-    /// When the connection's epoch ends (`None` before the first attempt).
+    /// When the first URL is tried again (`None` while it is the sticky one).
     #[cfg(test)]
-    pub(crate) fn epoch_ends(&self) -> Option<Instant> {
-        self.epoch_ends
+    pub(crate) fn return_at(&self) -> Option<Instant> {
+        self.return_at
     }
 
-    /// Starts an attempt: the sticky URL, or the first one with a fresh connection once the
-    /// epoch is over. The caller holds the one-sender lock until the round ends.
+    /// Starts an attempt: at the sticky URL, or at the first one once reports have gone
+    /// elsewhere for a max age. The caller holds the one-sender lock until the round ends.
     pub(crate) fn begin(&mut self, now: Instant) -> Start {
-        let fresh = self.epoch_ends.is_some_and(|end| now >= end);
-        if fresh || self.epoch_ends.is_none() {
-            // Past `Instant`'s range means never: the connection is then kept for good.
-            self.epoch_ends = now.checked_add(self.draw_epoch());
+        let back = self.return_at.is_some_and(|at| now >= at);
+        if back {
+            // Once per max age: a first URL still down costs one request each time.
+            self.return_at = deadline(now, jittered(&mut self.rng, self.max_age));
         }
-        let start = if fresh { 0 } else { self.current };
+        let start = if back { 0 } else { self.current };
         self.round = Round {
             start,
             ..Round::default()
@@ -250,7 +252,7 @@ impl Failover {
         self.mark(url);
         Start {
             url,
-            fresh_connection: fresh,
+            back_to_first: back,
         }
     }
 
@@ -293,8 +295,8 @@ impl Failover {
         }
     }
 
-    /// The URL handed out last answered 2xx: it becomes the sticky one.
-    pub(crate) fn delivered(&mut self) -> Events {
+    /// The URL handed out last answered 2xx at `now`: it becomes the sticky one.
+    pub(crate) fn delivered(&mut self, now: Instant) -> Events {
         let url = self.round.pending;
         let several = self.urls.len() > 1;
         let mut events = Events::default();
@@ -313,6 +315,10 @@ impl Failover {
                 },
             });
             self.current = url;
+            self.return_at = match url {
+                0 => None,
+                _ => deadline(now, jittered(&mut self.rng, self.max_age)),
+            };
         }
         events
     }
@@ -339,12 +345,115 @@ impl Failover {
         self.round.tried |= 1 << url;
         self.round.pending = url;
     }
+}
 
-    /// One epoch's length: uniform in the jitter range times the max age, never above it.
-    fn draw_epoch(&mut self) -> Duration {
-        let factor = self.rng.random_range(MAX_AGE_JITTER.0..=MAX_AGE_JITTER.1);
-        Duration::try_from_secs_f64(self.max_age.as_secs_f64() * factor)
-            .map_or(self.max_age, |age| age.min(self.max_age))
+/// A length drawn uniformly in the jitter range times `max_age`, never above it: instances of
+/// a fleet started together do not reconnect (or return) in the same second.
+fn jittered(rng: &mut SmallRng, max_age: Duration) -> Duration {
+    let factor = rng.random_range(MAX_AGE_JITTER.0..=MAX_AGE_JITTER.1);
+    Duration::try_from_secs_f64(max_age.as_secs_f64() * factor).map_or(max_age, |d| d.min(max_age))
+}
+
+/// `now + delay`, or never (`None`) past `Instant`'s range.
+fn deadline(now: Instant, delay: Duration) -> Option<Instant> {
+    now.checked_add(delay)
+}
+
+/// One URL's keep-alive connection, as far as the client can tell: when it was opened, how
+/// long it may live (a draw in `[0.75, 1]` x the max age), when it was last used. The request
+/// that the next periodic report would find past that lifetime asks for the connection to be
+/// closed after its answer; a pooled connection met again past the max age itself (after a
+/// failover, say) is never ridden: the client is renewed instead.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionAge {
+    max_age: Duration,
+    /// The longest gap to the next periodic report (1.1 x the interval).
+    lookahead: Duration,
+    /// How long the pool keeps an idle connection.
+    idle: Duration,
+    open: Option<Open>,
+    rng: SmallRng,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    born: Instant,
+    lifetime: Duration,
+    last_used: Instant,
+}
+
+/// How one request uses its URL's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Use {
+    /// It rides a pooled connection (the one resend after a close under it is allowed).
+    pub(crate) reused: bool,
+    /// The pooled connection is past the max age: renew the client before sending.
+    pub(crate) renew: bool,
+    /// Ask for the connection to be closed after the answer.
+    pub(crate) close: bool,
+}
+
+impl ConnectionAge {
+    /// A URL's connection with this max age, for reports every `interval` and a pool that
+    /// keeps idle connections for `idle`; lifetimes drawn from an operating-system seed.
+    pub(crate) fn new(max_age: Duration, interval: Duration, idle: Duration) -> Self {
+        let mut seeder: SmallRng = rand::make_rng();
+        Self::with_seed(max_age, interval, idle, seeder.random())
+    }
+
+    /// A reproducible one, for tests.
+    pub(crate) fn with_seed(
+        max_age: Duration,
+        interval: Duration,
+        idle: Duration,
+        seed: u64,
+    ) -> Self {
+        ConnectionAge {
+            max_age,
+            lookahead: interval.mul_f64(1.1),
+            idle,
+            open: None,
+            rng: SmallRng::seed_from_u64(seed),
+        }
+    }
+
+    /// A request leaves at `now`.
+    pub(crate) fn start(&mut self, now: Instant) -> Use {
+        let mut renew = false;
+        if let Some(open) = self.open {
+            if now.saturating_duration_since(open.last_used) >= self.idle {
+                self.open = None; // the pool has dropped it
+            } else if now.saturating_duration_since(open.born) >= self.max_age {
+                self.open = None;
+                renew = true;
+            }
+        }
+        let reused = self.open.is_some();
+        let (rng, max_age) = (&mut self.rng, self.max_age);
+        let open = self.open.get_or_insert_with(|| Open {
+            born: now,
+            lifetime: jittered(rng, max_age),
+            last_used: now,
+        });
+        open.last_used = now;
+        let ends = open.born.checked_add(open.lifetime);
+        let close = now
+            .checked_add(self.lookahead)
+            .zip(ends)
+            .is_some_and(|(next, end)| next >= end);
+        Use {
+            reused,
+            renew,
+            close,
+        }
+    }
+
+    /// The request ended; `kept`: an answer came and nobody asked to close, so the
+    /// connection went back to the pool.
+    pub(crate) fn finished(&mut self, kept: bool) {
+        if !kept {
+            self.open = None;
+        }
     }
 }
 
@@ -392,8 +501,8 @@ mod tests {
     }
 
     /// Runs one attempt in which the URLs fail with `faults` in turn until one answers (when
-    /// `faults` runs out) or the round ends; returns the URLs tried, whether the connection
-    /// was fresh, the errors kept (as indices into `faults`) and the events.
+    /// `faults` runs out) or the round ends; returns the URLs tried, whether the round went
+    /// back to the first URL, the errors kept (as indices into `faults`) and the events.
     fn attempt(
         set: &mut Failover,
         now: Instant,
@@ -404,7 +513,7 @@ mod tests {
         let mut faults = faults.iter().enumerate();
         loop {
             let Some((i, fault)) = faults.next() else {
-                logged.extend(events(set.delivered()));
+                logged.extend(events(set.delivered(now)));
                 break;
             };
             let after = set.failed(*fault, now);
@@ -417,7 +526,7 @@ mod tests {
                 None => break,
             }
         }
-        (tried, start.fresh_connection, kept, logged)
+        (tried, start.back_to_first, kept, logged)
     }
 
     #[test]
@@ -578,21 +687,21 @@ mod tests {
         let t0 = Instant::now();
         let (tried, ..) = attempt(&mut set, t0, &[status(429, Some(400))]);
         assert_eq!((tried, set.current()), (vec![0, 1], 1));
-        // A new epoch starts from the first URL, but it asked for (at most) 5 minutes.
-        let epoch = set.epoch_ends().unwrap();
-        let (tried, fresh, ..) = attempt(&mut set, epoch, &[]);
-        assert!(fresh);
-        assert!(epoch < t0 + MAX_RETRY_AFTER, "{:?}", epoch - t0);
+        // The return to the first URL comes, but it asked for (at most) 5 minutes.
+        let back = set.return_at().unwrap();
+        let (tried, returning, ..) = attempt(&mut set, back, &[]);
+        assert!(returning);
+        assert!(back < t0 + MAX_RETRY_AFTER, "{:?}", back - t0);
         assert_eq!(
             tried,
             [1],
             "the throttled first URL waits while the second answers"
         );
         // When every other URL fails, the throttled one is still tried: one per URL.
-        let (tried, ..) = attempt(&mut set, epoch + secs(1), &[refused(), refused()]);
+        let (tried, ..) = attempt(&mut set, back + secs(1), &[refused(), refused()]);
         assert_eq!(tried, [1, 0]);
         // Once its Retry-After is over it is first again.
-        let later = set.epoch_ends().unwrap().max(t0 + MAX_RETRY_AFTER);
+        let later = set.return_at().unwrap().max(t0 + MAX_RETRY_AFTER);
         let (tried, ..) = attempt(&mut set, later, &[]);
         assert_eq!(tried, [0]);
     }
@@ -625,10 +734,10 @@ mod tests {
             assert_eq!(tried, [0, 1]);
             assert_eq!(logged[0], Event::Down { url: 0, problem });
             for n in 1..10 {
-                // Every epoch tries the first URL again; it is not logged again.
-                let now = set.epoch_ends().unwrap() + secs(n);
-                let (tried, fresh, _, logged) = attempt(&mut set, now, &[fault]);
-                assert_eq!((tried, fresh, logged), (vec![0, 1], true, vec![]));
+                // Every max age tries the first URL again; it is not logged again.
+                let now = set.return_at().unwrap() + secs(n);
+                let (tried, returning, _, logged) = attempt(&mut set, now, &[fault]);
+                assert_eq!((tried, returning, logged), (vec![0, 1], true, vec![]));
             }
         }
     }
@@ -667,9 +776,9 @@ mod tests {
                 if url == 0 && now < recovers {
                     url = set.failed(refused(), now).next.unwrap();
                 }
-                let logged = events(set.delivered());
+                let logged = events(set.delivered(now));
                 if url == 0 && now >= recovers {
-                    assert!(start.fresh_connection, "seed {seed}");
+                    assert!(start.back_to_first, "seed {seed}");
                     assert_eq!(
                         logged,
                         [Event::Recovered { url: 0 }, Event::Returned { from: 1 }]
@@ -688,56 +797,54 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_connection_once_per_epoch_from_the_first_url() {
+    fn the_first_url_is_tried_again_once_per_max_age() {
         let mut set = Failover::with_seed(2, MAX_AGE, 3);
         let t0 = Instant::now();
         let (tried, ..) = attempt(&mut set, t0, &[refused()]);
         assert_eq!(tried, [0, 1]);
-        let end = set.epoch_ends().unwrap();
-        let (tried, fresh, ..) = attempt(&mut set, end - Duration::from_millis(1), &[]);
-        assert_eq!((tried, fresh), (vec![1], false));
-        let (tried, fresh, ..) = attempt(&mut set, end, &[refused()]);
-        assert_eq!(
-            (tried, fresh),
-            (vec![0, 1], true),
-            "fresh, from the first URL"
-        );
-        let (tried, fresh, ..) = attempt(&mut set, end + secs(1), &[]);
-        assert_eq!((tried, fresh), (vec![1], false), "once per epoch");
-        assert!(set.epoch_ends().unwrap() > end);
+        let back = set.return_at().unwrap();
+        let (tried, returning, ..) = attempt(&mut set, back - Duration::from_millis(1), &[]);
+        assert_eq!((tried, returning), (vec![1], false));
+        let (tried, returning, ..) = attempt(&mut set, back, &[refused()]);
+        assert_eq!((tried, returning), (vec![0, 1], true), "from the first URL");
+        let (tried, returning, ..) = attempt(&mut set, back + secs(1), &[]);
+        assert_eq!((tried, returning), (vec![1], false), "once per max age");
+        assert!(set.return_at().unwrap() > back);
+        // Back on the first URL, nothing is pending.
+        let back = set.return_at().unwrap();
+        let (tried, ..) = attempt(&mut set, back, &[]);
+        assert_eq!((tried, set.return_at()), (vec![0], None));
     }
 
     #[test]
-    fn one_url_also_gets_fresh_connections_and_logs_nothing() {
+    fn one_url_never_returns_and_logs_nothing() {
         let mut set = Failover::with_seed(1, MAX_AGE, 4);
         let t0 = Instant::now();
-        let (tried, fresh, _, logged) = attempt(&mut set, t0, &[refused()]);
-        assert_eq!((tried, fresh, logged), (vec![0], false, vec![]));
-        let (tried, _, _, logged) = attempt(&mut set, t0 + secs(1), &[]);
-        assert_eq!((tried, logged), (vec![0], vec![]));
-        let end = set.epoch_ends().unwrap();
-        let (tried, fresh, _, _) = attempt(&mut set, end, &[]);
-        assert_eq!((tried, fresh), (vec![0], true));
+        let (tried, returning, _, logged) = attempt(&mut set, t0, &[refused()]);
+        assert_eq!((tried, returning, logged), (vec![0], false, vec![]));
+        let (tried, returning, _, logged) = attempt(&mut set, t0 + MAX_AGE * 2, &[]);
+        assert_eq!((tried, returning, logged), (vec![0], false, vec![]));
+        assert_eq!(set.return_at(), None);
     }
 
     #[test]
-    fn epochs_are_jittered_within_three_quarters_and_one_max_age() {
+    fn returns_are_jittered_within_three_quarters_and_one_max_age() {
         let t0 = Instant::now();
         let mut lengths = Vec::new();
         for seed in 0..200 {
-            let mut set = Failover::with_seed(1, MAX_AGE, seed);
-            set.begin(t0);
-            let mut start = t0;
+            let mut set = Failover::with_seed(2, MAX_AGE, seed);
+            let mut now = t0;
+            attempt(&mut set, now, &[refused()]);
             for _ in 0..5 {
-                let end = set.epoch_ends().unwrap();
-                let length = end - start;
+                let back = set.return_at().unwrap();
+                let length = back - now;
                 assert!(
                     length >= MAX_AGE.mul_f64(0.75) && length <= MAX_AGE,
                     "{length:?}"
                 );
                 lengths.push(length);
-                set.begin(end);
-                start = end;
+                attempt(&mut set, back, &[refused()]);
+                now = back;
             }
         }
         let spread = lengths
@@ -745,16 +852,13 @@ mod tests {
             .max()
             .unwrap()
             .saturating_sub(*lengths.iter().min().unwrap());
-        assert!(
-            spread > secs(60),
-            "a fleet spreads its reconnects: {spread:?}"
-        );
+        assert!(spread > secs(60), "a fleet spreads its returns: {spread:?}");
         let draw = |seed| {
             let mut set = Failover::with_seed(2, MAX_AGE, seed);
-            set.begin(t0);
-            set.epoch_ends()
+            attempt(&mut set, t0, &[refused()]);
+            set.return_at()
         };
-        assert_eq!(draw(9), draw(9), "a seed reproduces its epochs");
+        assert_eq!(draw(9), draw(9), "a seed reproduces its returns");
         let mut os_seeded = Failover::new(2, MAX_AGE);
         assert_eq!(os_seeded.begin(t0).url, 0);
     }
@@ -763,12 +867,13 @@ mod tests {
     fn extreme_max_ages_do_not_overflow() {
         let t0 = Instant::now();
         let mut never = Failover::with_seed(2, Duration::MAX, 5);
+        attempt(&mut never, t0, &[refused()]);
         for n in 0..3 {
-            assert!(!never.begin(t0 + secs(n)).fresh_connection);
+            assert!(!never.begin(t0 + secs(n)).back_to_first);
         }
         let mut always = Failover::with_seed(2, Duration::ZERO, 5);
-        assert!(!always.begin(t0).fresh_connection);
-        assert!(always.begin(t0).fresh_connection);
+        attempt(&mut always, t0, &[refused()]);
+        assert!(always.begin(t0).back_to_first);
         let mut throttled = Failover::with_seed(2, MAX_AGE, 5);
         throttled.begin(t0);
         let forever = Fault {
@@ -776,6 +881,82 @@ mod tests {
             disposition: Disposition::Throttled(Duration::MAX),
         };
         assert_eq!(throttled.failed(forever, t0).next, Some(1));
+    }
+
+    const INTERVAL: Duration = Duration::from_secs(30);
+    const IDLE: Duration = Duration::from_secs(90);
+
+    /// The requests of a steady report every `INTERVAL` on one connection, with `max_age`:
+    /// each one's use, finished as kept unless it asked to close.
+    fn steady(max_age: Duration, seed: u64, reports: u64) -> Vec<Use> {
+        let mut age = ConnectionAge::with_seed(max_age, INTERVAL, IDLE, seed);
+        let t0 = Instant::now();
+        (0..reports)
+            .map(|n| {
+                let using = age.start(t0 + INTERVAL * n as u32);
+                age.finished(!using.close);
+                using
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_connection_is_closed_by_the_last_report_within_its_lifetime() {
+        for seed in 0..50 {
+            let uses = steady(MAX_AGE, seed, 40);
+            let closes: Vec<usize> = (0..uses.len()).filter(|&i| uses[i].close).collect();
+            // A lifetime of 225 s to 300 s at 30 s reports: the close comes on the 7th to 10th.
+            assert!(closes.len() >= 4, "seed {seed}: {closes:?}");
+            let mut opened = 0;
+            for &closed in &closes {
+                let carried = INTERVAL * (closed - opened) as u32;
+                assert!(carried < MAX_AGE, "seed {seed}: {carried:?}");
+                assert!(
+                    carried >= MAX_AGE.mul_f64(0.75) - INTERVAL * 2,
+                    "seed {seed}"
+                );
+                assert!(!uses[opened].reused && uses[opened + 1].reused);
+                opened = closed + 1;
+            }
+            assert!(
+                uses.iter().all(|u| !u.renew),
+                "the steady path never renews"
+            );
+        }
+    }
+
+    #[test]
+    fn a_max_age_under_the_interval_closes_every_connection() {
+        let uses = steady(Duration::from_secs(1), 7, 5);
+        assert!(
+            uses.iter().all(|u| u.close && !u.reused && !u.renew),
+            "{uses:?}"
+        );
+    }
+
+    #[test]
+    fn a_pooled_connection_past_the_max_age_is_renewed_not_ridden() {
+        let mut age = ConnectionAge::with_seed(MAX_AGE, INTERVAL, Duration::MAX, 1);
+        let t0 = Instant::now();
+        age.start(t0);
+        age.finished(true); // a 503 that kept the connection, and reports went elsewhere
+        let later = age.start(t0 + MAX_AGE);
+        assert_eq!((later.reused, later.renew), (false, true));
+        // The new connection is young: ridden again, not renewed.
+        age.finished(true);
+        let next = age.start(t0 + MAX_AGE + INTERVAL);
+        assert_eq!((next.reused, next.renew), (true, false));
+    }
+
+    #[test]
+    fn an_idle_or_closed_connection_is_not_taken_as_reused() {
+        let mut age = ConnectionAge::with_seed(MAX_AGE, INTERVAL, IDLE, 1);
+        let t0 = Instant::now();
+        age.start(t0);
+        age.finished(true);
+        assert!(!age.start(t0 + IDLE).reused, "the pool dropped it");
+        age.finished(false); // a transport error, or a close
+        assert!(!age.start(t0 + IDLE + INTERVAL).reused);
     }
 
     #[test]

@@ -181,14 +181,15 @@ impl Recorder {
         (response, Outcome::Accepted { by: origin })
     }
 
-    /// Records a failed report (nothing sent, or no acceptable answer); returns the outcome.
+    /// Records a failed report (nothing sent, or no acceptable answer), shown as `text` (what
+    /// each server URL answered); returns the outcome.
     pub(crate) fn failed(
         &self,
         tally: &mut Tally,
         error: &ReporterError,
+        text: String,
         origin: Origin,
     ) -> Outcome {
-        let text = error.to_string();
         let failures = tally.outage.failed(error, &text, origin);
         let now = SystemTime::now();
         self.status.send_modify(|s| {
@@ -285,9 +286,9 @@ mod tests {
         let recorder = Recorder::new();
         let mut tally = Tally::new("app", "prod", &["http://x"]);
         let mut outcomes = recorder.outcomes();
-        let failed = recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        let failed = recorder.failed(&mut tally, &unavailable(), String::new(), Origin::Worker);
         assert!(matches!(failed, Outcome::Failed { failures: 1, .. }));
-        let failed = recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        let failed = recorder.failed(&mut tally, &unavailable(), String::new(), Origin::Worker);
         assert!(matches!(failed, Outcome::Failed { failures: 2, .. }));
         recorder.publish(Recorded::new(2, failed));
         assert_eq!(outcomes.borrow_and_update().map(|r| r.seq()), Some(2));
@@ -327,7 +328,7 @@ mod tests {
         drift.borrow_and_update();
         recorder.accepted(&mut tally, Answer::parse(body), "v1", Origin::Worker, by());
         assert!(!drift.has_changed().unwrap());
-        recorder.failed(&mut tally, &unavailable(), Origin::Worker);
+        recorder.failed(&mut tally, &unavailable(), String::new(), Origin::Worker);
         assert!(!drift.has_changed().unwrap());
     }
 }

@@ -164,7 +164,10 @@ impl Sequencer {
         let (result, outcome) = match self.changes.snapshot(&self.config.instance_id, &metadata) {
             Ok(snapshot) => self.deliver(tally, servers, &snapshot, origin).await,
             // Nothing was sent, but the report failed all the same: count it and log it.
-            Err(error) => self.failed(tally, error, origin),
+            Err(error) => {
+                let shown = error.to_string();
+                self.failed(tally, error, shown, origin)
+            }
         };
         let recorded = turn.number(outcome);
         self.recorder.publish(recorded);
@@ -190,7 +193,7 @@ impl Sequencer {
                         .accepted(tally, answer, snapshot.version(), origin, answered);
                 (Ok(response), outcome)
             }
-            Err(error) => self.failed(tally, error, origin),
+            Err(failed) => self.failed(tally, failed.error, failed.shown, origin),
         }
     }
 
@@ -198,9 +201,10 @@ impl Sequencer {
         &self,
         tally: &mut Tally,
         error: ReporterError,
+        shown: String,
         origin: Origin,
     ) -> (Result<HeartbeatResponse, ReporterError>, Outcome) {
-        let outcome = self.recorder.failed(tally, &error, origin);
+        let outcome = self.recorder.failed(tally, &error, shown, origin);
         (Err(error), outcome)
     }
 }

@@ -7,6 +7,8 @@
 //! file carries them out and logs the policy's events: a WARN once per URL per outage, an INFO
 //! when reports move to another URL and when they return to the first.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use reqwest::Url;
 use tokio::time::Instant;
@@ -23,6 +25,24 @@ struct Target {
     transport: Transport,
     /// The base URL as configured, without userinfo: the status and the metrics show it.
     shown: String,
+}
+
+/// A failed attempt: the error that decides what comes next, and the text that says what
+/// each URL answered (the error's own text when one URL was tried).
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: ReporterError,
+    pub(crate) shown: String,
+}
+
+impl Failed {
+    fn new(error: ReporterError, answers: Vec<String>) -> Self {
+        let shown = match answers.len() {
+            0 | 1 => error.to_string(),
+            _ => format!("every server URL failed: {}", answers.join("; ")),
+        };
+        Failed { error, shown }
+    }
 }
 
 /// The URL that accepted a report.
@@ -47,12 +67,13 @@ impl Servers {
     /// Sets up a transport for each parsed server URL (at least one, in preference order).
     pub(crate) fn connect(config: &HeartbeatConfig, urls: Vec<Url>) -> Result<Self, ConfigError> {
         let count = urls.len();
+        let config = Arc::new(config.clone());
         let targets = urls
             .into_iter()
             .map(|url| {
                 let shown = shown(&url);
                 Ok(Target {
-                    transport: Transport::connect(config, url)?,
+                    transport: Transport::connect(&config, url)?,
                     shown,
                 })
             })
@@ -87,48 +108,44 @@ impl Servers {
     /// One attempt: the report goes to the current URL, and on to the next ones while they
     /// fail with a fault that another server may not have, each URL at most once. Fails with
     /// the error that decides the backoff when every URL failed (or at once when the report
-    /// itself is the problem).
-    pub(crate) async fn send(
-        &mut self,
-        body: Bytes,
-    ) -> Result<(Answer, Answered<'_>), ReporterError> {
-        let previous = self.failover.current();
+    /// itself is the problem), and what each URL answered.
+    pub(crate) async fn send(&mut self, body: Bytes) -> Result<(Answer, Answered<'_>), Failed> {
         let start = self.failover.begin(Instant::now());
-        // At the max age, the report to the URL whose connection is old asks for it to be
-        // closed after the answer, so the next report opens a new one (the name resolved
-        // again). The same for the SDK's client and the application's: a new client would
-        // reload the system's CA certificates each time, twenty times the cost of a resumed
-        // TLS handshake (BENCHMARKS.md).
-        let close_at = start.fresh_connection.then(|| {
-            tracing::debug!("connection max age reached: the next report opens a new connection, from the first server URL");
-            previous
-        });
+        if start.back_to_first {
+            tracing::debug!(
+                "reports went to another server URL for a max age: trying the first again"
+            );
+        }
         let mut index = start.url;
         let mut kept: Option<ReporterError> = None;
+        let mut answers: Vec<String> = Vec::new();
         loop {
-            let Some(target) = self.targets.get(index) else {
+            let Some(target) = self.targets.get_mut(index) else {
                 // The policy hands out indexes of this list only.
-                return Err(kept.unwrap_or_else(|| no_server(index)));
+                return Err(Failed::new(
+                    kept.unwrap_or_else(|| no_server(index)),
+                    answers,
+                ));
             };
-            match target
-                .transport
-                .send(body.clone(), close_at == Some(index))
-                .await
-            {
+            match target.transport.send(body.clone()).await {
                 Ok(answer) => {
-                    let events = self.failover.delivered();
+                    let events = self.failover.delivered(Instant::now());
                     self.log(events, None);
                     return Ok((answer, self.answered(index)));
                 }
                 Err(error) => {
                     let after = self.failover.failed(Fault::of(&error), Instant::now());
                     self.log(after.events, Some(&error));
+                    answers.push(error.to_string());
                     if after.keep_error || kept.is_none() {
                         kept = Some(error);
                     }
                     match after.next {
                         Some(next) => index = next,
-                        None => return Err(kept.unwrap_or_else(|| no_server(index))),
+                        None => {
+                            let error = kept.unwrap_or_else(|| no_server(index));
+                            return Err(Failed::new(error, answers));
+                        }
                     }
                 }
             }

@@ -6,6 +6,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -19,6 +20,7 @@ use crate::client_setup::{
 use crate::config::HeartbeatConfig;
 use crate::endpoint::join_heartbeat_path;
 use crate::error::{error_chain, Cause, ConfigError, ReporterError};
+use crate::failover::{ConnectionAge, Use};
 use crate::limits::{ERROR_BODY_SNIPPET, MAX_RESPONSE_BYTES, MAX_SHOWN_LOCATION};
 use crate::proxy::ProxyRoute;
 use crate::redact::{redact_url, scrub, shorten};
@@ -44,6 +46,11 @@ pub(crate) struct Transport {
     /// The proxy reports go through, if the SDK chose one: its URL without credentials and
     /// where it was set. Its faults are named as its own.
     proxy: Option<(Url, &'static str)>,
+    /// How old the pooled connection is, and when to replace it.
+    age: ConnectionAge,
+    /// What the SDK's own client is built from, to build it again when its pooled connection
+    /// is past the max age; `None` for the application's client.
+    setup: Option<(Arc<HeartbeatConfig>, ProxyRoute)>,
 }
 
 impl fmt::Debug for Transport {
@@ -58,7 +65,7 @@ impl fmt::Debug for Transport {
 impl Transport {
     /// Sets up the HTTP client for a checked configuration and its parsed server URL: nothing
     /// is checked again here.
-    pub(crate) fn connect(config: &HeartbeatConfig, server: Url) -> Result<Self, ConfigError> {
+    pub(crate) fn connect(config: &Arc<HeartbeatConfig>, server: Url) -> Result<Self, ConfigError> {
         let url = join_heartbeat_path(server, &config.app, &config.profile)?;
         let route = match proxy_route(config, &url) {
             Ok(route) => route,
@@ -73,10 +80,13 @@ impl Transport {
             None => (own_client(config, &url, &route)?, None),
         };
         let secrets = collect_secrets(config, &url, &http, &route);
-        let proxy = match route {
-            ProxyRoute::Proxy(target) if shared.is_none() => Some((target.url, target.source)),
+        let proxy = match &route {
+            ProxyRoute::Proxy(target) if shared.is_none() => {
+                Some((target.url.clone(), target.source))
+            }
             _ => None,
         };
+        let setup = shared.is_none().then(|| (Arc::clone(config), route));
         Ok(Transport {
             redacted_url: redact_url(url.as_str()),
             http,
@@ -86,6 +96,12 @@ impl Transport {
             shared,
             secrets,
             proxy,
+            age: ConnectionAge::new(
+                config.connection_max_age,
+                config.interval,
+                pool_idle_timeout(config.interval),
+            ),
+            setup,
         })
     }
 
@@ -102,14 +118,21 @@ impl Transport {
     }
 
     /// One attempt: POST the body, classify the outcome, read a bounded answer. A timeout
-    /// says how long the attempt ran, which tells whose timeout fired.
-    ///
-    /// With `close`, the request asks for the connection to be closed after the answer
-    /// (`Connection: close`), so that the next report opens a new one: how the client follows
-    /// the server at the connection's max age, with the SDK's pool or the application's.
-    pub(crate) async fn send(&self, body: Bytes, close: bool) -> Result<Answer, ReporterError> {
+    /// says how long the attempt ran, which tells whose timeout fired. The connection is kept
+    /// within its max age (see [`ConnectionAge`]): the request that ends its lifetime asks for
+    /// it to be closed (`Connection: close`), so the next one opens a new connection and
+    /// resolves the name again, with the SDK's pool or the application's.
+    pub(crate) async fn send(&mut self, body: Bytes) -> Result<Answer, ReporterError> {
         let started = tokio::time::Instant::now();
-        match self.attempt(body, started, close).await {
+        let mut using = self.age.start(started);
+        if using.renew {
+            self.renew();
+            // The application's pool cannot be renewed: its old connection closes after this.
+            using.close |= self.setup.is_none();
+        }
+        let (result, kept) = self.attempt(body, started, using).await;
+        self.age.finished(kept && !using.close);
+        match result {
             Err(ReporterError::Timeout { url, timeout, .. }) => Err(ReporterError::Timeout {
                 url,
                 timeout,
@@ -119,30 +142,55 @@ impl Transport {
         }
     }
 
+    /// Builds the SDK's own client again, without its pooled connections.
+    fn renew(&mut self) {
+        let Some((config, route)) = &self.setup else {
+            return;
+        };
+        match own_client(config, &self.url, route) {
+            Ok(http) => self.http = http,
+            Err(error) => tracing::debug!(%error, "cannot renew the HTTP client"),
+        }
+    }
+
+    /// The outcome, and whether the connection went back to the pool (an answer came and the
+    /// server did not ask to close it).
     async fn attempt(
         &self,
         body: Bytes,
         started: tokio::time::Instant,
-        close: bool,
-    ) -> Result<Answer, ReporterError> {
-        let mut response = match self.post(body.clone(), self.timeout, close).await {
+        using: Use,
+    ) -> (Result<Answer, ReporterError>, bool) {
+        let close = using.close;
+        let response = match self.post(body.clone(), self.timeout, close).await {
             Ok(response) => response,
             // A keep-alive connection that the server closed as it was reused (its idle
             // timeout fired): nothing is wrong with the server, and the report is idempotent
-            // (it carries the current state), so it goes once more at once, on a new connection,
-            // within what is left of the attempt's timeout (an attempt never takes longer).
-            Err(e) if closed_under_request(&e) => {
+            // (it carries the current state), so it goes once more at once, on a new
+            // connection, within what is left of the attempt's timeout. Never for a new
+            // connection: a server that closes without answering gets one request.
+            Err(e) if using.reused && closed_under_request(&e) => {
                 let left = self.timeout.saturating_sub(started.elapsed());
                 if left.is_zero() {
-                    return Err(self.transport_error(e));
+                    return (Err(self.transport_error(e)), false);
                 }
                 tracing::debug!(error = %error_chain(&e.without_url()), "connection closed under the report; sending it again");
-                self.post(body, left, close)
-                    .await
-                    .map_err(|e| self.transport_error(e))?
+                match self.post(body, left, close).await {
+                    Ok(response) => response,
+                    Err(e) => return (Err(self.transport_error(e)), false),
+                }
             }
-            Err(e) => return Err(self.transport_error(e)),
+            Err(e) => return (Err(self.transport_error(e)), false),
         };
+        let kept = !response
+            .headers()
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        (self.answer(response).await, kept)
+    }
+
+    /// What a response means: a redirect, a proxy's 407, an error status, or the answer.
+    async fn answer(&self, mut response: reqwest::Response) -> Result<Answer, ReporterError> {
         let status = response.status();
         if self.shared.is_some() && !same_target(response.url(), &self.url) {
             return Err(ReporterError::Redirect {
@@ -341,6 +389,12 @@ impl Transport {
             detail: scrub(&detail, &self.secrets, false),
         }
     }
+}
+
+/// How long the SDK's pool keeps an idle connection: two intervals, at least reqwest's 90 s
+/// (the application's pool is taken to keep it as long).
+pub(crate) fn pool_idle_timeout(interval: Duration) -> Duration {
+    interval.saturating_mul(2).max(Duration::from_secs(90))
 }
 
 /// Every error in the chain, looking inside `std::io::Error` wrappers too (their `source()`

@@ -250,6 +250,18 @@ async fn server_that_accepts_and_never_answers_times_out() {
     assert_latest_wins(&fault_versions(&server));
 }
 
+/// A server that reads each request and closes without answering gets one request per
+/// attempt: the single resend is for a reused keep-alive connection closed under a request,
+/// and here every connection is new.
+#[tokio::test(start_paused = true)]
+async fn a_server_that_closes_without_answering_gets_one_request_per_attempt() {
+    let server = FaultServer::start(Fault::CloseAfterRequest).await;
+    let c = client(&server.url()).max_retries(3).build().unwrap();
+    let err = c.report_now().await.unwrap_err();
+    assert_eq!(err.disposition(), Disposition::Retryable, "{err:?}");
+    assert_eq!(server.seen().len(), 3, "three attempts, one request each");
+}
+
 #[tokio::test(start_paused = true)]
 async fn body_dripping_one_byte_a_second_hits_the_total_timeout() {
     let server = FaultServer::start(Fault::Drip(600)).await;

@@ -428,14 +428,19 @@ async fn a_reused_connection_closed_by_the_server_is_retried_once() {
 
 both_runtimes!(a_reused_connection_closed_by_the_server_is_retried_once);
 
-/// A server that reads each request and closes the connection without answering: the report
-/// goes twice (the retry on a new connection), then fails as one failure.
+/// A server that answers the first report on a keep-alive connection, then reads each
+/// request and closes without answering: the report that rides the reused connection goes
+/// once more on a new one (two requests), then fails as one failure.
 async fn the_retry_on_a_closed_connection_is_made_once() {
     let (url, requests) = closing_without_answer(Duration::ZERO).await;
     let c = client(&url).max_retries(1).build().unwrap();
+    c.report_now().await.unwrap();
     let error = c.report_now().await.unwrap_err();
-    assert_eq!(requests.load(Ordering::SeqCst), 2, "{error}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1 + 2, "{error}");
     assert_eq!(c.status().reports_failed, 1);
+    // The connection is gone: the next attempt is on a new one, and gets no second request.
+    let _ = c.report_now().await.unwrap_err();
+    assert_eq!(requests.load(Ordering::SeqCst), 1 + 2 + 1);
 }
 
 /// The retry shares the attempt's timeout: a server that holds each request for 400 ms and
@@ -449,12 +454,13 @@ async fn the_retry_on_a_closed_connection_stays_within_the_timeout() {
         .timeout(MS(500))
         .build()
         .unwrap();
+    c.report_now().await.unwrap();
     let started = Instant::now();
     let error = c.report_now().await.unwrap_err();
     let took = started.elapsed();
     assert_eq!(
         requests.load(Ordering::SeqCst),
-        2,
+        1 + 2,
         "the retry was made: {error}"
     );
     assert!(
@@ -463,11 +469,12 @@ async fn the_retry_on_a_closed_connection_stays_within_the_timeout() {
     );
 }
 
-/// A server that reads each request, holds it for `hold`, and closes the connection without
-/// answering; counts the requests it read.
+/// A server that answers the first request it reads (keep-alive), then reads each request,
+/// holds it for `hold`, and closes the connection without answering; counts the requests it
+/// read.
 async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::AtomicUsize;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -477,16 +484,29 @@ async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomi
             while let Ok((mut socket, _)) = listener.accept().await {
                 let requests = requests.clone();
                 tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = socket.read(&mut buf).await {
-                        request.extend_from_slice(&buf[..n]);
-                        if n == 0 || request_complete(&request) {
-                            break;
+                    loop {
+                        let mut request = Vec::new();
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = socket.read(&mut buf).await {
+                            if n == 0 {
+                                return;
+                            }
+                            request.extend_from_slice(&buf[..n]);
+                            if request_complete(&request) {
+                                break;
+                            }
                         }
+                        if requests.fetch_add(1, Ordering::SeqCst) > 0 {
+                            tokio::time::sleep(hold).await;
+                            return;
+                        }
+                        let body = r#"{"registered":true}"#;
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = socket.write_all(answer.as_bytes()).await;
                     }
-                    requests.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(hold).await;
                 });
             }
         }

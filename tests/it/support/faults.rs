@@ -28,6 +28,8 @@ pub enum Fault {
     /// Reads the request and never answers; the connection stays open until the client
     /// gives up.
     Hang,
+    /// Reads the request and closes the connection without answering.
+    CloseAfterRequest,
     /// `200` with a body of this many bytes (announced in `Content-Length`) sent one byte per
     /// second.
     Drip(usize),
@@ -234,6 +236,7 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
             stream.set_zero_linger()?;
             Ok(())
         }
+        Fault::CloseAfterRequest => stream.shutdown().await,
         Fault::Hang => {
             // Never answer; notice when the client hangs up.
             let mut sink = [0u8; 1024];

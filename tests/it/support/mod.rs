@@ -28,6 +28,7 @@ mod ci;
 pub mod example;
 pub mod faults;
 pub mod forward_proxy;
+pub mod keep_alive;
 mod logs;
 mod ports;
 pub mod replies;
