@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds `app` (with vortex-client) and `bare` (a hand-written loop) from scratch in one release
+# build, then prints: vortex-client's compile time against reqwest's (from cargo's --timings
+# report, same run), and the stripped binaries' sizes. Usage: ci/footprint/run.sh [TARGET_DIR]
+set -euo pipefail
+cd "$(dirname "$0")"
+target="${1:-$(mktemp -d)}"
+export CARGO_TARGET_DIR="$target"
+rm -rf "$target/release" "$target/cargo-timings"
+cargo build --release --quiet --timings -p footprint-app -p footprint-bare
+for bin in footprint-app footprint-bare; do
+    strip -o "$target/$bin.stripped" "$target/release/$bin"
+done
+python3 - "$target" <<'PY'
+import json, os, re, sys
+target = sys.argv[1]
+html = open(os.path.join(target, "cargo-timings", "cargo-timing.html")).read()
+units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
+def took(name):
+    return sum(u["duration"] for u in units if u["name"] == name and u["target"] in ("", " (lib)", " lib"))
+sdk, reqwest = took("vortex-client"), took("reqwest")
+app = os.path.getsize(os.path.join(target, "footprint-app.stripped"))
+bare = os.path.getsize(os.path.join(target, "footprint-bare.stripped"))
+print(f"compile: vortex-client {sdk:.2f} s, reqwest {reqwest:.2f} s, ratio {sdk / reqwest:.2f}")
+print(f"stripped binary: app {app / 1024:.0f} KiB, bare loop {bare / 1024:.0f} KiB, the SDK adds {(app - bare) / 1024:.0f} KiB")
+PY
