@@ -14,14 +14,13 @@ use crate::config::HeartbeatConfig;
 use crate::drift::DriftState;
 use crate::error::{ConfigError, Disposition, ReporterError};
 use crate::metadata::InstanceMetadata;
-use crate::plan::Origin;
+use crate::report::{delay_ms, Engine};
 use crate::schedule::Schedule;
-use crate::sequencer::Sequencer;
 use crate::servers::Servers;
 use crate::status::HeartbeatStatus;
 use crate::validate::check_version;
 use crate::wire::Health;
-use crate::worker::{self, delay_ms};
+use crate::worker;
 
 /// Extra time `stop()` waits beyond the grace before it aborts the worker.
 const STOP_SLACK: Duration = Duration::from_millis(100);
@@ -47,7 +46,7 @@ const STOP_SLACK: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Clone)]
 pub struct HeartbeatClient {
-    sequencer: Arc<Sequencer>,
+    engine: Arc<Engine>,
     lifecycle: Arc<Lifecycle>,
 }
 
@@ -143,7 +142,7 @@ impl HeartbeatClient {
         config.warn_if_questionable();
         let servers = Servers::connect(&config, urls)?;
         Ok(HeartbeatClient {
-            sequencer: Arc::new(Sequencer::new(config, servers)),
+            engine: Arc::new(Engine::new(config, servers)),
             lifecycle: Arc::new(Lifecycle {
                 worker: Mutex::new(None),
             }),
@@ -202,24 +201,24 @@ impl HeartbeatClient {
         }
         let (stop, stopped) = watch::channel(false);
         let (ended_tx, ended) = watch::channel(false);
-        let sequencer = self.sequencer.clone();
+        let engine = self.engine.clone();
         let task = async move {
             let _end = EndGuard(ended_tx);
-            worker::run(sequencer, stopped).await;
+            worker::run(engine, stopped).await;
         };
-        let handle = runtime.spawn(tracing::Instrument::instrument(task, self.sequencer.span()));
+        let handle = runtime.spawn(tracing::Instrument::instrument(task, self.engine.span()));
         *slot = Some(Worker {
             stop,
             abort: handle.abort_handle(),
             ended,
         });
-        let c = self.sequencer.config();
+        let c = self.engine.config();
         tracing::info!(
             app = %c.app,
             profile = %c.profile,
             instance = %c.instance_id,
             interval_secs = c.interval.as_secs_f64(),
-            url = %self.sequencer.redacted_url(),
+            url = %self.engine.redacted_url(),
             "heartbeat client started"
         );
         true
@@ -256,7 +255,7 @@ impl HeartbeatClient {
         };
         let has_runtime = tokio::runtime::Handle::try_current().is_ok();
         let bound = self
-            .sequencer
+            .engine
             .config()
             .stop_grace
             .saturating_add(STOP_SLACK);
@@ -384,7 +383,7 @@ impl HeartbeatClient {
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
         let version = version.into();
         check_version(&version)?;
-        self.sequencer.changes().set_version(version);
+        self.engine.changes().set_version(version);
         Ok(())
     }
 
@@ -409,7 +408,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
-        self.sequencer.changes().version().to_string()
+        self.engine.changes().version().to_string()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly, like a
@@ -436,7 +435,7 @@ impl HeartbeatClient {
     /// # }
     /// ```
     pub fn set_health(&self, health: Health) {
-        self.sequencer.changes().set_health(health);
+        self.engine.changes().set_health(health);
     }
 
     /// The health reported now.
@@ -462,7 +461,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn health(&self) -> Health {
-        self.sequencer.changes().health()
+        self.engine.changes().health()
     }
 
     /// Sends one report now and returns the server's answer. Works whether or not the client
@@ -506,18 +505,18 @@ impl HeartbeatClient {
                 "report_now() must be awaited within a tokio runtime".into(),
             ));
         }
-        tracing::Instrument::instrument(self.attempts(), self.sequencer.span()).await
+        tracing::Instrument::instrument(self.attempts(), self.engine.span()).await
     }
 
     async fn attempts(&self) -> Result<HeartbeatResponse, ReporterError> {
-        let c = self.sequencer.config();
+        let c = self.engine.config();
         // Seeded from the OS (a system call) only when a retry needs it: the common case, one
         // successful attempt, never draws a delay.
         let mut schedule: Option<Schedule> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.sequencer.send(Origin::ReportNow).await.0 {
+            let error = match self.engine.report_now().await {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
@@ -563,7 +562,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
-        self.sequencer.recorder().status()
+        self.engine.status().borrow().clone()
     }
 
     /// A receiver that sees every status update (each finished attempt), e.g. to act when the
@@ -582,7 +581,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
-        self.sequencer.recorder().subscribe()
+        self.engine.status().subscribe()
     }
 
     /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
@@ -607,7 +606,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
-        self.sequencer.recorder().subscribe_drift()
+        self.engine.drift().subscribe()
     }
 
     /// The drift facts of the last accepted report.
@@ -632,7 +631,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn drift_state(&self) -> DriftState {
-        self.sequencer.recorder().drift_state()
+        self.engine.drift().borrow().clone()
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
@@ -656,7 +655,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
-        self.sequencer.config()
+        self.engine.config()
     }
 
     /// The metadata sent with every report: detected once (on the first report), then cached.
@@ -679,20 +678,20 @@ impl HeartbeatClient {
     /// # }
     /// ```
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
-        self.sequencer.metadata().await
+        self.engine.metadata().await
     }
 
     /// The heartbeat URL of the server last used, without userinfo: what errors may show.
     pub(crate) fn redacted_url(&self) -> &str {
-        self.sequencer.redacted_url()
+        self.engine.redacted_url()
     }
 }
 
 impl fmt::Debug for HeartbeatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.sequencer.config();
+        let c = self.engine.config();
         f.debug_struct("HeartbeatClient")
-            .field("url", &self.sequencer.redacted_url())
+            .field("url", &self.engine.redacted_url())
             .field("app", &c.app)
             .field("profile", &c.profile)
             .field("instance_id", &c.instance_id)

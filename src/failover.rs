@@ -151,8 +151,7 @@ impl IntoIterator for Events {
 pub(crate) struct Start {
     /// The URL to send the report to first.
     pub(crate) url: usize,
-    /// Reports went to another URL for one (jittered) max age: this round tries the first URL
-    /// again.
+    /// An epoch ended while reports went to another URL: this round tries the first again.
     pub(crate) back_to_first: bool,
 }
 
@@ -196,8 +195,9 @@ pub(crate) struct Failover {
     urls: Vec<UrlState>,
     current: usize,
     max_age: Duration,
-    /// While another URL is the sticky one: when the first URL is tried again.
-    return_at: Option<Instant>,
+    /// When the current epoch ends: the next round starts from the first URL. Epochs run from
+    /// the first report on, so a fleet's returns are spread however it failed over.
+    epoch_ends: Option<Instant>,
     rng: SmallRng,
     round: Round,
 }
@@ -217,7 +217,7 @@ impl Failover {
             urls: vec![UrlState::default(); count.clamp(1, MAX_SERVER_URLS)],
             current: 0,
             max_age: connection_max_age,
-            return_at: None,
+            epoch_ends: None,
             rng: SmallRng::seed_from_u64(seed),
             round: Round::default(),
         }
@@ -229,20 +229,21 @@ impl Failover {
         self.current
     }
 
-    /// When the first URL is tried again (`None` while it is the sticky one).
+    /// When the current epoch ends (`None` before the first attempt).
     #[cfg(test)]
-    pub(crate) fn return_at(&self) -> Option<Instant> {
-        self.return_at
+    pub(crate) fn epoch_ends(&self) -> Option<Instant> {
+        self.epoch_ends
     }
 
-    /// Starts an attempt: at the sticky URL, or at the first one once reports have gone
-    /// elsewhere for a max age. The caller holds the one-sender lock until the round ends.
+    /// Starts an attempt: at the sticky URL, or at the first one once an epoch (a draw in
+    /// `[0.75, 1]` x the max age) is over. The caller holds the one-sender lock until the
+    /// round ends.
     pub(crate) fn begin(&mut self, now: Instant) -> Start {
-        let back = self.return_at.is_some_and(|at| now >= at);
-        if back {
-            // Once per max age: a first URL still down costs one request each time.
-            self.return_at = deadline(now, jittered(&mut self.rng, self.max_age));
+        let fresh = self.epoch_ends.is_some_and(|end| now >= end);
+        if fresh || self.epoch_ends.is_none() {
+            self.epoch_ends = deadline(now, jittered(&mut self.rng, self.max_age));
         }
+        let back = fresh && self.current != 0;
         let start = if back { 0 } else { self.current };
         self.round = Round {
             start,
@@ -295,8 +296,8 @@ impl Failover {
         }
     }
 
-    /// The URL handed out last answered 2xx at `now`: it becomes the sticky one.
-    pub(crate) fn delivered(&mut self, now: Instant) -> Events {
+    /// The URL handed out last answered 2xx: it becomes the sticky one.
+    pub(crate) fn delivered(&mut self) -> Events {
         let url = self.round.pending;
         let several = self.urls.len() > 1;
         let mut events = Events::default();
@@ -315,10 +316,6 @@ impl Failover {
                 },
             });
             self.current = url;
-            self.return_at = match url {
-                0 => None,
-                _ => deadline(now, jittered(&mut self.rng, self.max_age)),
-            };
         }
         events
     }
@@ -513,7 +510,7 @@ mod tests {
         let mut faults = faults.iter().enumerate();
         loop {
             let Some((i, fault)) = faults.next() else {
-                logged.extend(events(set.delivered(now)));
+                logged.extend(events(set.delivered()));
                 break;
             };
             let after = set.failed(*fault, now);
@@ -688,7 +685,7 @@ mod tests {
         let (tried, ..) = attempt(&mut set, t0, &[status(429, Some(400))]);
         assert_eq!((tried, set.current()), (vec![0, 1], 1));
         // The return to the first URL comes, but it asked for (at most) 5 minutes.
-        let back = set.return_at().unwrap();
+        let back = set.epoch_ends().unwrap();
         let (tried, returning, ..) = attempt(&mut set, back, &[]);
         assert!(returning);
         assert!(back < t0 + MAX_RETRY_AFTER, "{:?}", back - t0);
@@ -701,7 +698,7 @@ mod tests {
         let (tried, ..) = attempt(&mut set, back + secs(1), &[refused(), refused()]);
         assert_eq!(tried, [1, 0]);
         // Once its Retry-After is over it is first again.
-        let later = set.return_at().unwrap().max(t0 + MAX_RETRY_AFTER);
+        let later = set.epoch_ends().unwrap().max(t0 + MAX_RETRY_AFTER);
         let (tried, ..) = attempt(&mut set, later, &[]);
         assert_eq!(tried, [0]);
     }
@@ -735,7 +732,7 @@ mod tests {
             assert_eq!(logged[0], Event::Down { url: 0, problem });
             for n in 1..10 {
                 // Every max age tries the first URL again; it is not logged again.
-                let now = set.return_at().unwrap() + secs(n);
+                let now = set.epoch_ends().unwrap() + secs(n);
                 let (tried, returning, _, logged) = attempt(&mut set, now, &[fault]);
                 assert_eq!((tried, returning, logged), (vec![0, 1], true, vec![]));
             }
@@ -776,7 +773,7 @@ mod tests {
                 if url == 0 && now < recovers {
                     url = set.failed(refused(), now).next.unwrap();
                 }
-                let logged = events(set.delivered(now));
+                let logged = events(set.delivered());
                 if url == 0 && now >= recovers {
                     assert!(start.back_to_first, "seed {seed}");
                     assert_eq!(
@@ -802,18 +799,21 @@ mod tests {
         let t0 = Instant::now();
         let (tried, ..) = attempt(&mut set, t0, &[refused()]);
         assert_eq!(tried, [0, 1]);
-        let back = set.return_at().unwrap();
+        let back = set.epoch_ends().unwrap();
         let (tried, returning, ..) = attempt(&mut set, back - Duration::from_millis(1), &[]);
         assert_eq!((tried, returning), (vec![1], false));
         let (tried, returning, ..) = attempt(&mut set, back, &[refused()]);
         assert_eq!((tried, returning), (vec![0, 1], true), "from the first URL");
         let (tried, returning, ..) = attempt(&mut set, back + secs(1), &[]);
         assert_eq!((tried, returning), (vec![1], false), "once per max age");
-        assert!(set.return_at().unwrap() > back);
-        // Back on the first URL, nothing is pending.
-        let back = set.return_at().unwrap();
+        assert!(set.epoch_ends().unwrap() > back);
+        // Back on the first URL, the epochs go on and change nothing.
+        let back = set.epoch_ends().unwrap();
         let (tried, ..) = attempt(&mut set, back, &[]);
-        assert_eq!((tried, set.return_at()), (vec![0], None));
+        assert_eq!(tried, [0]);
+        let next = set.epoch_ends().unwrap();
+        let (tried, returning, ..) = attempt(&mut set, next, &[]);
+        assert_eq!((tried, returning), (vec![0], false));
     }
 
     #[test]
@@ -824,7 +824,6 @@ mod tests {
         assert_eq!((tried, returning, logged), (vec![0], false, vec![]));
         let (tried, returning, _, logged) = attempt(&mut set, t0 + MAX_AGE * 2, &[]);
         assert_eq!((tried, returning, logged), (vec![0], false, vec![]));
-        assert_eq!(set.return_at(), None);
     }
 
     #[test]
@@ -836,7 +835,7 @@ mod tests {
             let mut now = t0;
             attempt(&mut set, now, &[refused()]);
             for _ in 0..5 {
-                let back = set.return_at().unwrap();
+                let back = set.epoch_ends().unwrap();
                 let length = back - now;
                 assert!(
                     length >= MAX_AGE.mul_f64(0.75) && length <= MAX_AGE,
@@ -856,7 +855,7 @@ mod tests {
         let draw = |seed| {
             let mut set = Failover::with_seed(2, MAX_AGE, seed);
             attempt(&mut set, t0, &[refused()]);
-            set.return_at()
+            set.epoch_ends()
         };
         assert_eq!(draw(9), draw(9), "a seed reproduces its returns");
         let mut os_seeded = Failover::new(2, MAX_AGE);
@@ -873,7 +872,8 @@ mod tests {
         }
         let mut always = Failover::with_seed(2, Duration::ZERO, 5);
         attempt(&mut always, t0, &[refused()]);
-        assert!(always.begin(t0).back_to_first);
+        let (tried, returning, ..) = attempt(&mut always, t0, &[refused()]);
+        assert_eq!((tried, returning), (vec![0, 1], true));
         let mut throttled = Failover::with_seed(2, MAX_AGE, 5);
         throttled.begin(t0);
         let forever = Fault {

@@ -150,8 +150,7 @@ mod metadata;
 // mechanism
 mod changes;
 mod client_setup;
-mod recorder;
-mod sequencer;
+mod report;
 mod servers;
 mod transport;
 mod worker;

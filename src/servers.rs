@@ -1,6 +1,6 @@
 //! The server URLs of a client, in one place: one [`Transport`] per URL (in list order, so
 //! that indexes match the policy's) and the [`Failover`] policy that chooses among them and
-//! says when the connection is old enough to be replaced. The sequencer calls
+//! says when the connection is old enough to be replaced. The engine calls
 //! [`Servers::send`] under its send lock, so one report is in flight across all servers.
 //!
 //! The rules are `failover.rs`'s (the table in `docs/resilience.md`, "Several servers"); this
@@ -36,6 +36,14 @@ pub(crate) struct Failed {
 }
 
 impl Failed {
+    /// A failure before anything was sent.
+    pub(crate) fn alone(error: ReporterError) -> Self {
+        Failed {
+            shown: error.to_string(),
+            error,
+        }
+    }
+
     fn new(error: ReporterError, answers: Vec<String>) -> Self {
         let shown = match answers.len() {
             0 | 1 => error.to_string(),
@@ -129,7 +137,7 @@ impl Servers {
             };
             match target.transport.send(body.clone()).await {
                 Ok(answer) => {
-                    let events = self.failover.delivered(Instant::now());
+                    let events = self.failover.delivered();
                     self.log(events, None);
                     return Ok((answer, self.answered(index)));
                 }

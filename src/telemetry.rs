@@ -23,10 +23,10 @@
 //! nothing: callers never need a `cfg` of their own.
 
 #[cfg(feature = "metrics")]
-pub(crate) use self::on::{Telemetry, Timer};
+pub(crate) use self::on::Telemetry;
 
 #[cfg(not(feature = "metrics"))]
-pub(crate) use self::off::{Telemetry, Timer};
+pub(crate) use self::off::Telemetry;
 
 #[cfg(feature = "metrics")]
 mod on {
