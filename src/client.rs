@@ -254,11 +254,7 @@ impl HeartbeatClient {
             return;
         };
         let has_runtime = tokio::runtime::Handle::try_current().is_ok();
-        let bound = self
-            .engine
-            .config()
-            .stop_grace
-            .saturating_add(STOP_SLACK);
+        let bound = self.engine.config().stop_grace.saturating_add(STOP_SLACK);
         if !has_runtime
             || tokio::time::timeout(bound, ended.wait_for(|e| *e))
                 .await

@@ -153,15 +153,48 @@ pub enum Disposition {
     Permanent,
 }
 
-/// How the client reacts to an HTTP error status, given the server's `Retry-After`.
-#[must_use]
-pub(crate) fn classify_status(status: u16, retry_after: Option<Duration>) -> Disposition {
-    match (status, retry_after) {
-        (429 | 503, Some(delay)) => Disposition::Throttled(delay),
-        (408 | 425 | 429 | 500 | 502 | 503 | 504, _) => Disposition::Retryable,
-        (501 | 505, _) => Disposition::Permanent,
-        (500..=599, _) => Disposition::Retryable,
-        _ => Disposition::Permanent,
+/// What a failure says about the server URL that gave it: whether another URL may take the
+/// report (failover), and what the client says it does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// Down or busy (connect error, timeout, reset, 5xx, 408, 425, 429), or its proxy failed.
+    Unavailable,
+    /// No drift API at that URL: 404, 405.
+    NoDriftApi,
+    /// That URL's credentials were refused: 401, 403.
+    Credentials,
+    /// That URL or its server is set up wrongly: TLS failure, redirect, oversized answer.
+    Misconfigured,
+    /// The report itself (400, 422, any other 4xx, a body too large, no runtime): every server
+    /// would answer the same, so the attempt ends here.
+    Report,
+}
+
+impl Problem {
+    /// What the client does next, for the log line of a URL that failed.
+    pub(crate) fn next_step(self) -> &'static str {
+        match self {
+            Problem::Unavailable => "the report goes to the next one (logged once until it answers)",
+            Problem::NoDriftApi => "no drift API there: check that URL (the report goes to the next one)",
+            Problem::Credentials => "its credentials were refused: check that URL's userinfo or the token (the report goes to the next one)",
+            Problem::Misconfigured => "check that URL and its server's TLS and redirects (the report goes to the next one)",
+            Problem::Report => "the report itself was refused",
+        }
+    }
+}
+
+/// An HTTP error status, decided once: whether retrying helps, what it says about the URL, and
+/// the hint its message carries. A `Retry-After` on 429 or 503 makes it `Throttled`.
+fn status_rule(status: u16) -> (Disposition, Problem, &'static str) {
+    use Disposition::{Permanent, Retryable};
+    match status {
+        400 | 422 => (Permanent, Problem::Report, ": the server rejected the report's body (a client/server version mismatch?)"),
+        401 | 403 => (Permanent, Problem::Credentials, ": check the credentials (bearer_token / headers)"),
+        404 | 405 => (Permanent, Problem::NoDriftApi, ": no drift API at this URL; server_url must be the server's base address (a gateway prefix at most) on a server with the drift API (Vortex Config 1.0.2 and older have none)"),
+        408 | 425 | 429 | 500 | 502 | 503 | 504 => (Retryable, Problem::Unavailable, " (transient; retrying with backoff)"),
+        501 | 505 => (Permanent, Problem::Unavailable, ""),
+        500..=599 => (Retryable, Problem::Unavailable, ""),
+        _ => (Permanent, Problem::Report, ""),
     }
 }
 
@@ -307,7 +340,7 @@ pub enum ReporterError {
         detail: String,
     },
     /// The server answered with a non-2xx, non-3xx status.
-    #[error("the server answered {status} for POST {url}{}{}", status_hint(*.status), body_suffix(.body))]
+    #[error("the server answered {status} for POST {url}{}{}", status_rule(*.status).2, body_suffix(.body))]
     Status {
         /// The HTTP status code.
         status: u16,
@@ -358,16 +391,6 @@ pub enum ReporterError {
     NoRuntime(String),
 }
 
-fn status_hint(status: u16) -> &'static str {
-    match status {
-        400 | 422 => ": the server rejected the report's body (a client/server version mismatch?)",
-        401 | 403 => ": check the credentials (bearer_token / headers)",
-        404 | 405 => ": no drift API at this URL; server_url must be the server's base address (a gateway prefix at most) on a server with the drift API (Vortex Config 1.0.2 and older have none)",
-        408 | 425 | 429 | 500 | 502 | 503 | 504 => " (transient; retrying with backoff)",
-        _ => "",
-    }
-}
-
 fn proxy_message(
     proxy: &str,
     set_by: &str,
@@ -404,15 +427,31 @@ impl ReporterError {
             | ReporterError::Transport { .. }
             | ReporterError::Proxy { .. } => Disposition::Retryable,
             ReporterError::Status {
-                status,
-                retry_after,
+                status: 429 | 503,
+                retry_after: Some(delay),
                 ..
-            } => classify_status(*status, *retry_after),
+            } => Disposition::Throttled(*delay),
+            ReporterError::Status { status, .. } => status_rule(*status).0,
             ReporterError::Tls { .. }
             | ReporterError::Redirect { .. }
             | ReporterError::ResponseTooLarge { .. }
             | ReporterError::RequestTooLarge { .. }
             | ReporterError::NoRuntime(_) => Disposition::Permanent,
+        }
+    }
+
+    /// What the failure says about the server URL that gave it.
+    pub(crate) fn problem(&self) -> Problem {
+        match self {
+            ReporterError::Connect { .. }
+            | ReporterError::Timeout { .. }
+            | ReporterError::Transport { .. }
+            | ReporterError::Proxy { .. } => Problem::Unavailable,
+            ReporterError::Status { status, .. } => status_rule(*status).1,
+            ReporterError::Tls { .. }
+            | ReporterError::Redirect { .. }
+            | ReporterError::ResponseTooLarge { .. } => Problem::Misconfigured,
+            ReporterError::RequestTooLarge { .. } | ReporterError::NoRuntime(_) => Problem::Report,
         }
     }
 
@@ -495,24 +534,34 @@ mod tests {
         assert!(!own.contains("within"), "{own}");
     }
 
+    fn status(status: u16, retry_after: Option<Duration>) -> ReporterError {
+        ReporterError::Status {
+            status,
+            url: String::new(),
+            retry_after,
+            body: String::new(),
+        }
+    }
+
     #[test]
     fn classification() {
+        let classify = |s, after| status(s, after).disposition();
         for s in [408, 425, 429, 500, 502, 503, 504] {
-            assert_eq!(classify_status(s, None), Disposition::Retryable, "{s}");
+            assert_eq!(classify(s, None), Disposition::Retryable, "{s}");
         }
         for s in [400, 401, 403, 404, 405, 422, 501] {
-            assert_eq!(classify_status(s, None), Disposition::Permanent, "{s}");
+            assert_eq!(classify(s, None), Disposition::Permanent, "{s}");
         }
         let seven = Some(Duration::from_secs(7));
         assert_eq!(
-            classify_status(429, seven),
+            classify(429, seven),
             Disposition::Throttled(Duration::from_secs(7))
         );
         assert_eq!(
-            classify_status(503, seven),
+            classify(503, seven),
             Disposition::Throttled(Duration::from_secs(7))
         );
-        assert_eq!(classify_status(500, seven), Disposition::Retryable);
+        assert_eq!(classify(500, seven), Disposition::Retryable);
         let not_found = ReporterError::Status {
             status: 404,
             url: String::new(),

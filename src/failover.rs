@@ -17,7 +17,7 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-use crate::error::{Disposition, ReporterError};
+use crate::error::{Disposition, Problem, ReporterError};
 use crate::limits::{MAX_RETRY_AFTER, MAX_SERVER_URLS};
 
 /// The default `connection_max_age`: 5 minutes. Long enough that a reconnect (one TCP and a
@@ -32,22 +32,6 @@ pub(crate) const DEFAULT_CONNECTION_MAX_AGE: Duration = Duration::from_secs(5 * 
 /// together does not reconnect in the same second.
 const MAX_AGE_JITTER: (f64, f64) = (0.75, 1.0);
 
-/// What a URL's failure says about that URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Problem {
-    /// Down or busy: connect error, timeout, reset, 5xx, 408, 425, 429, or its proxy failed.
-    Unavailable,
-    /// No drift API at that URL: 404, 405.
-    NoDriftApi,
-    /// That URL's credentials were refused: 401, 403.
-    Credentials,
-    /// That URL or its server is set up wrongly: TLS failure, redirect, oversized answer.
-    Misconfigured,
-    /// The report itself (400, 422, any other 4xx, a body too large, no runtime): every
-    /// server would answer the same, so the attempt ends here.
-    Report,
-}
-
 /// One URL's failure, as the policy needs it: what it says about the URL, and how the
 /// schedule would treat it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,30 +45,10 @@ pub(crate) struct Fault {
 impl Fault {
     /// Classifies a failed request to one URL.
     pub(crate) fn of(error: &ReporterError) -> Fault {
-        let problem = match error {
-            ReporterError::Connect { .. }
-            | ReporterError::Timeout { .. }
-            | ReporterError::Transport { .. }
-            | ReporterError::Proxy { .. } => Problem::Unavailable,
-            ReporterError::Status { status, .. } => problem_of_status(*status),
-            ReporterError::Tls { .. }
-            | ReporterError::Redirect { .. }
-            | ReporterError::ResponseTooLarge { .. } => Problem::Misconfigured,
-            ReporterError::RequestTooLarge { .. } | ReporterError::NoRuntime(_) => Problem::Report,
-        };
         Fault {
-            problem,
+            problem: error.problem(),
             disposition: error.disposition(),
         }
-    }
-}
-
-fn problem_of_status(status: u16) -> Problem {
-    match status {
-        404 | 405 => Problem::NoDriftApi,
-        401 | 403 => Problem::Credentials,
-        408 | 425 | 429 | 500..=599 => Problem::Unavailable,
-        _ => Problem::Report,
     }
 }
 

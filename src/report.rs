@@ -129,7 +129,10 @@ impl Engine {
                 let mut meta = self.config.metadata.clone();
                 if self.config.auto_detect_metadata {
                     // An explicit IP makes the route lookup (and its DNS query) moot.
-                    let route = self.first_hop.as_ref().filter(|_| meta.ip_address.is_none());
+                    let route = self
+                        .first_hop
+                        .as_ref()
+                        .filter(|_| meta.ip_address.is_none());
                     meta.fill_from(metadata::detect(&self.config.environment, route).await);
                 }
                 tracing::debug!(metadata = ?meta, "instance metadata");
@@ -213,7 +216,13 @@ impl Engine {
                 telemetry.failed(failures);
                 self.failed(&failed, failures);
                 let disposition = failed.error.disposition();
-                (Err(failed.error), Outcome::Failed { disposition, failures })
+                (
+                    Err(failed.error),
+                    Outcome::Failed {
+                        disposition,
+                        failures,
+                    },
+                )
             }
         };
         let now = Instant::now();
@@ -221,7 +230,11 @@ impl Engine {
         plan.on_outcome(now, outcome, self.changes.waiting());
         if let Outcome::Failed { failures, .. } = outcome {
             let delay = plan.due().saturating_duration_since(now);
-            tracing::debug!(attempt = failures, delay_ms = delay_ms(delay), "next heartbeat attempt scheduled");
+            tracing::debug!(
+                attempt = failures,
+                delay_ms = delay_ms(delay),
+                "next heartbeat attempt scheduled"
+            );
         }
         result
     }
@@ -351,7 +364,9 @@ impl Outage {
                 }
             }
             _ if first => tracing::warn!(error = %text, "heartbeat failed; retrying with backoff"),
-            _ => tracing::debug!(error = %text, attempt = self.failed_attempts, "heartbeat failed again"),
+            _ => {
+                tracing::debug!(error = %text, attempt = self.failed_attempts, "heartbeat failed again")
+            }
         }
         self.failed_attempts
     }

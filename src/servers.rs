@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::answer::Answer;
 use crate::config::HeartbeatConfig;
 use crate::error::{ConfigError, ReporterError};
-use crate::failover::{Event, Events, Failover, Fault, Problem};
+use crate::failover::{Event, Events, Failover, Fault};
 use crate::transport::Transport;
 
 /// One server URL: how to send to it, and how to show it.
@@ -187,7 +187,7 @@ impl Servers {
                     tracing::warn!(
                         url = %self.url(url),
                         error = %error,
-                        "server URL failed; {}", why(problem)
+                        "server URL failed; {}", problem.next_step()
                     );
                 }
                 Event::Recovered { url } => {
@@ -219,17 +219,6 @@ fn shown(url: &Url) -> String {
     match text.strip_suffix('/') {
         Some(host_only) if bare.path() == "/" => host_only.to_owned(),
         _ => text.to_owned(),
-    }
-}
-
-/// What the WARN adds to the error: what the client does next, and what to check.
-fn why(problem: Problem) -> &'static str {
-    match problem {
-        Problem::Unavailable => "the report goes to the next one (logged once until it answers)",
-        Problem::NoDriftApi => "no drift API there: check that URL (the report goes to the next one)",
-        Problem::Credentials => "its credentials were refused: check that URL's userinfo or the token (the report goes to the next one)",
-        Problem::Misconfigured => "check that URL and its server's TLS and redirects (the report goes to the next one)",
-        Problem::Report => "the report itself was refused",
     }
 }
 
