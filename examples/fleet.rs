@@ -1,6 +1,6 @@
 //! Fleet simulation of the heartbeat schedule: thousands of instances in virtual time, no sockets.
 //!
-//! It drives the SDK's pure schedule (`vortex_client::testing::schedule`) exactly as the
+//! It drives the SDK's pure schedule (`the SDK's schedule (`src/schedule.rs`)`) exactly as the
 //! background worker does, for every instance of a fleet, and counts the reports that reach the
 //! server in each second. The ratios it prints are the peak second over the mean, where the **mean is the
 //! fleet's steady rate, N / interval** (N instances each reporting once per 30 s interval).
@@ -45,7 +45,13 @@ use std::time::{Duration, Instant as StdInstant};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
-use vortex_client::testing::schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
+
+/// The client's own schedule, compiled from its source: the simulation runs the very code the
+/// worker runs.
+#[allow(dead_code)]
+#[path = "../src/schedule.rs"]
+mod schedule;
+use schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
 
 /// The SDK's defaults.
 const INTERVAL: Duration = Duration::from_secs(30);
@@ -239,10 +245,10 @@ fn config_push(policy: Policy, restart: Restart, n: usize, seed: u64) -> Arrival
             t += inst.after_success();
         }
         // The change wakes the worker; an isolated change passes the limiter at once.
-        let at = match limiter.check(base + Duration::from_secs_f64(push)) {
-            Ok(()) => push,
-            Err(wait) => push + wait.as_secs_f64(),
-        };
+        let at = push
+            + limiter
+                .reserve(base + Duration::from_secs_f64(push))
+                .as_secs_f64();
         arrivals.add(at);
         t = at
             + match restart {

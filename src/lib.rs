@@ -134,12 +134,10 @@ mod failover;
 mod plan;
 mod proxy;
 mod retry_after;
-mod server_list;
-mod validate;
-// Re-exported as `testing::schedule`, for simulations and tests with paused time.
-#[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 mod schedule;
+mod server_list;
 mod tls;
+mod validate;
 // configuration
 mod builder;
 mod config;

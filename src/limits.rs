@@ -36,10 +36,7 @@ pub const MIN_PERIOD: Duration = Duration::from_millis(1);
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The largest request body the client sends.
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
-/// The longest `Retry-After` the client honours. A server that asks for more is waited on for
-/// this long: waiting longer would make the instance vanish from the server's drift report,
-/// whose default time-to-live is 5 minutes.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub use crate::schedule::MAX_RETRY_AFTER;
 
 /// The server forgets an instance that has not reported for this long (its default TTL).
 pub(crate) const SERVER_INSTANCE_TTL: Duration = Duration::from_secs(300);

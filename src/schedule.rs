@@ -1,11 +1,6 @@
 //! When to report: the interval, retry backoff, `Retry-After` and the on-demand rate limit.
-//!
-//! This module is pure policy: durations in, durations out. It reads no clock and does no I/O,
-//! so unit tests and fleet simulations (see `examples/fleet.rs`) drive it directly, for 100,000
-//! instances in memory.
-//!
-//! Private: its public items are re-exported as `vortex_client::testing::schedule` (feature
-//! `testing`), whose doc says which users need the client's own policy rather than a copy.
+//! Pure policy (durations in, durations out; no clock read, no I/O) and self-contained, so
+//! that `examples/fleet.rs` compiles this very file to simulate 100,000 instances in memory.
 
 use std::time::Duration;
 
@@ -13,40 +8,39 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-use crate::limits::MAX_RETRY_AFTER;
+/// The longest `Retry-After` the client honours (5 minutes). A server that asks for more is
+/// waited on for this long: waiting longer would make the instance vanish from the server's
+/// drift report, whose default time-to-live is 5 minutes.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// Jitter factors, as fractions of the nominal delay: each delay is drawn uniformly from
-/// `[low, high] x nominal`.
-///
-/// The defaults keep a fleet that starts, fails or is throttled together from reporting
-/// together; `docs/schedule-notes.md` gives the fleet simulation's numbers behind each range.
+/// `[low, high] x nominal`. `docs/schedule-notes.md` gives the fleet simulation's numbers
+/// behind each range.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Jitter {
-    /// Range for the delay between the immediate first report and the second one, as a
-    /// fraction of the interval. Spreading this phase over a whole interval keeps a fleet that
-    /// starts together from reporting together.
-    pub first: (f64, f64),
-    /// Range for every later interval, as a fraction of the interval.
-    pub interval: (f64, f64),
-    /// Range for retry delays, as a fraction of the nominal backoff delay; the result is also
-    /// clamped to the cap.
-    pub retry: (f64, f64),
-    /// Range for the wait after a `Retry-After`, as a fraction of it (the client never waits
-    /// less than the server asked, so the low end is at least 1.0).
-    pub retry_after: (f64, f64),
+pub(crate) struct Jitter {
+    /// The delay between the immediate first report and the second, as a fraction of the
+    /// interval: a fleet started together spreads over it.
+    pub(crate) first: (f64, f64),
+    /// Each later interval.
+    pub(crate) interval: (f64, f64),
+    /// Each retry, around the nominal backoff.
+    pub(crate) retry: (f64, f64),
+    /// A `Retry-After`: a floor, never shortened.
+    pub(crate) retry_after: (f64, f64),
 }
 
 impl Jitter {
-    /// The SDK's default policy.
-    pub const DEFAULT: Jitter = Jitter {
+    /// The client's jitter.
+    pub(crate) const DEFAULT: Jitter = Jitter {
         first: (0.1, 1.0),
         interval: (0.9, 1.1),
         retry: (0.5, 1.5),
         retry_after: (1.0, 1.5),
     };
 
-    /// No jitter at all: the naive schedule, for comparison in simulations.
-    pub const NONE: Jitter = Jitter {
+    /// No jitter: every delay is nominal (what lets a fleet fall into lockstep).
+    #[allow(dead_code)]
+    pub(crate) const NONE: Jitter = Jitter {
         first: (1.0, 1.0),
         interval: (1.0, 1.0),
         retry: (1.0, 1.0),
@@ -54,16 +48,9 @@ impl Jitter {
     };
 }
 
-impl Default for Jitter {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
-/// The nominal delay before the next attempt after `failures` consecutive failures (1-based):
-/// `initial x 2^(failures - 1)`, capped at `max`. Zero failures gives zero.
-#[must_use]
-pub fn nominal_retry_delay(failures: u32, initial: Duration, max: Duration) -> Duration {
+/// The nominal delay after `failures` consecutive failures: `initial` doubling, at most
+/// `max`; zero for none.
+pub(crate) fn nominal_retry_delay(failures: u32, initial: Duration, max: Duration) -> Duration {
     if failures == 0 {
         return Duration::ZERO;
     }
@@ -71,9 +58,9 @@ pub fn nominal_retry_delay(failures: u32, initial: Duration, max: Duration) -> D
     initial.checked_mul(factor).unwrap_or(max).min(max)
 }
 
-/// One instance's schedule: a seeded random source plus the policy.
+/// One client's delays: the interval and the backoff, jittered by its own generator.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     interval: Duration,
     initial: Duration,
     max: Duration,
@@ -83,23 +70,22 @@ pub struct Schedule {
 
 impl Schedule {
     /// A schedule seeded from the operating system, so that instances of a fleet differ.
-    #[must_use]
-    pub fn new(
+    pub(crate) fn new(
         interval: Duration,
         initial_retry_delay: Duration,
         max_retry_delay: Duration,
     ) -> Self {
+        let mut seeder: SmallRng = rand::make_rng();
         Self::with_seed(
             interval,
             initial_retry_delay,
             max_retry_delay,
-            random_seed(),
+            seeder.random(),
         )
     }
 
     /// A reproducible schedule, for tests and simulations.
-    #[must_use]
-    pub fn with_seed(
+    pub(crate) fn with_seed(
         interval: Duration,
         initial_retry_delay: Duration,
         max_retry_delay: Duration,
@@ -114,81 +100,59 @@ impl Schedule {
         }
     }
 
-    /// The same schedule with another jitter policy.
-    #[must_use]
-    pub fn jitter(mut self, jitter: Jitter) -> Self {
+    /// The same schedule with other jitter.
+    #[allow(dead_code)]
+    pub(crate) fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
     }
 
-    /// Delay from the first report (sent at once on start) to the second.
-    pub fn first_delay(&mut self) -> Duration {
+    /// After the first report, and after one that restarts the countdown: a fresh phase.
+    pub(crate) fn first_delay(&mut self) -> Duration {
         let (lo, hi) = self.jitter.first;
         self.draw(self.interval, lo, hi)
     }
 
-    /// Delay to the next report after a successful one (or after a permanent error, which keeps
-    /// the normal schedule).
-    pub fn after_success(&mut self) -> Duration {
+    /// After a success: about one interval.
+    pub(crate) fn after_success(&mut self) -> Duration {
         let (lo, hi) = self.jitter.interval;
         self.draw(self.interval, lo, hi)
     }
 
-    /// Delay to the next attempt after `failures` consecutive transient failures (1-based).
-    /// Within `[0.5, 1.5] x` [`nominal_retry_delay`] by default, and never above the cap.
-    pub fn after_failure(&mut self, failures: u32) -> Duration {
+    /// After the `failures`-th consecutive failure: the jittered backoff, at most the cap.
+    pub(crate) fn after_failure(&mut self, failures: u32) -> Duration {
         let nominal = nominal_retry_delay(failures, self.initial, self.max);
         let (lo, hi) = self.jitter.retry;
         self.draw(nominal, lo, hi).min(self.max)
     }
 
-    /// Delay after a throttled attempt: at least the server's `Retry-After` (itself capped at
-    /// [`MAX_RETRY_AFTER`](crate::MAX_RETRY_AFTER)) and at most 1.5 x it by default, and at
-    /// least the normal backoff.
-    pub fn after_throttle(&mut self, failures: u32, retry_after: Duration) -> Duration {
+    /// After a `Retry-After` (capped at [`MAX_RETRY_AFTER`]): at least that, and never shorter
+    /// than the backoff.
+    pub(crate) fn after_throttle(&mut self, failures: u32, retry_after: Duration) -> Duration {
         let retry_after = retry_after.min(MAX_RETRY_AFTER);
         let (lo, hi) = self.jitter.retry_after;
         let honoured = self.draw(retry_after, lo, hi).max(retry_after);
         honoured.max(self.after_failure(failures))
     }
 
-    /// The longest delay [`after_failure`](Self::after_failure) can draw after `failures`
-    /// consecutive failures: the top of the jitter range, clamped to the cap.
-    fn longest_after_failure(&self, failures: u32) -> Duration {
-        let nominal = nominal_retry_delay(failures, self.initial, self.max);
-        let (lo, hi) = self.jitter.retry;
-        scale(nominal, hi.max(lo)).min(self.max)
-    }
-
-    /// The longest total of the backoff delays between `attempts` attempts, all failing:
-    /// what `report_now()` can spend waiting, besides the attempts themselves.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use vortex_client::testing::schedule::Schedule;
-    ///
-    /// let schedule = Schedule::new(Duration::from_secs(30), Duration::from_secs(1), Duration::from_secs(60));
-    /// // Three attempts wait twice: at most 1.5 x 1 s, then 1.5 x 2 s.
-    /// assert_eq!(schedule.longest_backoff(3), Duration::from_millis(4500));
-    /// ```
-    #[must_use]
-    pub fn longest_backoff(&self, attempts: u32) -> Duration {
+    /// The longest total of the backoff delays between `attempts` attempts.
+    pub(crate) fn longest_backoff(&self, attempts: u32) -> Duration {
+        let longest = |failures| {
+            let nominal = nominal_retry_delay(failures, self.initial, self.max);
+            scale(nominal, self.jitter.retry.1.max(self.jitter.retry.0)).min(self.max)
+        };
         let mut total = Duration::ZERO;
         for failures in 1..attempts {
-            let longest = self.longest_after_failure(failures);
-            // Once the delay stops growing (the cap, or the doubling saturating), every later
-            // one is the same: add them at once instead of counting to `attempts`.
-            if self.longest_after_failure(failures + 1) == longest {
-                return total.saturating_add(longest.saturating_mul(attempts - failures));
+            // Once at the cap, the rest is the cap each time.
+            if longest(failures + 1) == longest(failures) {
+                return total.saturating_add(longest(failures).saturating_mul(attempts - failures));
             }
-            total = total.saturating_add(longest);
+            total = total.saturating_add(longest(failures));
         }
         total
     }
 
     fn draw(&mut self, nominal: Duration, lo: f64, hi: f64) -> Duration {
-        // A range the RNG cannot sample (infinite or NaN bounds, or a width that overflows)
-        // falls back to its lower bound; `scale` then saturates.
         let factor = if hi > lo && (hi - lo).is_finite() {
             self.rng.random_range(lo..=hi)
         } else {
@@ -198,7 +162,7 @@ impl Schedule {
     }
 }
 
-/// `d x factor`, saturating instead of panicking on overflow or a negative factor.
+/// `d x factor`, saturating instead of panicking.
 fn scale(d: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(if factor > 0.0 {
         Duration::MAX
@@ -207,35 +171,19 @@ fn scale(d: Duration, factor: f64) -> Duration {
     })
 }
 
-/// Rate limit for on-demand reports: a burst of `burst` reports at once, then one per `gap`.
-///
-/// An isolated change goes out at once; a storm of changes costs a few reports, and the caller
-/// schedules the last value for when the limiter allows it. It is the generic cell rate
-/// algorithm: one timestamp of state, no clock of its own.
-///
-/// ```
-/// use std::time::Duration;
-/// use tokio::time::Instant;
-/// use vortex_client::testing::schedule::RateLimiter;
-///
-/// let gap = Duration::from_secs(1);
-/// let mut limiter = RateLimiter::new(2, gap);
-/// let t0 = Instant::now();
-/// assert_eq!(limiter.check(t0), Ok(()));
-/// assert_eq!(limiter.check(t0), Ok(()));
-/// assert_eq!(limiter.check(t0), Err(gap)); // the third must wait one gap
-/// ```
+/// The on-demand rate limit: `burst` reports at once, then one per `gap` (a GCRA).
 #[derive(Debug, Clone)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     gap: Duration,
+    /// How early a slot may be used: the burst.
     tolerance: Duration,
+    /// One gap after the last slot taken.
     next_free: Option<Instant>,
 }
 
 impl RateLimiter {
     /// A limiter that lets `burst` reports through at once (at least 1), then one per `gap`.
-    #[must_use]
-    pub fn new(burst: u32, gap: Duration) -> Self {
+    pub(crate) fn new(burst: u32, gap: Duration) -> Self {
         Self {
             gap,
             tolerance: gap.saturating_mul(burst.max(1) - 1),
@@ -243,99 +191,27 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a slot at `now` if one is free; otherwise says how long to wait for one.
-    ///
-    /// # Errors
-    ///
-    /// The wait until a slot is free, when none is free at `now`.
-    pub fn check(&mut self, now: Instant) -> Result<(), Duration> {
-        let (slot, allowed_from) = self.next_slot(now);
-        if now >= allowed_from {
-            self.take(slot);
-            Ok(())
-        } else {
-            Err(allowed_from - now)
-        }
-    }
-
     /// Reserves the next slot, free or not, and returns how long to wait for it (zero when
-    /// free now). The caller sends when the wait is over; changes arriving meanwhile ride on
-    /// that send instead of reserving more.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokio::time::Instant;
-    /// use vortex_client::testing::schedule::RateLimiter;
-    ///
-    /// let gap = Duration::from_secs(1);
-    /// let mut limiter = RateLimiter::new(1, gap);
-    /// let t0 = Instant::now();
-    /// assert_eq!(limiter.reserve(t0), Duration::ZERO);
-    /// assert_eq!(limiter.reserve(t0), gap);
-    /// assert_eq!(limiter.reserve(t0), gap * 2);
-    /// ```
-    pub fn reserve(&mut self, now: Instant) -> Duration {
-        let (slot, allowed_from) = self.next_slot(now);
-        self.take(slot);
+    /// free now). Changes arriving meanwhile ride on the send at that slot.
+    pub(crate) fn reserve(&mut self, now: Instant) -> Duration {
+        let slot = self.next_free.map_or(now, |t| t.max(now));
+        let allowed_from = slot.checked_sub(self.tolerance).unwrap_or(now);
+        // Saturates instead of panicking when `gap` is absurdly long.
+        self.next_free = Some(slot.checked_add(self.gap).unwrap_or(slot));
         allowed_from.saturating_duration_since(now)
     }
 
-    /// Gives back the slot of the last [`reserve`](Self::reserve), when it goes unused (another
-    /// report carried the change it was reserved for): the next reservation gets that same
-    /// slot instead of one a gap later. Call it at most once per reservation, and only for the
-    /// last one.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokio::time::Instant;
-    /// use vortex_client::testing::schedule::RateLimiter;
-    ///
-    /// let gap = Duration::from_secs(1);
-    /// let mut limiter = RateLimiter::new(1, gap);
-    /// let t0 = Instant::now();
-    /// assert_eq!(limiter.reserve(t0), Duration::ZERO);
-    /// assert_eq!(limiter.reserve(t0), gap); // booked, then carried by another report
-    /// limiter.release();
-    /// assert_eq!(limiter.reserve(t0), gap); // the same slot, not two gaps
-    /// ```
-    pub fn release(&mut self) {
-        // `take` set `next_free` one gap after the reserved slot, never before it.
+    /// Gives back the last reservation's slot when it goes unused (another report carried
+    /// the change): the next reservation gets that slot, not one a gap later.
+    pub(crate) fn release(&mut self) {
         self.next_free = self.next_free.and_then(|t| t.checked_sub(self.gap));
     }
-
-    /// The next slot's theoretical time (the GCRA's "theoretical arrival time": one gap after
-    /// the last slot taken, or `now` when idle), and the earliest time it may be used (the
-    /// burst lets it be used early by up to `tolerance`).
-    fn next_slot(&self, now: Instant) -> (Instant, Instant) {
-        let slot = self.next_free.map_or(now, |t| t.max(now));
-        let allowed_from = slot.checked_sub(self.tolerance).unwrap_or(now);
-        (slot, allowed_from)
-    }
-
-    fn take(&mut self, slot: Instant) {
-        // Saturates instead of panicking when `gap` is absurdly long.
-        self.next_free = Some(slot.checked_add(self.gap).unwrap_or(slot));
-    }
-}
-
-fn random_seed() -> u64 {
-    let mut rng: SmallRng = rand::make_rng();
-    rng.random()
-}
-
-/// A random suffix of `len` lowercase base-36 characters, for generated instance ids.
-pub(crate) fn random_suffix(len: usize) -> String {
-    let mut rng = SmallRng::seed_from_u64(random_seed());
-    (0..len)
-        .map(|_| {
-            let n: u32 = rng.random_range(0..36);
-            char::from_digit(n, 36).unwrap_or('0')
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const S: fn(u64) -> Duration = Duration::from_secs;
@@ -442,22 +318,102 @@ mod tests {
         let gap = Duration::from_millis(1000);
         let mut l = RateLimiter::new(3, gap);
         let t0 = Instant::now();
-        assert!(l.check(t0).is_ok());
-        assert!(l.check(t0).is_ok());
-        assert!(l.check(t0).is_ok());
-        assert_eq!(l.check(t0), Err(gap));
+        for _ in 0..3 {
+            assert_eq!(l.reserve(t0), Duration::ZERO);
+        }
+        assert_eq!(l.reserve(t0), gap, "the fourth waits one gap");
+        l.release();
+        assert_eq!(l.reserve(t0), gap, "a released slot is the same slot");
         assert_eq!(
-            l.check(t0 + Duration::from_millis(400)),
-            Err(Duration::from_millis(600))
+            l.reserve(t0 + Duration::from_millis(400)),
+            Duration::from_millis(1600)
         );
-        assert!(l.check(t0 + gap).is_ok());
-        assert!(l.check(t0 + gap).is_err());
         // After a quiet period the full burst is back.
         let later = t0 + Duration::from_secs(60);
         for _ in 0..3 {
-            assert!(l.check(later).is_ok());
+            assert_eq!(l.reserve(later), Duration::ZERO);
         }
-        assert!(l.check(later).is_err());
+        assert_eq!(l.reserve(later), gap);
+    }
+
+    /// The longest duration setting.
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+    proptest! {
+    /// Realistic settings (up to the 24 h limit): every delay within its documented bounds.
+    #[test]
+    fn backoff_delays_stay_within_their_bounds(
+        initial_ns in 1u64..=DAY.as_nanos() as u64,
+        cap_fraction in 0.0f64..=1.0,
+        interval_ns in 1u64..=DAY.as_nanos() as u64,
+        failures in prop::collection::vec(any::<u32>(), 1..16),
+        retry_after_s in prop::option::of(0u64..=u64::MAX),
+        seed in any::<u64>(),
+    ) {
+        let initial = Duration::from_nanos(initial_ns);
+        let cap = initial + (DAY - initial).mul_f64(cap_fraction);
+        let interval = Duration::from_nanos(interval_ns);
+        let slack = Duration::from_micros(1);
+        let mut schedule = Schedule::with_seed(interval, initial, cap, seed);
+        let mut previous = Duration::ZERO;
+        for n in 0..40u32 {
+            let nominal = nominal_retry_delay(n, initial, cap);
+            prop_assert!(nominal <= cap);
+            prop_assert!(nominal >= previous, "nominal delays never shrink");
+            if n >= 1 {
+                prop_assert!(nominal >= initial);
+            }
+            previous = nominal;
+        }
+        for &n in &failures {
+            let nominal = nominal_retry_delay(n, initial, cap);
+            let d = schedule.after_failure(n);
+            prop_assert!(d <= cap, "{d:?} above the cap {cap:?}");
+            prop_assert!(d + slack >= nominal / 2, "{d:?} below half of {nominal:?}");
+            prop_assert!(d <= nominal.mul_f64(1.5) + slack, "{d:?} above 1.5 x {nominal:?}");
+            let ok = schedule.after_success();
+            prop_assert!(ok + slack >= interval.mul_f64(0.9) && ok <= interval.mul_f64(1.1) + slack);
+            let first = schedule.first_delay();
+            prop_assert!(first + slack >= interval.mul_f64(0.1) && first <= interval + slack);
+            if let Some(s) = retry_after_s {
+                let asked = Duration::from_secs(s);
+                let t = schedule.after_throttle(n, asked);
+                let honoured = asked.min(MAX_RETRY_AFTER);
+                prop_assert!(t >= honoured, "waits at least what the server asked (capped)");
+                prop_assert!(t <= honoured.mul_f64(1.2).max(cap) + slack);
+            }
+        }
+    }
+
+    /// Absurd settings through the public schedule API (which does not validate): no panic,
+    /// and the cap still holds.
+    #[test]
+    fn schedule_never_panics_on_absurd_durations(
+        interval in any::<(u64, u32)>(),
+        initial in any::<(u64, u32)>(),
+        cap in any::<(u64, u32)>(),
+        failures in any::<u32>(),
+        retry_after in any::<(u64, u32)>(),
+        burst in any::<u32>(),
+        gap in any::<(u64, u32)>(),
+        steps in prop::collection::vec(any::<u64>(), 0..8),
+    ) {
+        let d = |(s, n): (u64, u32)| Duration::new(s, n % 1_000_000_000);
+        let (interval, initial, cap) = (d(interval), d(initial), d(cap));
+        let mut schedule = Schedule::with_seed(interval, initial, cap, 1);
+        let _ = schedule.first_delay();
+        let _ = schedule.after_success();
+        prop_assert!(schedule.after_failure(failures) <= cap.max(initial));
+        let _ = schedule.after_throttle(failures, d(retry_after));
+        let _ = nominal_retry_delay(failures, initial, cap);
+        let mut limiter = RateLimiter::new(burst, d(gap));
+        let mut now = Instant::now();
+        for step in steps {
+            let _ = limiter.reserve(now);
+            now = now.checked_add(Duration::from_nanos(step)).unwrap_or(now);
+        }
+    }
+
     }
 
     #[test]
@@ -480,14 +436,5 @@ mod tests {
         // Saturates instead of counting to u32::MAX.
         let huge = Schedule::with_seed(S(30), S(1), Duration::MAX, 0);
         assert_eq!(huge.longest_backoff(u32::MAX), Duration::MAX);
-    }
-
-    #[test]
-    fn random_suffix_is_base36() {
-        let s = random_suffix(8);
-        assert_eq!(s.len(), 8);
-        assert!(s
-            .chars()
-            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
     }
 }

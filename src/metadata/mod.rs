@@ -20,7 +20,6 @@ mod route;
 use crate::env::Environment;
 use crate::limits::{DETECTED_JSON_BUDGET, MAX_LABEL_VALUE_LEN, MAX_NAME_LEN};
 use crate::redact::prefix_within;
-use crate::schedule::random_suffix;
 pub use crate::wire::InstanceMetadata;
 
 pub(crate) use otel::OtelParseError;
@@ -203,6 +202,15 @@ fn fit_budget(meta: &mut InstanceMetadata) {
         );
         *longest = None;
     }
+}
+
+/// A random suffix of `len` lowercase base-36 characters, for generated instance ids.
+fn random_suffix(len: usize) -> String {
+    use rand::RngExt;
+    let mut rng: rand::rngs::SmallRng = rand::make_rng();
+    (0..len)
+        .map(|_| char::from_digit(rng.random_range(0..36), 36).unwrap_or('0'))
+        .collect()
 }
 
 #[cfg(test)]

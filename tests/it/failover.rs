@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use crate::support::keep_alive::KeepAliveServer;
 use crate::support::replies::answering;
+use crate::support::schedule::nominal_retry_delay;
 use crate::support::{capture_logs, dead_port};
 use tokio::time::Instant;
-use vortex_client::testing::schedule::nominal_retry_delay;
 use vortex_client::testing::{MockServer, Reply, Report};
 use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig, MAX_SERVER_URLS};
 

@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime};
 use crate::support::dead_port;
 use crate::support::faults::{self, Attempts, Fault, FaultServer};
 use crate::support::replies::{answering, failures, throttling};
+use crate::support::schedule::{jitter, nominal_retry_delay};
 use parking_lot::Mutex;
 use tokio::time::Instant;
-use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatStatus, ReporterError};
 
@@ -74,11 +74,11 @@ fn delay_range(expect: Expect, failures: u32) -> (Duration, Duration) {
         Expect::Backoff => backoff,
         Expect::Throttle(lo, hi) => (
             lo.max(backoff.0),
-            hi.mul_f64(Jitter::DEFAULT.retry_after.1).max(backoff.1),
+            hi.mul_f64(jitter::RETRY_AFTER.1).max(backoff.1),
         ),
         Expect::Interval => (
-            INTERVAL.mul_f64(Jitter::DEFAULT.interval.0),
-            INTERVAL.mul_f64(Jitter::DEFAULT.interval.1),
+            INTERVAL.mul_f64(jitter::INTERVAL.0),
+            INTERVAL.mul_f64(jitter::INTERVAL.1),
         ),
     }
 }
@@ -462,7 +462,7 @@ async fn garbage_json_with_200_counts_as_delivered() {
     let log = attempts.wait(3, WAIT).await;
     assert!(log.iter().all(|(_, s)| s.consecutive_failures == 0));
     let second = log[1].0 - log[0].0;
-    let (lo, hi) = Jitter::DEFAULT.first;
+    let (lo, hi) = jitter::FIRST;
     assert!(
         second >= INTERVAL.mul_f64(lo) && second <= INTERVAL.mul_f64(hi),
         "{second:?}"

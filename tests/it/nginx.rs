@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use crate::support::faults::Attempts;
 use crate::support::in_ci;
+use crate::support::schedule::nominal_retry_delay;
 use tokio::time::Instant;
-use vortex_client::testing::schedule::nominal_retry_delay;
 use vortex_client::testing::MockServer;
 use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
 

@@ -7,14 +7,10 @@
 //! `PROPTEST_CASES=10000 cargo test --test it properties::`.
 
 use std::io::{Read, Write};
-use std::time::Duration;
 
 use proptest::prelude::*;
-use tokio::time::Instant;
-use vortex_client::testing::schedule::{nominal_retry_delay, RateLimiter, Schedule};
 use vortex_client::{
-    Environment, HeartbeatClient, HeartbeatConfig, ReporterError, MAX_DURATION, MAX_NAME_LEN,
-    MAX_RESPONSE_BYTES, MAX_RETRY_AFTER,
+    Environment, HeartbeatClient, HeartbeatConfig, ReporterError, MAX_NAME_LEN, MAX_RESPONSE_BYTES,
 };
 
 /// The documented rule for `app` and `profile`.
@@ -74,80 +70,6 @@ proptest! {
             } else {
                 prop_assert_eq!(config.instance_id, instance);
             }
-        }
-    }
-
-    /// Realistic settings (up to the 24 h limit): every delay within its documented bounds.
-    #[test]
-    fn backoff_delays_stay_within_their_bounds(
-        initial_ns in 1u64..=MAX_DURATION.as_nanos() as u64,
-        cap_fraction in 0.0f64..=1.0,
-        interval_ns in 1u64..=MAX_DURATION.as_nanos() as u64,
-        failures in prop::collection::vec(any::<u32>(), 1..16),
-        retry_after_s in prop::option::of(0u64..=u64::MAX),
-        seed in any::<u64>(),
-    ) {
-        let initial = Duration::from_nanos(initial_ns);
-        let cap = initial + (MAX_DURATION - initial).mul_f64(cap_fraction);
-        let interval = Duration::from_nanos(interval_ns);
-        let slack = Duration::from_micros(1);
-        let mut schedule = Schedule::with_seed(interval, initial, cap, seed);
-        let mut previous = Duration::ZERO;
-        for n in 0..40u32 {
-            let nominal = nominal_retry_delay(n, initial, cap);
-            prop_assert!(nominal <= cap);
-            prop_assert!(nominal >= previous, "nominal delays never shrink");
-            if n >= 1 {
-                prop_assert!(nominal >= initial);
-            }
-            previous = nominal;
-        }
-        for &n in &failures {
-            let nominal = nominal_retry_delay(n, initial, cap);
-            let d = schedule.after_failure(n);
-            prop_assert!(d <= cap, "{d:?} above the cap {cap:?}");
-            prop_assert!(d + slack >= nominal / 2, "{d:?} below half of {nominal:?}");
-            prop_assert!(d <= nominal.mul_f64(1.5) + slack, "{d:?} above 1.5 x {nominal:?}");
-            let ok = schedule.after_success();
-            prop_assert!(ok + slack >= interval.mul_f64(0.9) && ok <= interval.mul_f64(1.1) + slack);
-            let first = schedule.first_delay();
-            prop_assert!(first + slack >= interval.mul_f64(0.1) && first <= interval + slack);
-            if let Some(s) = retry_after_s {
-                let asked = Duration::from_secs(s);
-                let t = schedule.after_throttle(n, asked);
-                let honoured = asked.min(MAX_RETRY_AFTER);
-                prop_assert!(t >= honoured, "waits at least what the server asked (capped)");
-                prop_assert!(t <= honoured.mul_f64(1.2).max(cap) + slack);
-            }
-        }
-    }
-
-    /// Absurd settings through the public schedule API (which does not validate): no panic,
-    /// and the cap still holds.
-    #[test]
-    fn schedule_never_panics_on_absurd_durations(
-        interval in any::<(u64, u32)>(),
-        initial in any::<(u64, u32)>(),
-        cap in any::<(u64, u32)>(),
-        failures in any::<u32>(),
-        retry_after in any::<(u64, u32)>(),
-        burst in any::<u32>(),
-        gap in any::<(u64, u32)>(),
-        steps in prop::collection::vec(any::<u64>(), 0..8),
-    ) {
-        let d = |(s, n): (u64, u32)| Duration::new(s, n % 1_000_000_000);
-        let (interval, initial, cap) = (d(interval), d(initial), d(cap));
-        let mut schedule = Schedule::with_seed(interval, initial, cap, 1);
-        let _ = schedule.first_delay();
-        let _ = schedule.after_success();
-        prop_assert!(schedule.after_failure(failures) <= cap.max(initial));
-        let _ = schedule.after_throttle(failures, d(retry_after));
-        let _ = nominal_retry_delay(failures, initial, cap);
-        let mut limiter = RateLimiter::new(burst, d(gap));
-        let mut now = Instant::now();
-        for step in steps {
-            let _ = limiter.check(now);
-            now = now.checked_add(Duration::from_nanos(step)).unwrap_or(now);
         }
     }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::support::replies::{answering, failures};
+use crate::support::schedule::{jitter, nominal_retry_delay};
 use tokio::time::Instant;
-use vortex_client::testing::schedule::{nominal_retry_delay, Jitter};
 use vortex_client::testing::{MockServer, Reply, Report};
 use vortex_client::{Environment, HeartbeatClient};
 
@@ -68,7 +68,7 @@ async fn retry_after_is_honoured() {
     c.start().await;
     let gaps = gaps(&rx.wait_for_reports(3, WAIT).await.unwrap());
     // Never earlier than asked; at most the jitter's upper end later.
-    let most = Jitter::DEFAULT.retry_after.1;
+    let most = jitter::RETRY_AFTER.1;
     assert!(within(gaps[0], S(20), S(20).mul_f64(most)), "{gaps:?}");
     // The second failure's backoff (nominal 2 s) is shorter than Retry-After 7 s: 7 s wins.
     assert!(within(gaps[1], S(7), S(7).mul_f64(most)), "{gaps:?}");
@@ -102,7 +102,7 @@ async fn a_successful_report_restarts_the_interval() {
     let gap = next.received_at - on_demand.received_at;
     // The countdown restarts with a fresh phase (the first delay's range), so that a fleet
     // that reported a config push in the same second does not stay in lockstep.
-    let (lo, hi) = Jitter::DEFAULT.first;
+    let (lo, hi) = jitter::FIRST;
     assert!(
         within(gap, S(30).mul_f64(lo), S(30).mul_f64(hi)),
         "next periodic {gap:?} after the on-demand report"

@@ -32,6 +32,7 @@ pub mod keep_alive;
 mod logs;
 mod ports;
 pub mod replies;
+pub mod schedule;
 
 pub use base64::base64;
 pub use ci::in_ci;
