@@ -105,8 +105,8 @@ async fn walkthrough() -> Result<(), Error> {
     let s = wait_for(&mut status, |s| s.reports_accepted >= 1).await?;
     println!(
         "4. The server answered: expected {:?}, drift detected = {:?}.",
-        s.expected_version.as_deref().unwrap_or("-"),
-        s.drift_detected
+        s.drift.expected_version.as_deref().unwrap_or("-"),
+        s.drift.drift_detected
     );
     if let Some(report) = server.last_report() {
         println!("   What it received: {}", report.body);
@@ -117,13 +117,13 @@ async fn walkthrough() -> Result<(), Error> {
     let t = Instant::now();
     client.set_config_version("v2.3.5");
     let s = wait_for(&mut status, |s| {
-        s.reported_version.as_deref() == Some("v2.3.5")
+        s.drift.reported_version.as_deref() == Some("v2.3.5")
     })
     .await?;
     println!(
         "6. Reported on demand {:?} later (the interval is 30 s): drift detected = {:?}.",
         t.elapsed(),
-        s.drift_detected
+        s.drift.drift_detected
     );
 
     operator_view(&server);
@@ -137,7 +137,7 @@ async fn walkthrough() -> Result<(), Error> {
         s.reports_accepted,
         s.reports_failed
     );
-    if s.drift_detected != Some(false) || server.drift_report(APP, PROFILE).drifted != 0 {
+    if s.drift.drift_detected != Some(false) || server.drift_report(APP, PROFILE).drifted != 0 {
         return Err("drift should have cleared".into());
     }
     if !server.rejections().is_empty() {

@@ -116,7 +116,7 @@ async fn main() {
     let delivered = tokio::time::timeout(Duration::from_secs(10), async {
         while status.changed().await.is_ok() {
             let s = status.borrow_and_update().clone();
-            if s.consecutive_failures == 0 && s.reported_version.as_deref() == Some(&latest) {
+            if s.consecutive_failures == 0 && s.drift.reported_version.as_deref() == Some(&latest) {
                 return true;
             }
         }

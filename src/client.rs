@@ -11,12 +11,12 @@ use tokio::task::AbortHandle;
 use crate::answer::HeartbeatResponse;
 use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
 use crate::config::HeartbeatConfig;
-use crate::drift::DriftState;
 use crate::error::{ConfigError, Disposition, ReporterError};
 use crate::metadata::InstanceMetadata;
 use crate::report::{delay_ms, Engine};
 use crate::schedule::Schedule;
 use crate::servers::Servers;
+use crate::status::DriftState;
 use crate::status::HeartbeatStatus;
 use crate::validate::check_version;
 use crate::wire::Health;
@@ -97,40 +97,13 @@ impl Drop for EndGuard {
 }
 
 impl HeartbeatClient {
-    /// A builder; `build()` validates and returns the client.
-    ///
-    /// ```
-    /// use vortex_client::{Environment, HeartbeatClient};
-    ///
-    /// let client = HeartbeatClient::builder()
-    ///     .environment(Environment::empty()) // in tests: ignore the process's VORTEX_* variables
-    ///     .server_url("http://localhost:8888")
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .build()?;
-    /// assert!(!client.is_running()); // built, not started
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// A builder; `build()` validates and returns the client (not started).
     pub fn builder() -> HeartbeatBuilder<HeartbeatClient> {
         HeartbeatBuilder::new()
     }
 
-    /// Creates a client from a configuration. Does not touch the network and does not start.
-    ///
-    /// ```
-    /// use vortex_client::{Environment, HeartbeatClient, HeartbeatConfig};
-    ///
-    /// // A configuration validated (and logged, say) before the client is made from it.
-    /// let config = HeartbeatConfig::builder()
-    ///     .environment(Environment::empty())
-    ///     .server_url("http://localhost:8888")
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .build()?;
-    /// let client = HeartbeatClient::new(config)?;
-    /// assert_eq!(client.config().app, "billing");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Creates a client from a configuration (a struct literal, say). Touches no network and
+    /// does not start.
     ///
     /// # Errors
     ///
@@ -149,14 +122,9 @@ impl HeartbeatClient {
         })
     }
 
-    /// Starts reporting in the background and returns at once, without touching the network,
-    /// also when the server is down. The first report goes out immediately in the background.
-    ///
-    /// Idempotent: starting a running client does nothing. Must be called within a tokio
-    /// runtime; outside one it logs an error and does nothing (it never panics).
-    ///
-    /// From here on the SDK reports failures (a 404, a 401, an outage) only through `tracing`:
-    /// without a subscriber in the application they are invisible.
+    /// Starts reporting in the background and returns at once, also when the server is down:
+    /// the first report goes out immediately. Idempotent; works again after `stop()`. Outside
+    /// a tokio runtime it logs an error and does nothing.
     ///
     /// ```standalone_crate
     /// # // Own process: try_init sets a process-wide subscriber (not for other doctests).
@@ -165,15 +133,11 @@ impl HeartbeatClient {
     /// # let server = vortex_client::testing::MockServer::start().await?;
     /// # let client = vortex_client::HeartbeatClient::builder()
     /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
+    /// #     .server_url(server.url()).app("billing").profile("test").config_version("v1")
     /// #     .build()?;
-    /// # use std::time::Duration;
     /// let _ = tracing_subscriber::fmt::try_init(); // once, in main: the SDK logs its errors
     /// client.start().await; // at once, even with the server down
-    /// let first = server.next_report(Duration::from_secs(10)).await?;
+    /// let first = server.next_report(std::time::Duration::from_secs(10)).await?;
     /// assert_eq!(first.config_version, "v1");
     /// # Ok(())
     /// # }
@@ -224,31 +188,10 @@ impl HeartbeatClient {
         true
     }
 
-    /// Stops reporting. Returns at once when idle or backing off; a request in flight gets
-    /// [`HeartbeatConfig::stop_grace`] (default 1 s) to finish, then is cancelled. After
-    /// `stop()` returns the worker sends nothing more, for every caller: concurrent calls all
-    /// wait for the worker to end.
-    ///
-    /// Idempotent, and `start()` works again afterwards.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// client.start().await;
-    /// // On shutdown, once the service has stopped serving:
-    /// client.stop().await;
-    /// assert!(!client.is_running());
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Stops reporting: at once when idle or backing off; a request in flight gets
+    /// [`stop_grace`](HeartbeatConfig::stop_grace) to finish. After `stop()` returns nothing
+    /// more is sent, for every caller (concurrent calls all wait for the worker to end).
+    /// Idempotent; `start()` works again afterwards.
     pub async fn stop(&self) {
         let Some((mut ended, abort)) = self.signal_stop() else {
             return;
@@ -287,24 +230,6 @@ impl HeartbeatClient {
     }
 
     /// True between `start()` and `stop()`: the worker is alive and not told to stop.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// assert!(!client.is_running()); // built, not started
-    /// client.start().await;
-    /// assert!(client.is_running()); // e.g. for a readiness check
-    /// # Ok(())
-    /// # }
-    /// ```
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.lifecycle
@@ -314,35 +239,11 @@ impl HeartbeatClient {
             .is_some_and(|w| !w.has_ended() && !*w.stop.borrow())
     }
 
-    /// Sets the configuration version the instance runs now. A change is reported promptly in
-    /// the background (coalesced with other changes and rate-limited:
-    /// [`min_report_gap`](HeartbeatBuilder::min_report_gap) and
-    /// [`report_burst`](HeartbeatBuilder::report_burst)).
-    ///
-    /// An invalid version (empty, blank, longer than 256 bytes, or with control characters) is
-    /// not sent: the previous one stays and a warning is logged. It is never truncated or
-    /// otherwise altered, and it never panics. Use
-    /// [`try_set_config_version`](Self::try_set_config_version) to get the error instead.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// # use std::time::Duration;
-    /// client.start().await;
-    /// // The application has loaded a new configuration:
-    /// client.set_config_version("v2");
-    /// server.wait_for_version("v2", Duration::from_secs(10)).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Sets the configuration version the instance runs now. A change is reported promptly,
+    /// coalesced and rate-limited ([`min_report_gap`](HeartbeatBuilder::min_report_gap),
+    /// [`report_burst`](HeartbeatBuilder::report_burst)). An invalid version (empty, blank,
+    /// over 256 bytes, control characters) is not sent: the previous one stays and a warning
+    /// is logged; [`try_set_config_version`](Self::try_set_config_version) returns the error.
     pub fn set_config_version(&self, version: impl Into<String>) {
         if let Err(e) = self.try_set_config_version(version) {
             tracing::warn!(error = %e, "set_config_version ignored an invalid version");
@@ -350,28 +251,7 @@ impl HeartbeatClient {
     }
 
     /// Like [`set_config_version`](Self::set_config_version), returning an invalid version's
-    /// error.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// // A version read from a reload request: refuse a bad one rather than keep the old silently.
-    /// let requested = "";
-    /// if let Err(e) = client.try_set_config_version(requested) {
-    ///     println!("400 Bad Request: {e}");
-    /// }
-    /// assert_eq!(client.config_version(), "v1");
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// error (for a reload endpoint that must refuse it).
     ///
     /// # Errors
     ///
@@ -384,91 +264,26 @@ impl HeartbeatClient {
     }
 
     /// The configuration version reported now.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// client.set_config_version("v2");
-    /// // E.g. for a `/version` endpoint: what the server is told now.
-    /// assert_eq!(client.config_version(), "v2");
-    /// # Ok(())
-    /// # }
-    /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
         self.engine.changes().version().to_string()
     }
 
-    /// Sets the health reported with every heartbeat; a change is reported promptly, like a
-    /// version change.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// use vortex_client::Health;
-    ///
-    /// // The database went away: the next report (sent promptly) says so.
-    /// client.set_health(Health::Degraded);
-    /// client.report_now().await?;
-    /// assert_eq!(server.last_report().map(|r| r.health), Some(Health::Degraded));
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Sets the health reported with every heartbeat; a change is reported promptly.
     pub fn set_health(&self, health: Health) {
         self.engine.changes().set_health(health);
     }
 
     /// The health reported now.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// use vortex_client::Health;
-    ///
-    /// assert_eq!(client.health(), Health::Healthy); // the builder's default
-    /// client.set_health(Health::Unhealthy);
-    /// assert_eq!(client.health(), Health::Unhealthy);
-    /// # Ok(())
-    /// # }
-    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         self.engine.changes().health()
     }
 
-    /// Sends one report now and returns the server's answer. Works whether or not the client
-    /// is started, and never waits for the background schedule; a report already in flight
-    /// finishes first (one report at a time per client), and this one carries the newest
-    /// version.
-    ///
-    /// Makes up to [`max_retries`](HeartbeatConfig::max_retries) attempts with the backoff
-    /// delays (jittered 1 s, 2 s, ...) between them. Every attempt reads the current version.
-    /// Its outcome steers the background schedule like the worker's own: a success ends a
-    /// backoff and restarts the interval countdown.
+    /// Sends one report now and returns the server's answer, started or not, after any report
+    /// in flight (one at a time per client). Up to [`max_retries`](HeartbeatConfig::max_retries)
+    /// attempts with the backoff between them, each with the current version; its outcome
+    /// steers the background schedule like the worker's own (a success ends a backoff).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -476,14 +291,10 @@ impl HeartbeatClient {
     /// # let server = vortex_client::testing::MockServer::start().await?;
     /// # let client = vortex_client::HeartbeatClient::builder()
     /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
+    /// #     .server_url(server.url()).app("billing").profile("test").config_version("v1")
     /// #     .build()?;
     /// server.set_expected_version("billing", "test", "v2");
-    /// // E.g. right after a reload, to learn at once whether the server agrees.
-    /// let answer = client.report_now().await?;
+    /// let answer = client.report_now().await?; // e.g. right after a reload
     /// assert!(answer.drift_detected);
     /// assert_eq!(answer.expected_version.as_deref(), Some("v2"));
     /// # Ok(())
@@ -492,9 +303,8 @@ impl HeartbeatClient {
     ///
     /// # Errors
     ///
-    /// The last attempt's [`ReporterError`]. A permanent error returns at once; so does a
-    /// throttled one (429/503 with `Retry-After`): its delay is in
-    /// [`ReporterError::retry_after`] rather than slept through.
+    /// The last attempt's [`ReporterError`]. A permanent or throttled one returns at once
+    /// (the wait asked for is in [`ReporterError::retry_after`]).
     pub async fn report_now(&self) -> Result<HeartbeatResponse, ReporterError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ReporterError::NoRuntime(
@@ -534,47 +344,14 @@ impl HeartbeatClient {
         }
     }
 
-    /// A snapshot of the client's status.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// client.report_now().await?;
-    /// // E.g. for a `/health` or `/drift` endpoint:
-    /// let status = client.status();
-    /// assert_eq!(status.reports_accepted, 1);
-    /// assert_eq!(status.last_error, None);
-    /// assert_eq!(status.drift_detected, Some(false));
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// What the client knows: the server's last answer and its drift facts, and why reports
+    /// fail (for a health or `/drift` endpoint).
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
         self.engine.status().borrow().clone()
     }
 
-    /// A receiver that sees every status update (each finished attempt), e.g. to act when the
-    /// server's `expected_version` changes:
-    ///
-    /// ```no_run
-    /// # async fn run(client: vortex_client::HeartbeatClient) {
-    /// let mut status = client.subscribe();
-    /// while status.changed().await.is_ok() {
-    ///     let s = status.borrow_and_update().clone();
-    ///     if s.drift_detected == Some(true) {
-    ///         // reload configuration, then client.set_config_version(...)
-    ///     }
-    /// }
-    /// # }
-    /// ```
+    /// A receiver of every status update (each report's outcome), to wait on one.
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
         self.engine.status().subscribe()
@@ -584,9 +361,9 @@ impl HeartbeatClient {
     /// its `drift_detected` verdict, or the version the last accepted report carried. A
     /// heartbeat that confirms the same facts, and a failed attempt, do not wake it.
     ///
-    /// Like every `watch` receiver it holds the latest value: a subscriber that falls behind
-    /// skips intermediate states but never misses the last one, and a change made between
-    /// `borrow_and_update()` and the next `changed().await` wakes it.
+    /// Facts already known when it is made count as a change, so the first `changed()` returns
+    /// at once; like every `watch` receiver it holds the latest value, so a subscriber that
+    /// falls behind skips intermediate states but never misses the last one.
     ///
     /// ```no_run
     /// # async fn run(client: vortex_client::HeartbeatClient) {
@@ -602,77 +379,21 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
-        self.engine.drift().subscribe()
-    }
-
-    /// The drift facts of the last accepted report.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// server.set_expected_version("billing", "test", "v2");
-    /// client.report_now().await?;
-    /// // The version to load, when the server expects another one:
-    /// assert_eq!(client.drift_state().refresh_to(), Some("v2"));
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[must_use]
-    pub fn drift_state(&self) -> DriftState {
-        self.engine.drift().borrow().clone()
+        let mut drift = self.engine.drift().subscribe();
+        if *drift.borrow() != DriftState::default() {
+            drift.mark_changed();
+        }
+        drift
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// // The generated instance id, e.g. to log it at start:
-    /// println!("reporting as {}", client.config().instance_id);
-    /// assert!(!client.config().instance_id.is_empty());
-    /// # Ok(())
-    /// # }
-    /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
         self.engine.config()
     }
 
-    /// The metadata sent with every report: detected once (on the first report), then cached.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = vortex_client::testing::MockServer::start().await?;
-    /// # let client = vortex_client::HeartbeatClient::builder()
-    /// #     .environment(vortex_client::Environment::empty())
-    /// #     .server_url(server.url())
-    /// #     .app("billing")
-    /// #     .profile("test")
-    /// #     .config_version("v1")
-    /// #     .build()?;
-    /// // What the server is told about this instance, e.g. for a debug endpoint:
-    /// let metadata = client.metadata().await;
-    /// println!("host {:?}, region {:?}", metadata.hostname, metadata.region);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// The instance metadata every report carries (detected on first use), for a debug
+    /// endpoint, say.
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
         self.engine.metadata().await
     }

@@ -119,7 +119,6 @@
 // it here. CONTRIBUTING.md lists each file in import order.
 // facts
 mod answer;
-mod drift;
 mod error;
 mod limits;
 mod redact;
@@ -162,7 +161,6 @@ pub use answer::HeartbeatResponse;
 pub use builder::{FromConfig, HeartbeatBuilder};
 pub use client::HeartbeatClient;
 pub use config::HeartbeatConfig;
-pub use drift::DriftState;
 pub use env::Environment;
 pub use error::{Cause, ConfigError, Disposition, ReporterError};
 pub use health_check::HealthCheck;
@@ -173,7 +171,7 @@ pub use limits::{
 };
 pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;
-pub use status::HeartbeatStatus;
+pub use status::{DriftState, HeartbeatStatus};
 pub use wire::Health;
 
 /// A [`HeartbeatBuilder`] that builds a [`HeartbeatConfig`].

@@ -14,13 +14,13 @@ use tokio::time::Instant;
 use crate::answer::{HeartbeatResponse, Resolved};
 use crate::changes::Changes;
 use crate::config::HeartbeatConfig;
-use crate::drift::DriftState;
 use crate::error::{Disposition, ReporterError};
 use crate::health_check::Monitor;
 use crate::metadata::{self, InstanceMetadata};
 use crate::plan::{Origin, Outcome, Plan};
 use crate::schedule::{RateLimiter, Schedule};
 use crate::servers::{Failed, Servers};
+use crate::status::DriftState;
 use crate::status::HeartbeatStatus;
 use crate::telemetry::Telemetry;
 
@@ -252,38 +252,21 @@ impl Engine {
             let known = self.drift.borrow();
             answer.resolve(known.expected_version.as_deref(), version)
         };
+        let expected = &response.expected_version;
         self.status.send_modify(|s| {
             s.last_success = Some(now);
             s.last_attempt = Some(now);
             s.consecutive_failures = 0;
             s.last_error = None;
             s.reports_accepted += 1;
-            s.expected_version.clone_from(&response.expected_version);
-            s.drift_detected = drift;
-            // Steady state (same answer, same version) copies nothing: no allocation per report.
-            if s.last_response.as_ref() != Some(&response) {
-                s.last_response = Some(response.clone());
-            }
-            if s.reported_version.as_deref() != Some(version) {
-                s.reported_version = Some(version.to_owned());
-            }
+            s.drift.update(expected, drift, version);
+            // The steady state (same server) copies nothing: no allocation per report.
             if s.server_url.as_deref() != Some(by) {
                 s.server_url = Some(by.to_owned());
             }
         });
-        self.drift.send_if_modified(|d| {
-            let changed = d.expected_version != response.expected_version
-                || d.drift_detected != drift
-                || d.reported_version.as_deref() != Some(version);
-            if changed {
-                *d = DriftState {
-                    expected_version: response.expected_version.clone(),
-                    drift_detected: drift,
-                    reported_version: Some(version.to_owned()),
-                };
-            }
-            changed
-        });
+        self.drift
+            .send_if_modified(|d| d.update(expected, drift, version));
         tracing::debug!(version = %version, drift = ?drift, expected = ?response.expected_version, "heartbeat accepted");
         (response, drift)
     }

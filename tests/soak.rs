@@ -87,7 +87,7 @@ async fn a_few_hundred_reports_through_random_faults_keep_memory_flat() {
     let log = attempts.wait(log.len() + 2, within).await;
     for (_, s) in &log[log.len() - 3..] {
         assert_eq!(s.consecutive_failures, 0);
-        assert_eq!(s.reported_version.as_deref(), Some(latest.as_str()));
+        assert_eq!(s.drift.reported_version.as_deref(), Some(latest.as_str()));
     }
     c.stop().await;
 }

@@ -17,12 +17,6 @@ const THREAD_NAME: &str = "vortex-heartbeat";
 /// How long the runtime's shutdown waits for its blocking tasks (e.g. a DNS lookup).
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);
 
-/// What the thread hands back once its runtime and client exist.
-pub(super) struct Parts {
-    pub(super) client: crate::HeartbeatClient,
-    pub(super) runtime: Handle,
-}
-
 /// The caller's end of the thread: how to stop it and learn that it finished.
 pub(super) struct Thread {
     shutdown: oneshot::Sender<()>,
@@ -31,8 +25,11 @@ pub(super) struct Thread {
 }
 
 impl Thread {
-    /// Starts the thread and waits for its handshake (no network involved).
-    pub(super) fn start(config: HeartbeatConfig) -> Result<(Thread, Parts), ConfigError> {
+    /// Starts the thread and waits for its handshake (no network involved): the thread, and
+    /// the async client and runtime on it.
+    pub(super) fn start(
+        config: HeartbeatConfig,
+    ) -> Result<(Thread, crate::HeartbeatClient, Handle), ConfigError> {
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (shutdown, shutdown_rx) = oneshot::channel();
         let (finished_tx, finished) = mpsc::sync_channel(1);
@@ -41,13 +38,14 @@ impl Thread {
             .spawn(move || run(config, ready_tx, shutdown_rx, finished_tx))
             .map_err(|e| ConfigError::Runtime(format!("cannot spawn a thread: {e}")))?;
         match ready_rx.recv() {
-            Ok(Ok(parts)) => Ok((
+            Ok(Ok((client, runtime))) => Ok((
                 Thread {
                     shutdown,
                     finished,
                     join,
                 },
-                parts,
+                client,
+                runtime,
             )),
             Ok(Err(error)) => {
                 let _ = join.join();
@@ -93,7 +91,7 @@ impl Thread {
 /// down within a bound.
 fn run(
     config: HeartbeatConfig,
-    ready: mpsc::SyncSender<Result<Parts, ConfigError>>,
+    ready: mpsc::SyncSender<Result<(crate::HeartbeatClient, Handle), ConfigError>>,
     shutdown: oneshot::Receiver<()>,
     finished: mpsc::SyncSender<()>,
 ) {
@@ -121,11 +119,10 @@ fn run(
             return;
         }
     };
-    let parts = Parts {
-        client: client.clone(),
-        runtime: runtime.handle().clone(),
-    };
-    if ready.send(Ok(parts)).is_err() {
+    if ready
+        .send(Ok((client.clone(), runtime.handle().clone())))
+        .is_err()
+    {
         return;
     }
     runtime.block_on(async {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use vortex_client::blocking::HeartbeatClient;
+use vortex_client::blocking::{DriftReceiver, HeartbeatClient};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, Health, HeartbeatBuilder, HeartbeatConfig, ReporterError,
@@ -59,8 +59,8 @@ fn lifecycle(server: &MockServer) {
     assert_eq!(answer.expected_version.as_deref(), Some("v3"));
     let status = client.status();
     assert!(status.reports_accepted >= 4, "{status:?}");
-    assert_eq!(status.reported_version.as_deref(), Some("v2"));
-    assert_eq!(client.drift_state().drift_detected, Some(true));
+    assert_eq!(status.drift.reported_version.as_deref(), Some("v2"));
+    assert_eq!(client.status().drift.drift_detected, Some(true));
     assert!(client.try_set_config_version("").is_err());
 
     // Dropping a clone does not stop the client.
@@ -155,24 +155,19 @@ fn thread_names() -> Vec<String> {
         .collect()
 }
 
-/// A client whose server never answers, with a short grace and a long timeout, and the
-/// status receiver (which closes once the client's thread has torn its runtime down).
-fn client_with_request_in_flight(
-    server: &MockServer,
-) -> (
-    HeartbeatClient,
-    tokio::sync::watch::Receiver<vortex_client::HeartbeatStatus>,
-) {
+/// A client whose server never answers, with a short grace and a long timeout, and a drift
+/// receiver (which closes once the client's thread has torn its runtime down).
+fn client_with_request_in_flight(server: &MockServer) -> (HeartbeatClient, DriftReceiver) {
     server.set_default_reply(Reply::Hang);
     let client = builder(&server.url())
         .stop_grace(Duration::from_millis(200))
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let status = client.subscribe();
+    let drift = client.subscribe_drift();
     client.start();
     server.wait_for_reports_blocking(1, WAIT).unwrap();
-    (client, status)
+    (client, drift)
 }
 
 /// stop_grace (200 ms) plus the documented half second, with room for a loaded machine; far
@@ -193,14 +188,14 @@ fn stop_is_bounded_with_a_request_in_flight() {
 }
 
 fn assert_drop_is_bounded_and_joins(server: &MockServer) {
-    let (client, status) = client_with_request_in_flight(server);
+    let (client, drift) = client_with_request_in_flight(server);
     let started = Instant::now();
     drop(client);
     let took = started.elapsed();
     assert!(took < stop_bound(), "drop took {took:?}");
-    // The worker task held the client's state: the status sender is gone only because the
+    // The worker task held the client's state: the drift sender is gone only because the
     // thread shut its runtime down before drop returned.
-    assert!(status.has_changed().is_err(), "the thread outlived drop");
+    assert!(drift.is_closed(), "the thread outlived drop");
 }
 
 #[test]

@@ -70,7 +70,7 @@ async fn notifications_follow_the_server_in_order() {
     receiver.script([Reply::Status(500)]);
     client.report_now().await.unwrap_err();
     assert!(!drift.has_changed().unwrap(), "a failure keeps the facts");
-    assert_eq!(client.drift_state().drift_detected, Some(true));
+    assert_eq!(client.status().drift.drift_detected, Some(true));
 
     client.set_config_version("v2");
     client.report_now().await.unwrap();
@@ -232,7 +232,8 @@ async fn refresh_loop() {
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), false, "v2"));
     // Later heartbeats confirm the same facts: nothing more. Two of them, watched by a receiver
     // of the test's own (the application's may not have run yet).
-    let later = client.subscribe_drift();
+    let mut later = client.subscribe_drift();
+    later.borrow_and_update(); // the facts so far: seen
     let mut status = client.subscribe();
     let accepted = status.borrow_and_update().reports_accepted;
     tokio::time::timeout(
@@ -290,11 +291,10 @@ fn blocking_receiver_returns_changes_in_order_and_misses_none() {
     client.report_now().unwrap();
     server.set_expected_version("drift-app", "test", "v3");
     client.report_now().unwrap();
-    assert!(drift.has_changed());
-    let state = drift.wait_for_change(Duration::from_secs(10)).unwrap();
+    let state = drift.wait_for_change(Duration::ZERO).unwrap();
     assert_eq!(facts(&state), f(Some("v3"), true, "v1"));
     assert_eq!(state.refresh_to(), Some("v3"));
-    assert!(!drift.has_changed());
+    assert_eq!(drift.wait_for_change(Duration::ZERO), None);
 
     client.set_config_version("v3");
     client.report_now().unwrap();
@@ -371,14 +371,19 @@ fn blocking_refresh_loop_sees_drift_and_its_clearing() {
     );
     // Later heartbeats confirm the same facts: nothing more. Two of them, watched by a receiver
     // of the test's own (the application's thread may not have run yet).
-    let later = client.subscribe_drift();
+    let mut later = client.subscribe_drift();
+    later.current(); // the facts so far: seen
     let accepted = client.status().reports_accepted;
     let deadline = Instant::now() + within;
     while client.status().reports_accepted < accepted + 2 {
         assert!(Instant::now() < deadline, "two more heartbeats");
         std::thread::sleep(Duration::from_millis(10)); // a poll interval, not a timing
     }
-    assert!(!later.has_changed(), "same facts, no wake-up");
+    assert_eq!(
+        later.wait_for_change(Duration::ZERO),
+        None,
+        "same facts, no wake-up"
+    );
     client.stop();
     assert!(seen_rx.try_recv().is_err());
     shutdown.store(true, Ordering::Relaxed);

@@ -356,7 +356,7 @@ async fn ordering_holds_across_two_servers() {
     let mut status = c.subscribe();
     tokio::time::timeout(
         S(10),
-        status.wait_for(|s| s.reported_version.as_deref() == Some(last.as_str())),
+        status.wait_for(|s| s.drift.reported_version.as_deref() == Some(last.as_str())),
     )
     .await
     .expect("the last version is accepted")

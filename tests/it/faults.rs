@@ -145,7 +145,7 @@ where
     let log = attempts.wait_success(WAIT).await;
     assert_delays(&log, expect, attempt_takes);
     let (_, first_ok) = log.last().unwrap();
-    assert_eq!(first_ok.reported_version.as_deref(), Some("v2"));
+    assert_eq!(first_ok.drift.reported_version.as_deref(), Some("v2"));
     assert_eq!(first_ok.consecutive_failures, 0);
     assert_eq!(first_ok.last_error, None);
     // The interval resumes, and nothing older ever overwrites the latest version.
@@ -156,8 +156,8 @@ where
     let gap = *t_next - t_ok;
     let (lo, hi) = delay_range(Expect::Interval, 0);
     assert!(gap + S(1) >= lo && gap <= hi + S(1), "{gap:?}");
-    assert_eq!(next.reported_version.as_deref(), Some("v2"));
-    assert_eq!(log[n + 1].1.reported_version.as_deref(), Some("v2"));
+    assert_eq!(next.drift.reported_version.as_deref(), Some("v2"));
+    assert_eq!(log[n + 1].1.drift.reported_version.as_deref(), Some("v2"));
     (c, attempts)
 }
 
@@ -473,7 +473,7 @@ async fn garbage_json_with_200_counts_as_delivered() {
     c.set_config_version("v2");
     let log = attempts.wait(4, WAIT).await;
     let (at, status) = &log[3];
-    assert_eq!(status.reported_version.as_deref(), Some("v2"));
+    assert_eq!(status.drift.reported_version.as_deref(), Some("v2"));
     assert!(
         *at - changed_at < S(1),
         "the change waited {:?}",

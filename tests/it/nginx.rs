@@ -237,7 +237,7 @@ async fn receiver_gone_nginx_502_then_back_and_the_latest_version_wins() {
     let attempts = Attempts::watch(&c);
     c.start().await;
     let first = attempts.wait_success(WAIT).await;
-    assert_eq!(first[0].1.reported_version.as_deref(), Some("v1"));
+    assert_eq!(first[0].1.drift.reported_version.as_deref(), Some("v1"));
     assert_eq!(
         rx.wait_for_reports(1, WAIT).await.unwrap()[0].config_version,
         "v1"
@@ -284,7 +284,7 @@ async fn receiver_gone_nginx_502_then_back_and_the_latest_version_wins() {
     let rx = MockServer::builder().bind(upstream).start().await.unwrap();
     let log = attempts.wait_success(WAIT).await;
     assert_eq!(
-        log.last().unwrap().1.reported_version.as_deref(),
+        log.last().unwrap().1.drift.reported_version.as_deref(),
         Some("v2")
     );
     let reports = rx.wait_for_reports(2, WAIT).await.unwrap();

@@ -120,7 +120,7 @@ async fn the_server_ends_on_the_version_the_status_shows() {
         let last = rx.last_report().map(|r| r.config_version);
         assert_eq!(last.as_deref(), Some(version.as_str()), "round {n}");
         assert_eq!(
-            c.status().reported_version.as_deref(),
+            c.status().drift.reported_version.as_deref(),
             Some(version.as_str())
         );
     }
@@ -215,7 +215,8 @@ async fn hammer() {
     let mut settled = c.subscribe();
     tokio::time::timeout(
         S(10),
-        settled.wait_for(|s| s.reported_version.as_deref() == Some(format!("v{last}").as_str())),
+        settled
+            .wait_for(|s| s.drift.reported_version.as_deref() == Some(format!("v{last}").as_str())),
     )
     .await
     .expect("the last version is accepted")
@@ -316,7 +317,7 @@ fn watch_for_regressions(c: &HeartbeatClient) -> Watchers {
         async move {
             let (mut seen, mut back) = (0, Vec::new());
             while !done.load(Ordering::Relaxed) {
-                let n = version_number(c.status().reported_version.as_deref());
+                let n = version_number(c.status().drift.reported_version.as_deref());
                 if n < seen {
                     back.push((n, seen));
                 }

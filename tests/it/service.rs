@@ -37,9 +37,9 @@ fn service_reloads_reports_drift_and_stops_on_sigterm() {
     server
         .wait_for_version_blocking("v2", WAIT)
         .expect("v2 reported");
-    let status = service.drift_until(|s| s["drift_detected"] == true);
-    assert_eq!(status["expected_version"], "v3");
-    assert_eq!(status["reported_version"], "v2");
+    let status = service.drift_until(|s| s["drift"]["drift_detected"] == true);
+    assert_eq!(status["drift"]["expected_version"], "v3");
+    assert_eq!(status["drift"]["reported_version"], "v2");
 
     // An invalid version is refused with the SDK's reason.
     let (code, body) = service.post_reload(" ");
@@ -51,8 +51,8 @@ fn service_reloads_reports_drift_and_stops_on_sigterm() {
     server
         .wait_for_version_blocking("v3", WAIT)
         .expect("v3 reported");
-    let status = service.drift_until(|s| s["drift_detected"] == false);
-    assert_eq!(status["reported_version"], "v3");
+    let status = service.drift_until(|s| s["drift"]["drift_detected"] == false);
+    assert_eq!(status["drift"]["reported_version"], "v3");
     assert_eq!(service.get("/healthz"), (200, "ok\n".into()));
 
     assert!(server.rejections().is_empty(), "{:?}", server.rejections());

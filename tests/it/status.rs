@@ -28,8 +28,8 @@ async fn an_unreachable_server_leaves_drift_unknown() {
     let mut status = c.subscribe();
     c.start().await;
     status.wait_for(|s| s.reports_failed > 0).await.unwrap();
-    assert_eq!(c.status().drift_detected, None);
-    assert_eq!(c.drift_state().drift_detected, None);
+    assert_eq!(c.status().drift.drift_detected, None);
+    assert_eq!(c.status().drift.drift_detected, None);
     c.stop().await;
 }
 
@@ -38,8 +38,8 @@ async fn a_server_without_the_drift_api_leaves_drift_unknown() {
     let rx = answering(404).await;
     let c = client(&rx.url()).build().unwrap();
     assert!(c.report_now().await.is_err());
-    assert_eq!(c.status().drift_detected, None);
-    assert_eq!(c.drift_state().drift_detected, None);
+    assert_eq!(c.status().drift.drift_detected, None);
+    assert_eq!(c.status().drift.drift_detected, None);
 }
 
 #[tokio::test]
@@ -47,18 +47,18 @@ async fn no_drift_and_drift_are_known_after_an_accepted_report() {
     let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
-    assert_eq!(c.status().drift_detected, Some(false));
-    assert_eq!(c.drift_state().drift_detected, Some(false));
+    assert_eq!(c.status().drift.drift_detected, Some(false));
+    assert_eq!(c.status().drift.drift_detected, Some(false));
     assert_eq!(
-        c.status().expected_version,
+        c.status().drift.expected_version,
         None,
         "no expectation on the server"
     );
 
     rx.set_expected_version("app", "prod", "v2");
     c.report_now().await.unwrap();
-    assert_eq!(c.status().drift_detected, Some(true));
-    assert_eq!(c.drift_state().refresh_to(), Some("v2"));
+    assert_eq!(c.status().drift.drift_detected, Some(true));
+    assert_eq!(c.status().drift.refresh_to(), Some("v2"));
 }
 
 #[tokio::test]
@@ -73,22 +73,13 @@ async fn the_status_serialises_with_rfc3339_times() {
     assert_eq!(last_success.len(), 24, "{last_success}");
     assert!(last_success.ends_with('Z') && last_success.as_bytes()[10] == b'T');
     assert_eq!(json["last_attempt"], json["last_success"]);
-    assert_eq!(json["drift_detected"], true);
-    assert_eq!(json["expected_version"], "v2");
-    assert_eq!(json["reported_version"], "v1");
+    assert_eq!(
+        json["drift"],
+        serde_json::json!({"expected_version": "v2", "drift_detected": true, "reported_version": "v1"})
+    );
     assert_eq!(json["reports_accepted"], 1);
     assert_eq!(json["consecutive_failures"], 0);
     assert_eq!(json["last_error"], serde_json::Value::Null);
-    assert_eq!(
-        json["last_response"],
-        serde_json::json!({"registered": true, "expected_version": "v2", "drift_detected": true})
-    );
-
-    let drift = serde_json::to_value(c.drift_state()).unwrap();
-    assert_eq!(
-        drift,
-        serde_json::json!({"expected_version": "v2", "drift_detected": true, "reported_version": "v1"})
-    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -139,7 +130,7 @@ async fn a_wrongly_typed_member_keeps_the_drift_facts() {
     c.report_now().await.unwrap();
     let known = (Some("v2".to_owned()), Some(true));
     let facts = |c: &HeartbeatClient| {
-        let d = c.drift_state();
+        let d = c.status().drift;
         (d.expected_version, d.drift_detected)
     };
     assert_eq!(facts(&c), known);

@@ -222,11 +222,11 @@ async fn a_late_answer_to_an_older_version_does_not_roll_the_status_back() {
     assert!(!fast.unwrap().drift_detected);
     let s = c.status();
     assert_eq!(s.reports_accepted, 2);
-    assert_eq!(s.reported_version.as_deref(), Some("v2"));
+    assert_eq!(s.drift.reported_version.as_deref(), Some("v2"));
     assert_eq!(
-        s.drift_detected,
+        s.drift.drift_detected,
         Some(false),
         "the late answer about v1 won: {s:?}"
     );
-    assert_eq!(c.drift_state().drift_detected, Some(false));
+    assert_eq!(c.status().drift.drift_detected, Some(false));
 }

@@ -659,7 +659,7 @@ async fn extremes_are_survived(logs: &dyn Fn() -> String) {
     let mut status = client.subscribe();
     tokio::time::timeout(
         WITHIN,
-        status.wait_for(|s| s.reported_version.as_deref() == Some("v2")),
+        status.wait_for(|s| s.drift.reported_version.as_deref() == Some("v2")),
     )
     .await
     .expect("v2 is delivered")
