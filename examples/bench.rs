@@ -373,7 +373,7 @@ const INSTANCE: &str = "bench-7d4f9b8c-abc12";
 const VERSION: &str = "v2.3.4";
 
 /// The SDK as the bench runs it: its own client, trusting the test CA.
-fn sdk_builder(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn sdk_builder(base_url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     let builder = sdk_base(base_url);
     #[cfg(any(feature = "rustls", feature = "rustls-ring"))]
     let builder = builder.add_root_certificate(CA_PEM);
@@ -383,7 +383,7 @@ fn sdk_builder(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
 /// The SDK's settings without trust: an application's client brings its own. Field by
 /// field, so that this keeps compiling if InstanceMetadata grows fields.
 #[allow(clippy::field_reassign_with_default)]
-fn sdk_base(base_url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn sdk_base(base_url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     let mut meta = InstanceMetadata::default();
     meta.hostname = Some("bench-7d4f9b8c-abc12".into());
     meta.ip_address = Some("127.0.0.1".into());

@@ -1,4 +1,5 @@
-//! [`HeartbeatBuilder`]: the builder's setters and what a builder can build ([`FromConfig`]).
+//! [`HeartbeatBuilder`]: the builder's setters, and the configuration it builds (each client's
+//! module builds its client from it).
 //! The fallback for settings left unset is in `fallback.rs`.
 
 use std::fmt;
@@ -18,59 +19,10 @@ use crate::limits::{
 use crate::proxy::ProxySetting;
 use crate::wire::{Health, InstanceMetadata};
 
-/// What a [`HeartbeatBuilder`] builds: a [`HeartbeatConfig`], an async
-/// [`HeartbeatClient`](crate::HeartbeatClient) or a blocking
-/// [`blocking::HeartbeatClient`](crate::blocking::HeartbeatClient).
-pub trait FromConfig: Sized + sealed::Sealed {
-    /// Makes the value from a configuration the builder has filled in, validating it.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for an invalid setting, or when the value cannot be made, e.g. an HTTP
-    /// client that cannot be built (an unusable root certificate) or a thread that cannot be
-    /// started.
-    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError>;
-}
-
-/// Keeps [`FromConfig`] to the crate's own types.
-pub(crate) mod sealed {
-    /// Implemented by the types a builder can build.
-    pub trait Sealed {}
-}
-
-impl sealed::Sealed for HeartbeatConfig {}
-
-impl FromConfig for HeartbeatConfig {
-    fn from_config(mut config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        config.fill_instance_id()?;
-        Ok(config)
-    }
-}
-
 impl HeartbeatConfig {
     /// A builder that validates the configuration and fills unset values from the environment.
     pub fn builder() -> HeartbeatBuilder<HeartbeatConfig> {
         HeartbeatBuilder::new()
-    }
-
-    /// A configuration read entirely from the process environment (`VORTEX_URL`, `VORTEX_APP`,
-    /// `VORTEX_PROFILE`, ...: the table on [`HeartbeatBuilder`]).
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] naming the missing or malformed variable.
-    pub fn from_env() -> Result<HeartbeatConfig, ConfigError> {
-        Self::builder().build()
-    }
-
-    /// Like [`HeartbeatConfig::from_env`], reading from the given [`Environment`].
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] naming the missing or malformed variable.
-    pub fn from_environment(env: Environment) -> Result<HeartbeatConfig, ConfigError> {
-        Self::builder().environment(env).build()
     }
 }
 
@@ -815,16 +767,26 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Fills unset settings from the environment and the resource attributes, then makes `U`,
-    /// which validates the configuration (once). A rejected value taken from the environment
-    /// is reported under the variable's name.
-    fn resolve<U: FromConfig>(mut self) -> Result<U, ConfigError> {
-        let taken = fallback::fill(&mut self.config, &self.resource, self.set)?;
-        U::from_config(self.config).map_err(|error| fallback::blame(&taken, error))
+    /// Sets the health check (each client's builder takes its own kind).
+    pub(crate) fn with_health_check(mut self, check: HealthCheck) -> Self {
+        self.config.health_check = Some(check);
+        self
     }
 
-    /// Validates and returns what this builder builds: a [`HeartbeatConfig`], or a client
-    /// created (not started) from it.
+    /// Fills unset settings from the environment and the resource attributes, then makes the
+    /// value (which validates the configuration, once). A rejected value taken from the
+    /// environment is reported under the variable's name.
+    pub(crate) fn finish<U>(
+        mut self,
+        make: impl FnOnce(HeartbeatConfig) -> Result<U, ConfigError>,
+    ) -> Result<U, ConfigError> {
+        let taken = fallback::fill(&mut self.config, &self.resource, self.set)?;
+        make(self.config).map_err(|error| fallback::blame(&taken, error))
+    }
+}
+
+impl HeartbeatBuilder<HeartbeatConfig> {
+    /// Validates and returns the configuration.
     ///
     /// ```
     /// use vortex_client::{ConfigError, Environment, HeartbeatConfig};
@@ -836,37 +798,22 @@ impl<T> HeartbeatBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a missing or invalid setting or a malformed environment variable;
-    /// for a client also an HTTP client that cannot be built (e.g. an unusable root
-    /// certificate), and for the blocking client a thread or runtime that cannot be started.
-    pub fn build(self) -> Result<T, ConfigError>
-    where
-        T: FromConfig,
-    {
-        self.resolve()
+    /// [`ConfigError`] for a missing or invalid setting or a malformed environment variable.
+    pub fn build(self) -> Result<HeartbeatConfig, ConfigError> {
+        self.finish(|mut config| {
+            config.validate()?;
+            config.fill_instance_id()?;
+            Ok(config)
+        })
     }
 
-    /// Validates and returns the configuration, whatever this builder was made for.
-    ///
-    /// ```
-    /// use vortex_client::{Environment, HeartbeatClient};
-    ///
-    /// // Check (or log) the configuration a client builder would use, without making the client.
-    /// let config = HeartbeatClient::builder()
-    ///     .environment(Environment::empty())
-    ///     .server_url("http://localhost:8888")
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .build_config()?;
-    /// println!("would report as {}", config.instance_id);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`HeartbeatBuilder::<HeartbeatConfig>::build`].
-    pub fn build_config(self) -> Result<HeartbeatConfig, ConfigError> {
-        self.resolve()
+    /// An async health check, as the async client's builder takes it.
+    pub fn health_check<F, Fut>(self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Health> + Send + 'static,
+    {
+        self.with_health_check(HealthCheck::new(check))
     }
 }
 
@@ -963,82 +910,6 @@ impl<T> HeartbeatBuilder<T> {
     }
 }
 
-/// The async clients' health check.
-macro_rules! async_health_check {
-    ($target:ty) => {
-        impl HeartbeatBuilder<$target> {
-            /// An async health check, asked at each periodic report (and the first); its answer
-            /// becomes the reported health, as if given to `set_health`, and a change is
-            /// reported promptly. It runs beside the reports, on a thread of its own, one
-            /// evaluation at a time: a check that blocks or never returns holds that one thread
-            /// and delays nothing. Past [`health_check_timeout`](Self::health_check_timeout)
-            /// it counts as [`Health::Degraded`] until it answers; a panic counts as
-            /// [`Health::Unhealthy`]. The rules: `docs/resilience.md` ("Health checks").
-            ///
-            /// ```
-            /// use std::sync::atomic::{AtomicBool, Ordering};
-            /// use std::sync::Arc;
-            /// use vortex_client::{Health, HeartbeatConfig};
-            ///
-            /// let database_up = Arc::new(AtomicBool::new(true));
-            /// let config = HeartbeatConfig::builder()
-            ///     .server_url("http://vortex-config:8888")
-            ///     .app("payment-service")
-            ///     .profile("production")
-            ///     .health_check(move || {
-            ///         let up = database_up.load(Ordering::Relaxed);
-            ///         async move { if up { Health::Healthy } else { Health::Degraded } }
-            ///     })
-            ///     .build()?;
-            /// assert!(config.health_check.is_some());
-            /// # Ok::<(), vortex_client::ConfigError>(())
-            /// ```
-            pub fn health_check<F, Fut>(mut self, check: F) -> Self
-            where
-                F: Fn() -> Fut + Send + Sync + 'static,
-                Fut: std::future::Future<Output = Health> + Send + 'static,
-            {
-                self.config.health_check = Some(HealthCheck::new(check));
-                self
-            }
-        }
-    };
-}
-
-async_health_check!(HeartbeatConfig);
-async_health_check!(crate::HeartbeatClient);
-
-impl HeartbeatBuilder<crate::blocking::HeartbeatClient> {
-    /// A health check as a plain function, which may block (a synchronous database ping, say):
-    /// asked at each periodic report (and the first), on a thread of its own, one evaluation
-    /// at a time, beside the reports. Its answer becomes the reported health; past
-    /// [`health_check_timeout`](Self::health_check_timeout) it counts as [`Health::Degraded`]
-    /// until it answers, and a panic counts as [`Health::Unhealthy`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use vortex_client::{blocking::HeartbeatClient, Health};
-    ///
-    /// # fn database_ping() -> bool { true }
-    /// let client = HeartbeatClient::builder()
-    ///     .server_url("http://vortex-config:8888")
-    ///     .app("payment-service")
-    ///     .profile("production")
-    ///     .health_check(|| if database_ping() { Health::Healthy } else { Health::Unhealthy })
-    ///     .health_check_timeout(Duration::from_secs(2))
-    ///     .build()?;
-    /// # drop(client);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn health_check<F>(mut self, check: F) -> Self
-    where
-        F: Fn() -> Health + Send + Sync + 'static,
-    {
-        self.config.health_check = Some(HealthCheck::blocking(check));
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1088,7 +959,10 @@ mod tests {
             ("VORTEX_HEARTBEAT_INTERVAL", "500ms"),
             ("VORTEX_HEARTBEAT_TIMEOUT", "2"),
         ]);
-        let c = HeartbeatConfig::from_environment(env.clone()).unwrap();
+        let c = HeartbeatConfig::builder()
+            .environment(env.clone())
+            .build()
+            .unwrap();
         assert_eq!(c.server_url, "http://env:1");
         assert_eq!(c.app, "otel-app");
         assert_eq!(c.profile, "prod");
@@ -1113,7 +987,10 @@ mod tests {
             ("VORTEX_PROFILE", "p"),
             ("VORTEX_HEARTBEAT_INTERVAL", "soon"),
         ]);
-        let err = HeartbeatConfig::from_environment(env).unwrap_err();
+        let err = HeartbeatConfig::builder()
+            .environment(env)
+            .build()
+            .unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("VORTEX_HEARTBEAT_INTERVAL") && text.contains("soon"),

@@ -9,9 +9,10 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use crate::answer::HeartbeatResponse;
-use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
+use crate::builder::HeartbeatBuilder;
 use crate::config::HeartbeatConfig;
 use crate::error::{ConfigError, Disposition, ReporterError};
+use crate::health_check::HealthCheck;
 use crate::metadata::InstanceMetadata;
 use crate::report::{delay_ms, Engine};
 use crate::schedule::Schedule;
@@ -418,10 +419,48 @@ impl fmt::Debug for HeartbeatClient {
     }
 }
 
-impl sealed::Sealed for HeartbeatClient {}
+impl HeartbeatBuilder<HeartbeatClient> {
+    /// Validates and returns the client, not started.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a missing or invalid setting, a malformed environment variable, or
+    /// an HTTP client that cannot be built (an unusable root certificate, say).
+    pub fn build(self) -> Result<HeartbeatClient, ConfigError> {
+        self.finish(HeartbeatClient::new)
+    }
 
-impl FromConfig for HeartbeatClient {
-    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        HeartbeatClient::new(config)
+    /// An async health check, asked at each periodic report (and the first); its answer
+    /// becomes the reported health, as if given to `set_health`, and a change is
+    /// reported promptly. It runs beside the reports, on a thread of its own, one
+    /// evaluation at a time: a check that blocks or never returns holds that one thread
+    /// and delays nothing. Past [`health_check_timeout`](Self::health_check_timeout)
+    /// it counts as [`Health::Degraded`] until it answers; a panic counts as
+    /// [`Health::Unhealthy`]. The rules: `docs/resilience.md` ("Health checks").
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use vortex_client::{Health, HeartbeatConfig};
+    ///
+    /// let database_up = Arc::new(AtomicBool::new(true));
+    /// let config = HeartbeatConfig::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .health_check(move || {
+    ///         let up = database_up.load(Ordering::Relaxed);
+    ///         async move { if up { Health::Healthy } else { Health::Degraded } }
+    ///     })
+    ///     .build()?;
+    /// assert!(config.health_check.is_some());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
+    pub fn health_check<F, Fut>(self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Health> + Send + 'static,
+    {
+        self.with_health_check(HealthCheck::new(check))
     }
 }

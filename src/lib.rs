@@ -158,7 +158,7 @@ mod client;
 pub mod testing;
 
 pub use answer::HeartbeatResponse;
-pub use builder::{FromConfig, HeartbeatBuilder};
+pub use builder::HeartbeatBuilder;
 pub use client::HeartbeatClient;
 pub use config::HeartbeatConfig;
 pub use env::Environment;
@@ -173,11 +173,6 @@ pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;
 pub use status::{DriftState, HeartbeatStatus};
 pub use wire::Health;
-
-/// A [`HeartbeatBuilder`] that builds a [`HeartbeatConfig`].
-pub type HeartbeatConfigBuilder = HeartbeatBuilder<HeartbeatConfig>;
-/// A [`HeartbeatBuilder`] that builds a [`HeartbeatClient`].
-pub type HeartbeatClientBuilder = HeartbeatBuilder<HeartbeatClient>;
 
 /// Entry points for the fuzz targets in `fuzz/`. cargo-fuzz builds with `--cfg fuzzing`; no
 /// other build has this module, so it is no part of the API.

@@ -41,9 +41,10 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::answer::HeartbeatResponse;
-use crate::builder::{sealed, FromConfig, HeartbeatBuilder};
+use crate::builder::HeartbeatBuilder;
 use crate::config::HeartbeatConfig;
 use crate::error::{ConfigError, ReporterError};
+use crate::health_check::HealthCheck;
 use crate::schedule::Schedule;
 use crate::status::DriftState;
 use crate::wire::Health;
@@ -276,11 +277,42 @@ impl fmt::Debug for HeartbeatClient {
     }
 }
 
-impl sealed::Sealed for HeartbeatClient {}
+impl HeartbeatBuilder<HeartbeatClient> {
+    /// Validates and returns the client, its thread started (not reporting).
+    ///
+    /// # Errors
+    ///
+    /// As [`HeartbeatClient::new`].
+    pub fn build(self) -> Result<HeartbeatClient, ConfigError> {
+        self.finish(HeartbeatClient::new)
+    }
 
-impl FromConfig for HeartbeatClient {
-    fn from_config(config: HeartbeatConfig) -> Result<Self, ConfigError> {
-        HeartbeatClient::new(config)
+    /// A health check as a plain function, which may block (a synchronous database ping, say):
+    /// asked at each periodic report (and the first), on a thread of its own, one evaluation
+    /// at a time, beside the reports. Its answer becomes the reported health; past
+    /// [`health_check_timeout`](Self::health_check_timeout) it counts as [`Health::Degraded`]
+    /// until it answers, and a panic counts as [`Health::Unhealthy`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vortex_client::{blocking::HeartbeatClient, Health};
+    ///
+    /// # fn database_ping() -> bool { true }
+    /// let client = HeartbeatClient::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("payment-service")
+    ///     .profile("production")
+    ///     .health_check(|| if database_ping() { Health::Healthy } else { Health::Unhealthy })
+    ///     .health_check_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// # drop(client);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
+    pub fn health_check<F>(self, check: F) -> Self
+    where
+        F: Fn() -> Health + Send + Sync + 'static,
+    {
+        self.with_health_check(HealthCheck::blocking(check))
     }
 }
 

@@ -41,7 +41,7 @@ fn every_variable_is_read() {
         ("VORTEX_HEARTBEAT_INTERVAL", "15s"),
         ("VORTEX_HEARTBEAT_TIMEOUT", "750ms"),
     ]);
-    let config = HeartbeatConfig::from_environment(env).unwrap();
+    let config = HeartbeatConfig::builder().environment(env).build().unwrap();
     assert_eq!(config.server_url, "https://gw.example/config");
     assert_eq!(config.app, "payment-service");
     assert_eq!(config.profile, "production");
@@ -60,11 +60,15 @@ fn durations_accept_units_and_plain_seconds() {
         ("2m", Duration::from_secs(120)),
         (" 10s ", Duration::from_secs(10)),
     ] {
-        let config =
-            HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", text)).unwrap();
+        let config = HeartbeatConfig::builder()
+            .environment(with("VORTEX_HEARTBEAT_INTERVAL", text))
+            .build()
+            .unwrap();
         assert_eq!(config.interval, expected, "{text:?}");
-        let config =
-            HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_TIMEOUT", text)).unwrap();
+        let config = HeartbeatConfig::builder()
+            .environment(with("VORTEX_HEARTBEAT_TIMEOUT", text))
+            .build()
+            .unwrap();
         assert_eq!(config.timeout, expected, "{text:?}");
     }
 }
@@ -72,11 +76,16 @@ fn durations_accept_units_and_plain_seconds() {
 #[test]
 fn unset_and_blank_variables_keep_the_defaults() {
     let defaults = HeartbeatConfig::default();
-    let config = HeartbeatConfig::from_environment(Environment::from_vars(base())).unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(base()))
+        .build()
+        .unwrap();
     assert_eq!(config.interval, defaults.interval);
     assert_eq!(config.timeout, defaults.timeout);
-    let config =
-        HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "  ")).unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(with("VORTEX_HEARTBEAT_INTERVAL", "  "))
+        .build()
+        .unwrap();
     assert_eq!(config.interval, defaults.interval);
 }
 
@@ -84,12 +93,18 @@ fn unset_and_blank_variables_keep_the_defaults() {
 fn vortex_app_wins_over_otel_service_name() {
     let mut vars = base();
     vars.push(("OTEL_SERVICE_NAME", "otel-name"));
-    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+        .unwrap();
     assert_eq!(config.app, "payment-service");
 
     let mut vars = without("VORTEX_APP");
     vars.push(("OTEL_SERVICE_NAME", "otel-name"));
-    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+        .unwrap();
     assert_eq!(config.app, "otel-name");
 }
 
@@ -97,7 +112,10 @@ fn vortex_app_wins_over_otel_service_name() {
 fn vortex_profile_wins_over_the_first_spring_profile() {
     let mut vars = base();
     vars.push(("SPRING_PROFILES_ACTIVE", "staging,eu"));
-    let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+    let config = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+        .unwrap();
     assert_eq!(config.profile, "production");
 
     for (spring, expected) in [
@@ -107,13 +125,19 @@ fn vortex_profile_wins_over_the_first_spring_profile() {
     ] {
         let mut vars = without("VORTEX_PROFILE");
         vars.push(("SPRING_PROFILES_ACTIVE", spring));
-        let config = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap();
+        let config = HeartbeatConfig::builder()
+            .environment(Environment::from_vars(vars))
+            .build()
+            .unwrap();
         assert_eq!(config.profile, expected, "{spring:?}");
     }
 
     let mut vars = without("VORTEX_PROFILE");
     vars.push(("SPRING_PROFILES_ACTIVE", ",,"));
-    let error = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+        .unwrap_err();
     assert_eq!(error, ConfigError::MissingField("profile"));
 }
 
@@ -152,7 +176,10 @@ fn explicit_builder_values_win_over_every_variable() {
 fn malformed_durations_name_the_variable_and_the_value() {
     for var in ["VORTEX_HEARTBEAT_INTERVAL", "VORTEX_HEARTBEAT_TIMEOUT"] {
         for value in ["soon", "0", "0s", "-5s", "1d", "10 parsecs", "1e999"] {
-            let error = HeartbeatConfig::from_environment(with(var, value)).unwrap_err();
+            let error = HeartbeatConfig::builder()
+                .environment(with(var, value))
+                .build()
+                .unwrap_err();
             match &error {
                 ConfigError::InvalidEnv {
                     var: v, value: got, ..
@@ -177,7 +204,10 @@ fn rejected_string_values_name_the_variable_and_the_value() {
         ("VORTEX_PROFILE", ".."),
         ("VORTEX_INSTANCE_ID", "pod\nname"),
     ] {
-        let error = HeartbeatConfig::from_environment(with(var, value)).unwrap_err();
+        let error = HeartbeatConfig::builder()
+            .environment(with(var, value))
+            .build()
+            .unwrap_err();
         match &error {
             ConfigError::InvalidEnv {
                 var: v, value: got, ..
@@ -193,7 +223,10 @@ fn rejected_string_values_name_the_variable_and_the_value() {
     let too_long: &'static str = "x".repeat(300).leak();
     let mut vars = without("VORTEX_APP");
     vars.push(("OTEL_SERVICE_NAME", too_long));
-    let error = HeartbeatConfig::from_environment(Environment::from_vars(vars)).unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+        .unwrap_err();
     assert!(
         matches!(
             error,
@@ -208,9 +241,10 @@ fn rejected_string_values_name_the_variable_and_the_value() {
 
 #[test]
 fn a_url_from_the_environment_never_shows_its_password() {
-    let error =
-        HeartbeatConfig::from_environment(with("VORTEX_URL", "ftp://deploy:hunter2@vortex-config"))
-            .unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(with("VORTEX_URL", "ftp://deploy:hunter2@vortex-config"))
+        .build()
+        .unwrap_err();
     assert!(matches!(
         error,
         ConfigError::InvalidEnv {
@@ -250,7 +284,10 @@ fn a_comma_in_a_vortex_url_userinfo_is_refused_without_showing_it() {
             &["Svc", "User", "Password"],
         ),
     ] {
-        let error = HeartbeatConfig::from_environment(with("VORTEX_URL", value)).unwrap_err();
+        let error = HeartbeatConfig::builder()
+            .environment(with("VORTEX_URL", value))
+            .build()
+            .unwrap_err();
         let ConfigError::InvalidEnv { var, reason, .. } = &error else {
             panic!("{value}: expected InvalidEnv, got {error:#?}");
         };
@@ -265,14 +302,20 @@ fn a_comma_in_a_vortex_url_userinfo_is_refused_without_showing_it() {
 
 #[test]
 fn missing_settings_say_which() {
-    let error = HeartbeatConfig::from_environment(Environment::empty()).unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::empty())
+        .build()
+        .unwrap_err();
     assert_eq!(error, ConfigError::MissingField("server_url"));
-    let error = HeartbeatConfig::from_environment(Environment::from_vars(without("VORTEX_APP")))
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(without("VORTEX_APP")))
+        .build()
         .unwrap_err();
     assert_eq!(error, ConfigError::MissingField("app"));
-    let error =
-        HeartbeatConfig::from_environment(Environment::from_vars(without("VORTEX_PROFILE")))
-            .unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(Environment::from_vars(without("VORTEX_PROFILE")))
+        .build()
+        .unwrap_err();
     assert_eq!(error, ConfigError::MissingField("profile"));
 }
 
@@ -311,7 +354,8 @@ async fn configuration_entirely_from_the_environment_reports() {
         ("OTEL_SERVICE_NAME", "billing".to_owned()),
         ("SPRING_PROFILES_ACTIVE", "kubernetes,eu".to_owned()),
     ]);
-    let client = HeartbeatClient::new(HeartbeatConfig::from_environment(env).unwrap()).unwrap();
+    let client =
+        HeartbeatClient::new(HeartbeatConfig::builder().environment(env).build().unwrap()).unwrap();
     client.report_now().await.unwrap();
     let reports = rx
         .wait_for_reports(1, Duration::from_secs(5))
@@ -385,7 +429,7 @@ fn ladder_step(
     fixed: &[(&'static str, &'static str)],
     vars: &[(&'static str, &'static str)],
     code: &[(&'static str, &'static str)],
-) -> vortex_client::HeartbeatConfigBuilder {
+) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatConfig> {
     let mut all = vec![URL];
     all.extend_from_slice(fixed);
     all.extend_from_slice(vars);
@@ -405,7 +449,8 @@ fn app_precedence_explicit_vortex_code_otel_service_name_then_the_attribute() {
         ("OTEL_SERVICE_NAME", "otel-service-name"),
     ];
     let code = [("service.name", "code-app")];
-    let app = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().app;
+    let app =
+        |b: vortex_client::HeartbeatBuilder<vortex_client::HeartbeatConfig>| b.build().unwrap().app;
     assert_eq!(
         app(ladder_step(&fixed, &vars, &code).app("explicit")),
         "explicit"
@@ -438,7 +483,9 @@ fn profile_precedence_explicit_vortex_spring_code_then_the_attribute() {
         ("SPRING_PROFILES_ACTIVE", "spring,eu"),
     ];
     let code = [("deployment.environment.name", "code-profile")];
-    let profile = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().profile;
+    let profile = |b: vortex_client::HeartbeatBuilder<vortex_client::HeartbeatConfig>| {
+        b.build().unwrap().profile
+    };
     assert_eq!(
         profile(ladder_step(&fixed, &vars, &code).profile("explicit")),
         "explicit"
@@ -455,7 +502,9 @@ fn instance_id_precedence_explicit_vortex_code_attribute_then_generated() {
     let otel = [("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=otel-id")];
     let vortex = [otel[0], ("VORTEX_INSTANCE_ID", "vortex-id")];
     let code = [("service.instance.id", "code-id")];
-    let id = |b: vortex_client::HeartbeatConfigBuilder| b.build().unwrap().instance_id;
+    let id = |b: vortex_client::HeartbeatBuilder<vortex_client::HeartbeatConfig>| {
+        b.build().unwrap().instance_id
+    };
     assert_eq!(
         id(ladder_step(&fixed, &vortex, &code).instance_id("explicit")),
         "explicit"
@@ -673,8 +722,10 @@ fn an_invalid_value_names_its_builder_method_and_variable() {
         "invalid app: \"..\" cannot be used as a path segment (call .app(..) on the builder or \
          set VORTEX_APP (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES))"
     );
-    let error =
-        HeartbeatConfig::from_environment(with("VORTEX_HEARTBEAT_INTERVAL", "soon")).unwrap_err();
+    let error = HeartbeatConfig::builder()
+        .environment(with("VORTEX_HEARTBEAT_INTERVAL", "soon"))
+        .build()
+        .unwrap_err();
     assert_eq!(
         error.to_string(),
         "invalid environment variable VORTEX_HEARTBEAT_INTERVAL=\"soon\": expected a positive \
@@ -690,7 +741,10 @@ fn an_invalid_value_names_its_builder_method_and_variable() {
     ] {
         let text = format!(
             "{:?}",
-            HeartbeatConfig::from_environment(with(var, value)).unwrap_err()
+            HeartbeatConfig::builder()
+                .environment(with(var, value))
+                .build()
+                .unwrap_err()
         );
         assert!(text.contains(var) && text.contains(method), "{text}");
     }

@@ -19,7 +19,7 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 /// Virtual time: generous, costs nothing.
 const WAIT: Duration = Duration::from_secs(900);
 
-fn client(urls: &[String]) -> vortex_client::HeartbeatClientBuilder {
+fn client(urls: &[String]) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_urls(urls)
@@ -186,7 +186,7 @@ fn vortex_url_takes_a_list() {
         ("VORTEX_APP", "app"),
         ("VORTEX_PROFILE", "prod"),
     ]);
-    let config = HeartbeatConfig::from_environment(env).unwrap();
+    let config = HeartbeatConfig::builder().environment(env).build().unwrap();
     assert_eq!(config.server_url, "http://a:1");
     assert_eq!(config.fallback_urls, ["http://u:pw@b:2/gw"]);
     // An explicit URL wins over the whole list.
@@ -212,7 +212,10 @@ fn bad_lists_are_config_errors_naming_the_url_by_position() {
             ("VORTEX_APP", "app"),
             ("VORTEX_PROFILE", "prod"),
         ]);
-        HeartbeatConfig::from_environment(env).unwrap_err()
+        HeartbeatConfig::builder()
+            .environment(env)
+            .build()
+            .unwrap_err()
     };
     for (list, says) in [
         ("http://a:1,,http://b:2", "#2 is empty"),
@@ -300,7 +303,10 @@ fn one_server_written_two_ways_is_listed_twice() {
         ("VORTEX_APP", "app"),
         ("VORTEX_PROFILE", "prod"),
     ]);
-    let err = HeartbeatConfig::from_environment(env).unwrap_err();
+    let err = HeartbeatConfig::builder()
+        .environment(env)
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("same server as #1"), "{err}");
     for urls in [
         ["http://h.invalid/a//b", "http://h.invalid/a/b"],

@@ -26,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(900);
 const INTERVAL: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -7,12 +7,12 @@ use std::time::Duration;
 use crate::support::capture_logs;
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatClient, HeartbeatClientBuilder, HeartbeatConfig};
+use vortex_client::{Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
 
-fn client(url: &str) -> HeartbeatClientBuilder {
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)
@@ -175,7 +175,9 @@ fn a_heartbeat_endpoint_as_the_server_url_is_refused() {
         ("VORTEX_APP", "myservice"),
         ("VORTEX_PROFILE", "prod"),
     ]);
-    let err = HeartbeatConfig::from_environment(env)
+    let err = HeartbeatConfig::builder()
+        .environment(env)
+        .build()
         .unwrap_err()
         .to_string();
     assert!(

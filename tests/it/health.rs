@@ -17,7 +17,7 @@ const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const WAIT: Duration = Duration::from_secs(10);
 
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -18,7 +18,10 @@ const TOKEN: &str = "sdk-token-1234";
 const GATEWAY_KEY: &str = "gateway-key-5678";
 const HEARTBEAT_PATH: &str = "/api/drift/heartbeat/payment-service/production";
 
-fn builder(url: &str, http: reqwest::Client) -> vortex_client::HeartbeatClientBuilder {
+fn builder(
+    url: &str,
+    http: reqwest::Client,
+) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// A client for `url` with an isolated environment and an hour-long interval, so that only
 /// the behaviour under test can explain a report.
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -12,7 +12,7 @@ use crate::support::in_ci;
 use serde_json::{json, Value};
 use vortex_client::testing::MockServer;
 use vortex_client::{
-    Environment, HeartbeatClient, HeartbeatClientBuilder, InstanceMetadata, MAX_LABEL_VALUE_LEN,
+    Environment, HeartbeatBuilder, HeartbeatClient, InstanceMetadata, MAX_LABEL_VALUE_LEN,
 };
 
 const SERVICE_ACCOUNT_NAMESPACE: &str = "var/run/secrets/kubernetes.io/serviceaccount/namespace";
@@ -62,7 +62,7 @@ fn env(vars: &[(&str, &str)], root: &Root, hostname: &str) -> Environment {
         .with_hostname(hostname)
 }
 
-fn builder(rx: &MockServer, env: Environment) -> HeartbeatClientBuilder {
+fn builder(rx: &MockServer, env: Environment) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .server_url(rx.url())
         .app("payment-service")
@@ -72,7 +72,7 @@ fn builder(rx: &MockServer, env: Environment) -> HeartbeatClientBuilder {
 }
 
 /// Builds the client, makes one report and returns the body the receiver got.
-async fn report(rx: &MockServer, builder: HeartbeatClientBuilder) -> Value {
+async fn report(rx: &MockServer, builder: HeartbeatBuilder<HeartbeatClient>) -> Value {
     let client = builder.build().expect("valid configuration");
     report_with(rx, &client).await
 }

@@ -192,7 +192,7 @@ http {{
     )
 }
 
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -92,7 +92,7 @@ proptest! {
             ("VORTEX_APP", "app"),
             ("VORTEX_PROFILE", "prod"),
         ]);
-        let error = match HeartbeatConfig::from_environment(env) {
+        let error = match HeartbeatConfig::builder().environment(env).build() {
             Ok(config) => return Err(TestCaseError::fail(format!("{list} accepted: {config:?}"))),
             Err(error) => error,
         };

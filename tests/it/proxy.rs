@@ -16,7 +16,7 @@ use crate::support::forward_proxy::ForwardProxy;
 use crate::support::{base64, capture_logs, dead_port};
 use vortex_client::testing::MockServer;
 use vortex_client::{
-    ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
+    ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, ReporterError,
 };
 
 const USER: &str = "px-user-5d1c";
@@ -24,7 +24,7 @@ const PASSWORD: &str = "px-s3cret-8a7b";
 /// What the target's path looks like in every recorded request.
 const PATH: &str = "/api/drift/heartbeat/orders/prod";
 
-fn builder(vars: &[(&str, &str)], server_url: &str) -> HeartbeatClientBuilder {
+fn builder(vars: &[(&str, &str)], server_url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .server_url(server_url)
         .app("orders")

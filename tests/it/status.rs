@@ -10,7 +10,7 @@ use vortex_client::{Environment, HeartbeatClient};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

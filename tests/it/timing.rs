@@ -13,7 +13,7 @@ use vortex_client::{Environment, HeartbeatClient};
 const S: fn(u64) -> Duration = Duration::from_secs;
 const WAIT: Duration = Duration::from_secs(600);
 
-fn client(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

@@ -81,7 +81,7 @@ async fn https_receiver() -> String {
     url
 }
 
-fn builder(url: &str) -> vortex_client::HeartbeatClientBuilder {
+fn builder(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

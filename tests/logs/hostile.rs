@@ -15,9 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
-    ConfigError, Disposition, Environment, Health, HeartbeatClient, HeartbeatClientBuilder,
-    HeartbeatConfig, HeartbeatConfigBuilder, InstanceMetadata, ReporterError, MAX_DURATION,
-    MAX_HEADERS, MAX_LABELS, MAX_NAME_LEN, MAX_RESPONSE_BYTES, MAX_URL_LEN, MIN_PERIOD,
+    ConfigError, Disposition, Environment, Health, HeartbeatBuilder, HeartbeatClient,
+    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_DURATION, MAX_HEADERS, MAX_LABELS,
+    MAX_NAME_LEN, MAX_RESPONSE_BYTES, MAX_URL_LEN, MIN_PERIOD,
 };
 
 const WITHIN: Duration = Duration::from_secs(5);
@@ -99,7 +99,7 @@ fn field_of(e: &ConfigError) -> &'static str {
     }
 }
 
-fn config_builder() -> HeartbeatConfigBuilder {
+fn config_builder() -> HeartbeatBuilder<HeartbeatConfig> {
     HeartbeatConfig::builder()
         .environment(Environment::empty())
         .server_url("http://127.0.0.1:1")
@@ -107,7 +107,7 @@ fn config_builder() -> HeartbeatConfigBuilder {
         .profile("p")
 }
 
-fn client_builder(url: &str) -> HeartbeatClientBuilder {
+fn client_builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .disable_auto_detect()
@@ -143,7 +143,7 @@ fn check_result<T>(
 type Setter = (
     &'static str,
     &'static [&'static str],
-    fn(HeartbeatConfigBuilder, &str) -> HeartbeatConfigBuilder,
+    fn(HeartbeatBuilder<HeartbeatConfig>, &str) -> HeartbeatBuilder<HeartbeatConfig>,
 );
 
 #[test]
@@ -226,7 +226,7 @@ fn every_string_setter_survives_hostile_strings() {
 #[test]
 fn headers_tokens_and_certificates_are_checked_at_build() {
     let _logs = capture_logs();
-    let cases: Vec<(&str, HeartbeatConfigBuilder, &str)> = vec![
+    let cases: Vec<(&str, HeartbeatBuilder<HeartbeatConfig>, &str)> = vec![
         ("space in name", config_builder().header("X Bad", "v"), "headers"),
         ("colon in name", config_builder().header("X-Bad:", "v"), "headers"),
         ("empty name", config_builder().header("", "v"), "headers"),
@@ -362,7 +362,7 @@ fn server_url_rules_and_limits() {
 
 type DurationSetter = (
     &'static str,
-    fn(HeartbeatConfigBuilder, Duration) -> HeartbeatConfigBuilder,
+    fn(HeartbeatBuilder<HeartbeatConfig>, Duration) -> HeartbeatBuilder<HeartbeatConfig>,
     bool,
 );
 
@@ -543,9 +543,9 @@ fn hostile_environment_variables_give_named_errors() {
             env.retain(|(k, _)| k != var);
             env.push((var.to_owned(), value.clone()));
             let result = no_panic(&mut failures, &what, || {
-                HeartbeatConfig::from_environment(
-                    Environment::from_vars(env).with_root("/nonexistent"),
-                )
+                HeartbeatConfig::builder()
+                    .environment(Environment::from_vars(env).with_root("/nonexistent"))
+                    .build()
             });
             if let Some(Err(e)) = result {
                 let text = e.to_string();
@@ -567,7 +567,10 @@ fn hostile_environment_variables_give_named_errors() {
         ("VORTEX_PROFILE", "p"),
         ("VORTEX_HEARTBEAT_INTERVAL", "25h"),
     ]);
-    let err = HeartbeatConfig::from_environment(env).unwrap_err();
+    let err = HeartbeatConfig::builder()
+        .environment(env)
+        .build()
+        .unwrap_err();
     assert!(
         matches!(
             err,

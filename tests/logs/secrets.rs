@@ -10,8 +10,7 @@ use crate::support::forward_proxy::ForwardProxy;
 use crate::support::{base64, capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
-    ConfigError, Environment, HeartbeatClient, HeartbeatClientBuilder, HeartbeatConfig,
-    ReporterError,
+    ConfigError, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig, ReporterError,
 };
 
 const USER: &str = "vx-user-7f3a";
@@ -53,7 +52,7 @@ fn userinfo_url(addr: impl std::fmt::Display) -> String {
 }
 
 /// URL userinfo (sent as Basic auth) and a custom header.
-fn with_userinfo(addr: String) -> HeartbeatClientBuilder {
+fn with_userinfo(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .disable_auto_detect()
@@ -66,7 +65,7 @@ fn with_userinfo(addr: String) -> HeartbeatClientBuilder {
 }
 
 /// A bearer token and a custom header.
-fn with_token(addr: String) -> HeartbeatClientBuilder {
+fn with_token(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .disable_auto_detect()
@@ -83,7 +82,7 @@ fn with_token(addr: String) -> HeartbeatClientBuilder {
 /// and a body that echoes back every credential it sends, as a chatty gateway might.
 #[derive(Clone, Copy)]
 struct Kind {
-    make: fn(String) -> HeartbeatClientBuilder,
+    make: fn(String) -> HeartbeatBuilder<HeartbeatClient>,
     userinfo: bool,
 }
 
@@ -97,7 +96,7 @@ const TOKEN_AUTH: Kind = Kind {
 };
 
 impl Kind {
-    fn client(self, addr: impl std::fmt::Display) -> HeartbeatClientBuilder {
+    fn client(self, addr: impl std::fmt::Display) -> HeartbeatBuilder<HeartbeatClient> {
         (self.make)(addr.to_string())
     }
 
@@ -162,7 +161,8 @@ fn builders_configs_and_config_errors_hide_secrets() {
     };
     assert_clean("a raw config", &format!("{raw:?} {raw:#?}"));
 
-    let built = USERINFO.client("127.0.0.1:1").build_config().unwrap();
+    let built = USERINFO.client("127.0.0.1:1").build().unwrap();
+    let built = built.config();
     assert_clean("a config", &format!("{built:?} {built:#?}"));
     let client = TOKEN_AUTH.client("127.0.0.1:1").build().unwrap();
     assert_clean(
@@ -188,7 +188,7 @@ fn builders_configs_and_config_errors_hide_secrets() {
             USERINFO
                 .client("127.0.0.1:1")
                 .bearer_token(TOKEN)
-                .build_config()
+                .build()
                 .unwrap_err(),
         ),
         (
@@ -196,7 +196,7 @@ fn builders_configs_and_config_errors_hide_secrets() {
             TOKEN_AUTH
                 .client("127.0.0.1:1")
                 .header("Authorization", format!("Bearer {TOKEN}"))
-                .build_config()
+                .build()
                 .unwrap_err(),
         ),
         (
@@ -252,7 +252,10 @@ fn builders_configs_and_config_errors_hide_secrets() {
         assert_clean("an Environment", &format!("{env:?}"));
         all.push((
             "a malformed VORTEX_URL",
-            HeartbeatConfig::from_environment(env).unwrap_err(),
+            HeartbeatConfig::builder()
+                .environment(env)
+                .build()
+                .unwrap_err(),
         ));
     }
     for (what, err) in &all {

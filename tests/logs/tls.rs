@@ -17,9 +17,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vortex_client::testing::MockServer;
-use vortex_client::{
-    Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
-};
+use vortex_client::{Disposition, Environment, HeartbeatBuilder, HeartbeatClient, ReporterError};
 
 const WITHIN: Duration = Duration::from_secs(5);
 
@@ -141,7 +139,7 @@ fn read_request(stream: &mut impl Read) -> Option<Vec<u8>> {
     }
 }
 
-fn builder(url: &str) -> HeartbeatClientBuilder {
+fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .disable_auto_detect()

@@ -7,7 +7,7 @@ use std::error::Error;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use vortex_client::{Environment, HeartbeatClient, HeartbeatClientBuilder};
+use vortex_client::{Environment, HeartbeatBuilder, HeartbeatClient};
 
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -56,7 +56,7 @@ async fn answer(mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 /// The SDK's builder for the receiver, with no process environment read.
-pub fn sdk_builder(url: &str) -> HeartbeatClientBuilder {
+pub fn sdk_builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .environment(Environment::empty())
         .server_url(url)

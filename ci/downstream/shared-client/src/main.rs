@@ -1,5 +1,5 @@
 //! An application that hands its own configured reqwest::Client to the SDK, so that one
-//! connection pool and one TLS stack serve both (HeartbeatClientBuilder::http_client).
+//! connection pool and one TLS stack serve both (HeartbeatBuilder<HeartbeatClient>::http_client).
 
 #[path = "../../common/harness.rs"]
 mod harness;
