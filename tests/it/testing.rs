@@ -362,8 +362,11 @@ async fn waits_take_reports_in_order_and_time_out_with_a_result() {
         .await
         .is_err());
 
-    // A report arriving while a test waits wakes it.
-    let waiter = async { server.wait_for_version("v4", WAIT).await };
+    // A report arriving while a test waits wakes it. (A wait can also be spawned: it is Send.)
+    fn send<T: Send>(future: T) -> T {
+        future
+    }
+    let waiter = send(server.wait_for_version("v4", WAIT));
     let (found, _) = tokio::join!(waiter, heartbeat(&server, "i", "v4"));
     assert_eq!(found.unwrap().config_version, "v4");
 }
