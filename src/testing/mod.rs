@@ -70,31 +70,3 @@ pub use http::MAX_BODY_BYTES;
 pub use model::{Rejection, Reply, Report, ReportedMetadata};
 pub use server::{MockServer, MockServerBuilder};
 pub use wait::WaitError;
-
-/// The client's own schedule: when it reports, how it backs off, how it spreads a fleet.
-///
-/// For a test with paused time that must know how long the client waits before its next
-/// attempt, and for a simulation of a fleet that sizes a server for it (the repository's
-/// `examples/fleet.rs`). These are the functions the client's worker calls, not a copy.
-///
-/// ```
-/// use std::time::Duration;
-/// use vortex_client::testing::schedule::{nominal_retry_delay, Schedule};
-///
-/// let initial = Duration::from_secs(1);
-/// let cap = Duration::from_secs(60);
-/// // Nominal delays double from the initial delay up to the cap...
-/// let nominal: Vec<u64> = (1..=8).map(|n| nominal_retry_delay(n, initial, cap).as_secs()).collect();
-/// assert_eq!(nominal, [1, 2, 4, 8, 16, 32, 60, 60]);
-///
-/// // ...and each actual delay is jittered within [0.5x, 1.5x] of nominal, never above the cap.
-/// let mut schedule = Schedule::with_seed(Duration::from_secs(30), initial, cap, 7);
-/// for failures in 1..=10 {
-///     let nominal = nominal_retry_delay(failures, initial, cap);
-///     let actual = schedule.after_failure(failures);
-///     assert!(actual >= nominal / 2 && actual <= nominal.mul_f64(1.5) && actual <= cap);
-/// }
-/// ```
-pub mod schedule {
-    pub use crate::schedule::{nominal_retry_delay, Jitter, RateLimiter, Schedule};
-}
