@@ -6,8 +6,8 @@
 //!
 //! Without `VORTEX_URL` it starts the crate's mock server (`vortex_client::testing`, feature
 //! `testing`, which the crate's dev-dependencies turn on) on 127.0.0.1 and walks through start,
-//! drift detected, version updated, drift cleared, stop, showing what an operator's drift
-//! report says at each step. With `VORTEX_URL` (and optionally `VORTEX_APP`, `VORTEX_PROFILE`)
+//! drift detected, version updated, drift cleared, stop, showing at each step what the
+//! client's drift watch says and what the mock server recorded. With `VORTEX_URL` (and optionally `VORTEX_APP`, `VORTEX_PROFILE`)
 //! it reports to that server; a failure ends the program with a one-line error and a
 //! non-zero exit code. `RUST_LOG` sets the log level (`debug`, `warn`, ...; default `info`).
 
@@ -72,8 +72,6 @@ async fn walkthrough() -> Result<(), Error> {
     println!("== vortex-client quickstart ==\n");
     let server = MockServer::start().await?;
     server.set_expected_version(APP, PROFILE, "v2.3.5");
-    // The real server waits 60 s after a new expected version before it counts drift.
-    server.set_drift_grace(Duration::ZERO);
     println!(
         "1. A mock Vortex server runs at {} and expects version v2.3.5.",
         server.url()
@@ -108,10 +106,7 @@ async fn walkthrough() -> Result<(), Error> {
         s.drift.expected_version.as_deref().unwrap_or("-"),
         s.drift.drift_detected
     );
-    if let Some(report) = server.last_report() {
-        println!("   What it received: {}", report.body);
-    }
-    operator_view(&server);
+    both_sides(&client, &server);
 
     println!("5. The application loads v2.3.5 and says so: client.set_config_version(\"v2.3.5\").");
     let t = Instant::now();
@@ -125,8 +120,7 @@ async fn walkthrough() -> Result<(), Error> {
         t.elapsed(),
         s.drift.drift_detected
     );
-
-    operator_view(&server);
+    both_sides(&client, &server);
 
     let t = Instant::now();
     client.stop().await;
@@ -137,7 +131,8 @@ async fn walkthrough() -> Result<(), Error> {
         s.reports_accepted,
         s.reports_failed
     );
-    if s.drift.drift_detected != Some(false) || server.drift_report(APP, PROFILE).drifted != 0 {
+    let recorded = server.last_report().map(|r| r.config_version);
+    if s.drift.drift_detected != Some(false) || recorded.as_deref() != Some("v2.3.5") {
         return Err("drift should have cleared".into());
     }
     if !server.rejections().is_empty() {
@@ -147,17 +142,16 @@ async fn walkthrough() -> Result<(), Error> {
     Ok(())
 }
 
-/// Prints the drift report an operator reads (`GET /api/drift/drift/{app}/{profile}`).
-fn operator_view(server: &MockServer) {
-    let report = server.drift_report(APP, PROFILE);
-    println!(
-        "   The operator's drift report: expected {}, {} instance(s), {} up to date, {} drifted ({:.0} %).",
-        report.expected_version,
-        report.total_instances,
-        report.up_to_date,
-        report.drifted,
-        report.drift_percentage
-    );
+/// Prints what the client knows of drift and the last report the mock server recorded.
+fn both_sides(client: &HeartbeatClient, server: &MockServer) {
+    let drift = client.status().drift;
+    match drift.refresh_to() {
+        Some(version) => println!("   The client's drift facts: refresh to {version}."),
+        None => println!("   The client's drift facts: no drift."),
+    }
+    if let Some(report) = server.last_report() {
+        println!("   The mock server recorded: {}", report.body);
+    }
 }
 
 /// Waits (at most 5 s) until the client's status satisfies `done`.

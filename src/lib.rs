@@ -99,7 +99,7 @@
 //! | `rustls-ring` | no | HTTPS through rustls on ring; the application must have no reqwest client of its own or install a process-wide rustls `CryptoProvider` first |
 //! | neither (`default-features = false`) | | no TLS: `http://` only, e.g. behind a mesh sidecar |
 //! | `metrics` | no | heartbeat metrics through the `metrics` facade |
-//! | `testing` | no | `vortex_client::testing`: a mock Vortex server for your tests, and the client's schedule for simulations |
+//! | `testing` | no | `vortex_client::testing`: a mock Vortex server for your tests |
 //!
 //! # More
 //!

@@ -1,8 +1,7 @@
-//! The server's request model: what a heartbeat body must look like, and the typed report a test
-//! reads back.
+//! What a test reads and writes: the recorded reports and refusals, and the scripted replies.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,19 +13,8 @@ macro_rules! reported_metadata {
     ($($(#[doc = $doc:literal])* $field:ident: $otel:literal, [$($var:literal),* $(,)?];)*) => {
         /// The `metadata` of a report, as the server's model reads it.
         ///
-        /// Every member is optional; members the server does not know are ignored (and so are
-        /// not here): a test that finds a label missing from [`custom`](Self::custom) has found
-        /// a label the real server would have lost too.
-        ///
-        /// ```
-        /// use vortex_client::testing::ReportedMetadata;
-        ///
-        /// let meta: ReportedMetadata =
-        ///     serde_json::from_str(r#"{"region": "eu-west-1", "custom": {"team": "platform"}}"#)?;
-        /// assert_eq!(meta.region.as_deref(), Some("eu-west-1"));
-        /// assert_eq!(meta.custom["team"], "platform");
-        /// # Ok::<(), serde_json::Error>(())
-        /// ```
+        /// Members the server does not know are ignored, so a label missing from
+        /// [`custom`](Self::custom) is one the real server would have lost too.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         #[non_exhaustive]
         pub struct ReportedMetadata {
@@ -55,51 +43,7 @@ pub(super) struct HeartbeatBody {
     pub(super) health: Health,
 }
 
-/// Why a body was refused: the status the server answers and a reason for the test's eyes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Refusal {
-    pub(super) status: u16,
-    pub(super) reason: String,
-}
-
-/// Checks a body against the server's model: 400 when it is not JSON, 422 when it is JSON of
-/// the wrong shape (a missing or mistyped member, an unknown `health`).
-pub(super) fn parse_body(body: &[u8]) -> Result<HeartbeatBody, Refusal> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| Refusal {
-        status: 400,
-        reason: format!("the body is not JSON: {e}"),
-    })?;
-    no_array_for_an_object(&value)?;
-    serde_json::from_value(value).map_err(|e| Refusal {
-        status: 422,
-        reason: format!("the body does not fit the server's model: {e}"),
-    })
-}
-
-/// serde reads a struct from a JSON array too, by position (`["i-1","v9"]` would register
-/// instance `i-1` on `v9`); the server's model takes objects only. Arrays are caught here,
-/// every other shape is left to serde. `custom` is a map, which serde never reads from an
-/// array.
-fn no_array_for_an_object(value: &serde_json::Value) -> Result<(), Refusal> {
-    let wrong = |what: &str| Refusal {
-        status: 422,
-        reason: format!(
-            "the body does not fit the server's model: {what} is an array, not an object"
-        ),
-    };
-    if value.is_array() {
-        return Err(wrong("the body"));
-    }
-    match value.get("metadata") {
-        Some(metadata) if metadata.is_array() => Err(wrong("metadata")),
-        _ => Ok(()),
-    }
-}
-
 /// One heartbeat the mock server accepted as well-formed (whatever it answered).
-///
-/// Owned and cheap to inspect: the decoded `app` and `profile`, the body's members typed, the
-/// request's headers, and when it arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {
@@ -115,8 +59,7 @@ pub struct Report {
     pub health: Health,
     /// `metadata` from the body, when present.
     pub metadata: Option<ReportedMetadata>,
-    /// The request path as sent, still percent-encoded (e.g.
-    /// `/api/drift/heartbeat/my%20app/prod`).
+    /// The request path as sent, still percent-encoded.
     pub path: String,
     /// The request headers, names lower-case, in the order received.
     pub headers: Vec<(String, String)>,
@@ -124,44 +67,32 @@ pub struct Report {
     pub body: String,
     /// When it arrived, on tokio's clock (paused time included).
     pub received_at: tokio::time::Instant,
-    /// When it arrived, on the wall clock (moved on from the server's start by tokio's clock, so
-    /// paused time moves it too).
+    /// When it arrived, on the wall clock as of the server's start moved on by tokio's clock
+    /// (so paused time moves it too).
     pub received_at_utc: SystemTime,
 }
 
 impl Report {
     /// The first value of a header, by case-insensitive name.
-    ///
-    /// ```
-    /// # fn check(report: &vortex_client::testing::Report) {
-    /// assert_eq!(report.header("Content-Type"), Some("application/json"));
-    /// # }
-    /// ```
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
+        let found = self
+            .headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.as_str())
     }
 
     /// The body as a JSON value, to check members the typed fields do not show (for example
     /// that nothing was sent outside the server's model).
-    ///
-    /// ```
-    /// # fn check(report: &vortex_client::testing::Report) {
-    /// assert!(report.json().get("hostname").is_none(), "metadata is nested");
-    /// # }
-    /// ```
     #[must_use]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+        serde_json::from_str(&self.body).unwrap_or_default()
     }
 }
 
-/// A request the mock server refused: a malformed heartbeat body (400, 422, 413, 415), a
-/// request for a route it does not serve (404, 405), or one without the credentials it
-/// requires (401).
+/// A request the mock server refused: a malformed heartbeat (400, 413, 415, 422), a route it
+/// does not serve (404, 405), or missing credentials (401).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
@@ -173,52 +104,46 @@ pub struct Rejection {
     pub status: u16,
     /// Why, in words.
     pub reason: String,
-    /// The body as received (lossy UTF-8, at most the size limit).
+    /// The body as received (lossy UTF-8; empty when over the size limit).
     pub body: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// How the mock server answers a well-formed heartbeat: queued with
+/// [`MockServer::script`](super::MockServer::script), one per heartbeat, else
+/// [`MockServer::set_default_reply`](super::MockServer::set_default_reply). A malformed body
+/// gets its 4xx whatever the script says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Reply {
+    /// `200` with the contract's answer `{registered, expected_version, drift_detected}`.
+    #[default]
+    Accept,
+    /// This status with an empty body.
+    Status(u16),
+    /// This status with a `Retry-After` header of this value (seconds, or an HTTP date).
+    RetryAfter(u16, String),
+    /// This status with this raw body (for example a 200 that is not JSON).
+    Raw(u16, Vec<u8>),
+    /// This redirect status (301, 302, 307, 308) to this `Location`.
+    Redirect(u16, String),
+    /// The normal answer, after this delay (on tokio's clock: paused time skips it).
+    Delay(Duration),
+    /// Never answer: the connection stays open and silent until the client gives up or the
+    /// mock server is dropped.
+    Hang,
+}
 
-    #[test]
-    fn the_server_model_is_enforced() {
-        let ok = parse_body(br#"{"instance_id":"i","config_version":"v1"}"#).unwrap();
-        assert_eq!(ok.health, Health::Healthy);
-        assert!(ok.metadata.is_none());
-        assert_eq!(parse_body(b"{not json").unwrap_err().status, 400);
-        assert_eq!(parse_body(b"").unwrap_err().status, 400);
-        for wrong in [
-            r#"{"config_version":"v1"}"#,
-            r#"{"instance_id":"i"}"#,
-            r#"{"instance_id":7,"config_version":"v1"}"#,
-            r#"{"instance_id":"i","config_version":"v1","health":"sick"}"#,
-            r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":{"n":1}}}"#,
-            r#"[1,2]"#,
-            r#"["i","v1"]"#,
-            r#""text""#,
-            r#"{"instance_id":"i","config_version":"v1","metadata":["h","10.0.0.1"]}"#,
-            r#"{"instance_id":"i","config_version":"v1","metadata":[]}"#,
-            r#"{"instance_id":"i","config_version":"v1","metadata":"h"}"#,
-            r#"{"instance_id":"i","config_version":"v1","metadata":{"custom":["a"]}}"#,
-        ] {
-            assert_eq!(
-                parse_body(wrong.as_bytes()).unwrap_err().status,
-                422,
-                "{wrong}"
-            );
+impl Reply {
+    /// The status this reply answers with (`None` for [`Reply::Hang`]).
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Reply::Accept | Reply::Delay(_) => Some(200),
+            Reply::Status(code)
+            | Reply::RetryAfter(code, _)
+            | Reply::Raw(code, _)
+            | Reply::Redirect(code, _) => Some(*code),
+            Reply::Hang => None,
         }
-    }
-
-    #[test]
-    fn unknown_members_are_ignored_like_the_server_does() {
-        let body = br#"{"instance_id":"i","config_version":"v1","hostname":"h",
-            "metadata":{"team":"platform","custom":{"team":"core"}},"health":"degraded"}"#;
-        let parsed = parse_body(body).unwrap();
-        let meta = parsed.metadata.unwrap();
-        assert_eq!(meta.hostname, None, "a flat hostname is lost");
-        assert_eq!(meta.custom.len(), 1);
-        assert_eq!(meta.custom["team"], "core");
-        assert_eq!(parsed.health, Health::Degraded);
     }
 }

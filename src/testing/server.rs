@@ -1,5 +1,5 @@
-//! Starting and stopping the mock server: on the current tokio runtime, or on a thread of its
-//! own for plain `#[test]`s; shut down when the handle is dropped.
+//! Starting the mock server: on the current tokio runtime, or on a thread of its own for plain
+//! `#[test]`s. Dropping the handle stops it.
 
 use std::fmt;
 use std::io;
@@ -10,87 +10,60 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
 
-use super::auth::Required;
-use super::http::{handle, Context};
+use super::http::{handle, Credentials};
 use super::state::Backend;
+use crate::proxy::base64;
 
-/// A stand-in for the Vortex Config server's drift API, on a loopback port, for tests.
+/// A stand-in for the Vortex Config server's heartbeat endpoint, on a loopback port.
 ///
-/// Start it with [`MockServer::start`] inside a tokio runtime, or with
-/// [`MockServer::start_blocking`] anywhere (it then runs on a thread of its own, for tests of
-/// the [`blocking`](crate::blocking) client). Give [`url`](MockServer::url) to the client as
-/// its `server_url`. Dropping it stops it: open connections are closed, and a client then sees
-/// the server as down.
-///
-/// See the [module documentation](super) for a whole test.
+/// Give [`url`](MockServer::url) to the client as its `server_url`. Dropping the server stops
+/// it, hung connections included (it never blocks or panics): a client then sees a server
+/// that is down. See the [module documentation](super) for a whole test.
 pub struct MockServer {
     pub(super) backend: Arc<Backend>,
     addr: SocketAddr,
     url: String,
-    stop: watch::Sender<bool>,
-    accept: Option<AbortHandle>,
+    /// Never sent: its drop is what tells the server's tasks to end.
+    _stop: watch::Sender<()>,
 }
 
-/// Options for a [`MockServer`]: its address and a path prefix.
-///
-/// ```
-/// use vortex_client::testing::MockServer;
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> std::io::Result<()> {
-/// // The server behind a gateway that serves it under /config.
-/// let server = MockServer::builder().path_prefix("/config/").start().await?;
-/// assert!(server.url().ends_with("/config"));
-/// # Ok(())
-/// # }
-/// ```
+/// Options for a [`MockServer`]: its address, a path prefix, credentials it requires.
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct MockServerBuilder {
     addr: Option<SocketAddr>,
     prefix: String,
-    credentials: Option<Required>,
+    credentials: Option<Credentials>,
 }
 
 impl MockServerBuilder {
-    /// Listens on this address instead of `127.0.0.1:0` (a free loopback port). Useful to bring
-    /// a server up on a port a client already reports to.
+    /// Listens on this address instead of a free port of `127.0.0.1`, e.g. to bring a server
+    /// up on a port a client already reports to.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.addr = Some(addr);
         self
     }
 
-    /// Serves the routes under this path prefix, as a gateway would (`/config` serves
-    /// `/config/api/drift/...`). [`MockServer::url`] then ends with it.
+    /// Serves the route under this path prefix, as a gateway would (`/config` serves
+    /// `/config/api/drift/...`); [`MockServer::url`] then ends with it.
     pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
-        let prefix = prefix.into();
-        let trimmed = prefix.trim_matches('/');
-        self.prefix = if trimmed.is_empty() {
-            String::new()
-        } else {
-            format!("/{trimmed}")
-        };
+        self.prefix = format!("/{}", prefix.into().trim_matches('/'));
+        if self.prefix == "/" {
+            self.prefix.clear();
+        }
         self
     }
 
-    /// Requires `Authorization: Bearer <token>` on every request, as the server behind an
-    /// auth gateway: a request without it, or with another token, is answered 401 with a
-    /// `WWW-Authenticate: Bearer` challenge. Replaces credentials required before.
-    ///
-    /// A refused request is recorded in [`rejections`](MockServer::rejections) (status 401,
-    /// and why: no header, another scheme, wrong credentials; never what was sent), not in
-    /// [`reports`](MockServer::reports): the gateway never passes it on, so it uses up no
-    /// scripted reply and never registers. Every route is guarded, the read side included.
-    ///
-    /// A service's test that its token gets through, and that a wrong one is refused:
+    /// Puts an auth gateway in front that requires `Authorization: Bearer <token>` on every
+    /// request (replacing credentials required before). Other requests get 401 with a
+    /// `WWW-Authenticate` challenge and are recorded as [`rejections`](MockServer::rejections)
+    /// (never what was sent), not as reports: they use up no scripted reply.
     ///
     /// ```
-    /// use vortex_client::testing::MockServer;
-    /// use vortex_client::{Disposition, HeartbeatClient};
+    /// use vortex_client::{testing::MockServer, Disposition, HeartbeatClient};
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -100,68 +73,28 @@ impl MockServerBuilder {
     ///         .server_url(server.url())
     ///         .app("billing")
     ///         .profile("test")
-    ///         .config_version("v1")
     ///         .bearer_token(token)
     ///         .build()
     /// };
-    ///
-    /// // The right token: accepted and recorded.
     /// client("s3cr3t")?.report_now().await?;
-    /// assert_eq!(server.report_count(), 1);
-    ///
-    /// // A wrong one: 401, a credentials error the client does not retry.
     /// let err = client("expired")?.report_now().await.unwrap_err();
-    /// assert_eq!(err.status(), Some(401));
-    /// assert_eq!(err.disposition(), Disposition::Permanent);
-    /// assert_eq!(server.rejections()[0].status, 401);
-    /// assert_eq!(server.report_count(), 1);
+    /// assert_eq!((err.status(), err.disposition()), (Some(401), Disposition::Permanent));
+    /// assert_eq!((server.report_count(), server.rejections()[0].status), (1, 401));
     /// # Ok(())
     /// # }
     /// ```
     pub fn require_bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.credentials = Some(Required::Bearer(token.into()));
+        self.credentials = Some(Credentials("Bearer", token.into()));
         self
     }
 
-    /// Requires Basic credentials on every request (`Authorization: Basic
-    /// base64(user:password)`, what the client sends for a server URL
-    /// `http://user:password@host`), as the server behind an auth gateway: otherwise 401
-    /// with a `WWW-Authenticate: Basic` challenge. Replaces credentials required before;
-    /// refusals are recorded as with
-    /// [`require_bearer_token`](Self::require_bearer_token).
-    ///
-    /// ```
-    /// use vortex_client::testing::MockServer;
-    /// use vortex_client::{Disposition, HeartbeatClient};
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let server = MockServer::builder().require_basic_auth("svc", "pw").start().await?;
-    /// let client = |userinfo: &str| {
-    ///     HeartbeatClient::builder()
-    ///         .server_url(server.url().replace("http://", &format!("http://{userinfo}@")))
-    ///         .app("billing")
-    ///         .profile("test")
-    ///         .config_version("v1")
-    ///         .build()
-    /// };
-    ///
-    /// client("svc:pw")?.report_now().await?;
-    /// let err = client("svc:old")?.report_now().await.unwrap_err();
-    /// assert_eq!(err.status(), Some(401));
-    /// assert_eq!(err.disposition(), Disposition::Permanent);
-    /// assert_eq!((server.report_count(), server.rejections().len()), (1, 1));
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// As [`require_bearer_token`](Self::require_bearer_token), for Basic credentials
+    /// (`Authorization: Basic base64(user:password)`, what the client sends for a server URL
+    /// `http://user:password@host`).
     pub fn require_basic_auth(mut self, user: &str, password: &str) -> Self {
-        self.credentials = Some(Required::basic(user, password));
+        let user_password = format!("{user}:{password}");
+        self.credentials = Some(Credentials("Basic", base64(user_password.as_bytes())));
         self
-    }
-
-    fn address(&self) -> SocketAddr {
-        self.addr
-            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
     }
 
     /// Starts the server on the current tokio runtime.
@@ -177,15 +110,13 @@ impl MockServerBuilder {
             ));
         }
         let listener = TcpListener::bind(self.address()).await?;
-        let addr = listener.local_addr()?;
-        let (mut server, cx, stop) = MockServer::new(addr, &self);
-        let accept = tokio::spawn(accept_loop(listener, cx, stop));
-        server.accept = Some(accept.abort_handle());
+        let (server, backend, stop) = self.into_server(listener.local_addr()?);
+        tokio::spawn(serve(listener, backend, stop));
         Ok(server)
     }
 
     /// Starts the server on a thread of its own, with its own runtime: callable from a plain
-    /// `#[test]`, and from inside any runtime.
+    /// `#[test]` and from inside any runtime.
     ///
     /// # Errors
     ///
@@ -193,49 +124,53 @@ impl MockServerBuilder {
     pub fn start_blocking(self) -> io::Result<MockServer> {
         let listener = std::net::TcpListener::bind(self.address())?;
         listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let (server, cx, stop) = MockServer::new(addr, &self);
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (server, backend, stop) = self.into_server(listener.local_addr()?);
+        let (ready, started) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("vortex-mock-server".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
+                let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(e) => return drop(ready_tx.send(Err(e))),
-                };
-                runtime.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => {
-                            let _ = ready_tx.send(Ok(()));
-                            accept_loop(listener, cx, stop).await;
-                        }
-                        Err(e) => drop(ready_tx.send(Err(e))),
-                    }
+                    .build();
+                let served = runtime.and_then(|runtime| {
+                    runtime.block_on(async {
+                        let listener = TcpListener::from_std(listener)?;
+                        let _ = ready.send(Ok(()));
+                        serve(listener, backend, stop).await;
+                        Ok(())
+                    })
                 });
+                if let Err(e) = served {
+                    let _ = ready.send(Err(e));
+                }
             })?;
-        ready_rx
+        let started = started
             .recv()
-            .map_err(|_| io::Error::other("the mock server's thread ended at start"))??;
+            .map_err(|_| io::Error::other("the mock server's thread ended"));
+        started??;
         Ok(server)
+    }
+
+    fn address(&self) -> SocketAddr {
+        (self.addr).unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+    }
+
+    fn into_server(self, addr: SocketAddr) -> (MockServer, Arc<Backend>, watch::Receiver<()>) {
+        let url = format!("http://{addr}{}", self.prefix);
+        let backend = Arc::new(Backend::new(self.prefix, self.credentials));
+        let (stop, stopped) = watch::channel(());
+        let server = MockServer {
+            backend: backend.clone(),
+            addr,
+            url,
+            _stop: stop,
+        };
+        (server, backend, stopped)
     }
 }
 
 impl MockServer {
-    /// Starts a mock server on `127.0.0.1`, on a free port, on the current tokio runtime.
-    ///
-    /// ```
-    /// use vortex_client::testing::MockServer;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// let server = MockServer::start().await?;
-    /// assert!(server.url().starts_with("http://127.0.0.1:"));
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Starts a mock server on a free port of `127.0.0.1`, on the current tokio runtime.
     ///
     /// # Errors
     ///
@@ -244,12 +179,12 @@ impl MockServer {
         MockServerBuilder::default().start().await
     }
 
-    /// Starts a mock server on a thread of its own (with its own runtime), for tests without
-    /// a runtime, such as tests of the [`blocking`](crate::blocking) client.
+    /// Starts a mock server on a thread of its own, for tests without a runtime such as tests
+    /// of the [`blocking`](crate::blocking) client.
     ///
     /// ```
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # use std::time::Duration;
+    /// use std::time::Duration;
     /// use vortex_client::{blocking::HeartbeatClient, testing::MockServer};
     ///
     /// let server = MockServer::start_blocking()?; // in a plain #[test]
@@ -267,95 +202,22 @@ impl MockServer {
         MockServerBuilder::default().start_blocking()
     }
 
-    /// Options: the address to bind, a path prefix.
-    ///
-    /// ```
-    /// use vortex_client::testing::MockServer;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// // The server behind a gateway that serves it under /config:
-    /// let server = MockServer::builder().path_prefix("/config").start().await?;
-    /// assert!(server.url().ends_with("/config"));
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Options: the address to bind, a path prefix, credentials to require.
     pub fn builder() -> MockServerBuilder {
         MockServerBuilder::default()
     }
 
-    fn new(
-        addr: SocketAddr,
-        options: &MockServerBuilder,
-    ) -> (MockServer, Context, watch::Receiver<bool>) {
-        let backend = Arc::new(Backend::default());
-        let (stop, stopped) = watch::channel(false);
-        let prefix = options.prefix.as_str();
-        let cx = Context {
-            backend: backend.clone(),
-            prefix: Arc::from(prefix),
-            credentials: options.credentials.clone().map(Arc::new),
-        };
-        let server = MockServer {
-            backend,
-            addr,
-            url: format!("http://{addr}{prefix}"),
-            stop,
-            accept: None,
-        };
-        (server, cx, stopped)
-    }
-
-    /// The base URL to give the client as its `server_url` (`http://127.0.0.1:PORT`, plus the
-    /// path prefix if one was set).
-    ///
-    /// ```
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use vortex_client::{blocking::HeartbeatClient, testing::MockServer};
-    ///
-    /// let server = MockServer::start_blocking()?;
-    /// // Point the client under test at the mock:
-    /// let client = HeartbeatClient::builder()
-    ///     .server_url(server.url())
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .build()?;
-    /// # drop(client);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// The base URL to give the client as its `server_url`: `http://127.0.0.1:PORT`, and the
+    /// path prefix if one was set.
     #[must_use]
     pub fn url(&self) -> String {
         self.url.clone()
     }
 
     /// The address the server listens on.
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// use vortex_client::testing::MockServer;
-    ///
-    /// let server = MockServer::start_blocking()?;
-    /// // E.g. to reach it with another client, or to check that a port is taken:
-    /// let connection = std::net::TcpStream::connect(server.addr())?;
-    /// assert!(connection.peer_addr()?.ip().is_loopback());
-    /// # Ok(())
-    /// # }
-    /// ```
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
-    }
-}
-
-impl Drop for MockServer {
-    /// Stops accepting and closes open connections (hung ones included). Never blocks and
-    /// never panics, inside a runtime or not.
-    fn drop(&mut self) {
-        self.stop.send_replace(true);
-        if let Some(accept) = &self.accept {
-            accept.abort();
-        }
     }
 }
 
@@ -368,35 +230,34 @@ impl fmt::Debug for MockServer {
     }
 }
 
-/// Resolves once the server is told to stop (or its handle is gone).
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stop| *stop).await;
+/// Resolves once the server's handle is dropped.
+async fn stopped(stop: &watch::Receiver<()>) {
+    let _ = stop.clone().changed().await;
 }
 
-async fn accept_loop(listener: TcpListener, cx: Context, stop: watch::Receiver<bool>) {
+/// Accepts connections and serves each (HTTP/1.1, keep-alive) until it closes, all until the
+/// server stops.
+async fn serve(listener: TcpListener, backend: Arc<Backend>, stop: watch::Receiver<()>) {
     loop {
         let accepted = tokio::select! {
-            () = stopped(stop.clone()) => return,
+            () = stopped(&stop) => return,
             accepted = listener.accept() => accepted,
         };
-        match accepted {
-            Ok((stream, _)) => {
-                tokio::spawn(connection(stream, cx.clone(), stop.clone()));
-            }
+        let Ok((stream, _)) = accepted else {
             // Out of file descriptors, say: wait a little rather than spin.
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-        }
-    }
-}
-
-/// Serves one connection (HTTP/1.1, keep-alive) until it closes or the server stops.
-async fn connection(stream: TcpStream, cx: Context, stop: watch::Receiver<bool>) {
-    let service = service_fn(move |request| handle(cx.clone(), request));
-    let mut builder = http1::Builder::new();
-    builder.header_read_timeout(None);
-    let serving = builder.serve_connection(TokioIo::new(stream), service);
-    tokio::select! {
-        _ = serving => {}
-        () = stopped(stop) => {}
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let (backend, stop) = (backend.clone(), stop.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request| handle(backend.clone(), request));
+            let connection = http1::Builder::new()
+                .header_read_timeout(None)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                () = stopped(&stop) => {}
+            }
+        });
     }
 }

@@ -1,15 +1,13 @@
 //! The mock server itself (feature `testing`), over real HTTP on loopback: the server's model is
-//! enforced, answers follow the contract and the script, waits end without sleeps, the read
-//! side applies the TTL, the grace period and the alert rule, and shutdown is clean anywhere.
+//! enforced, answers follow the contract and the script, waits end without sleeps, only the
+//! heartbeat route is served, and shutdown is clean anywhere.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use vortex_client::testing::{
-    DriftReport, DriftSummary, InstanceList, MockServer, Reply, WaitError,
-};
+use vortex_client::testing::{MockServer, Reply, WaitError};
 use vortex_client::{blocking, Disposition, Environment, Health, HeartbeatClient};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -106,14 +104,6 @@ async fn heartbeat(server: &MockServer, instance: &str, version: &str) -> Answer
     post_json(server, HEARTBEAT, &body).await
 }
 
-async fn get<T: serde::de::DeserializeOwned>(server: &MockServer, path: &str) -> T {
-    let answer = request(server, "GET", path, None, "")
-        .await
-        .expect("an answer");
-    assert_eq!(answer.status, 200, "{path}");
-    serde_json::from_slice(&answer.body).expect("the read side's JSON")
-}
-
 #[tokio::test]
 async fn malformed_bodies_are_refused_like_the_server_model_does() {
     let server = MockServer::start().await.unwrap();
@@ -181,7 +171,6 @@ async fn arrays_where_the_model_has_objects_are_refused() {
     }
     assert_eq!(server.report_count(), 0, "{:?}", server.reports());
     assert_eq!(server.rejections().len(), arrays.len());
-    assert_eq!(server.instances("payment-service", "production").count, 0);
     // Objects pass as before, an empty or null `metadata` included.
     let objects = [
         r#"{"instance_id":"i","config_version":"v1","metadata":{}}"#,
@@ -307,11 +296,6 @@ async fn scripted_replies_are_used_in_order_then_the_default() {
         ["v1", "v2", "v3", "v4", "v5", "v6"],
         "every attempt is a report"
     );
-    // Only the 2xx answers registered the instance.
-    assert_eq!(
-        server.instances("payment-service", "production").instances[0].config_version,
-        "v5"
-    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -378,8 +362,11 @@ async fn waits_take_reports_in_order_and_time_out_with_a_result() {
         .await
         .is_err());
 
-    // A report arriving while a test waits wakes it.
-    let waiter = async { server.wait_for_version("v4", WAIT).await };
+    // A report arriving while a test waits wakes it. (A wait can also be spawned: it is Send.)
+    fn send<T: Send>(future: T) -> T {
+        future
+    }
+    let waiter = send(server.wait_for_version("v4", WAIT));
     let (found, _) = tokio::join!(waiter, heartbeat(&server, "i", "v4"));
     assert_eq!(found.unwrap().config_version, "v4");
 }
@@ -407,92 +394,26 @@ async fn wait_for_report_takes_the_next_report_that_matches() {
     assert!(err.to_string().contains("a matching report"), "{err}");
 }
 
-/// Five instances, one of them on the new version: within the grace nothing has drifted; past
-/// it, four have and the alert is raised; past the TTL every instance is forgotten.
-#[tokio::test(start_paused = true)]
-async fn the_read_side_applies_grace_ttl_and_alert_rule() {
-    let server = MockServer::start().await.unwrap();
-    for i in 0..4 {
-        heartbeat(&server, &format!("i-{i}"), "v1").await;
-    }
-    server.set_expected_version("payment-service", "production", "v2");
-    heartbeat(&server, "i-4", "v2").await;
-    let path = "/api/drift/drift/payment-service/production";
-    let report: DriftReport = get(&server, path).await;
-    assert_eq!(
-        (report.total_instances, report.up_to_date, report.drifted),
-        (5, 1, 0)
-    );
-    assert_eq!(
-        (report.expected_version.as_str(), report.alert),
-        ("v2", false)
-    );
-
-    tokio::time::advance(Duration::from_secs(60)).await;
-    let report: DriftReport = get(&server, path).await;
-    assert_eq!(
-        (report.drifted, report.drift_percentage, report.alert),
-        (4, 80.0, true)
-    );
-    assert_eq!(report.alert_threshold, 10.0);
-    let first = &report.drifted_instances[0];
-    assert_eq!(
-        (
-            first.current_version.as_str(),
-            first.expected_version.as_str()
-        ),
-        ("v1", "v2")
-    );
-    assert_eq!(first.drift_duration_secs, 60);
-    // The same report without HTTP; the wall clock follows tokio's (virtual) time.
-    assert_eq!(report, server.drift_report("payment-service", "production"));
-    let seen = &report.drifted_instances[0].last_seen;
-    assert!(
-        report.generated_at.as_str() > seen.as_str(),
-        "{seen} {}",
-        report.generated_at
-    );
-
-    let summary: DriftSummary = get(&server, "/api/drift/drift").await;
-    assert_eq!((summary.total_instances, summary.total_drifted), (5, 4));
-    assert_eq!(
-        (
-            summary.app_profile_count,
-            summary.apps_with_drift,
-            summary.apps_alerting
-        ),
-        (1, 1, 1)
-    );
-    let list: InstanceList = get(&server, "/api/drift/instances/payment-service/production").await;
-    assert_eq!(list.count, 5);
-    assert_eq!(list.instances[4].config_version, "v2");
-
-    // A higher threshold, no alert; then the TTL passes.
-    server.set_alert_threshold(90.0);
-    assert!(!server.drift_report("payment-service", "production").alert);
-    tokio::time::advance(Duration::from_secs(241)).await;
-    let report: DriftReport = get(&server, path).await;
-    assert_eq!(report.total_instances, 0);
-    let list: InstanceList = get(&server, "/api/drift/instances/payment-service/production").await;
-    assert_eq!(list.count, 0);
-}
-
+/// The server's read side is the server's: the mock serves the heartbeat route only, and a
+/// GET anywhere else gets its ordinary refusal.
 #[tokio::test]
-async fn grace_and_ttl_are_settable() {
+async fn only_the_heartbeat_route_is_served() {
     let server = MockServer::start().await.unwrap();
-    server.set_drift_grace(Duration::ZERO);
-    server.set_expected_version("payment-service", "production", "v2");
-    heartbeat(&server, "i-1", "v1").await;
-    let report = server.drift_report("payment-service", "production");
-    assert_eq!(report.drifted, 1, "no grace: drifted at once");
-    assert!(!report.alert, "one instance never alerts");
-    server.set_ttl(Duration::ZERO);
-    // With no unknown expectation: "unknown", and no one left.
-    let other = server.drift_report("billing", "test");
-    assert_eq!(
-        (other.expected_version.as_str(), other.total_instances),
-        ("unknown", 0)
-    );
+    let paths = [
+        "/api/drift/drift",
+        "/api/drift/drift/payment-service/production",
+        "/api/drift/instances/payment-service/production",
+    ];
+    for path in paths {
+        let answer = request(&server, "GET", path, None, "").await.unwrap();
+        assert_eq!(answer.status, 404, "{path}");
+        assert!(answer.json()["error"].is_string(), "{path}");
+    }
+    let answer = request(&server, "GET", HEARTBEAT, None, "").await.unwrap();
+    assert_eq!(answer.status, 405);
+    let statuses: Vec<u16> = server.rejections().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [404, 404, 404, 405]);
+    assert_eq!(server.report_count(), 0);
 }
 
 fn blocking_client(url: &str) -> blocking::HeartbeatClient {
@@ -581,7 +502,7 @@ async fn heartbeat_as(server: &MockServer, authorization: Option<&str>) -> Answe
 
 /// Behind an auth gateway: the right token passes, anything else is 401 with a challenge,
 /// recorded as a rejection (never as a report, never echoing what was sent), and uses up no
-/// scripted reply. The read side is guarded too.
+/// scripted reply. Every route is guarded, one the server does not serve included.
 #[tokio::test]
 async fn a_required_bearer_token_is_checked_on_every_request() {
     let server = MockServer::builder()
@@ -619,8 +540,8 @@ async fn a_required_bearer_token_is_checked_on_every_request() {
         .all(|r| r.status == 401 && r.method == "POST"));
     assert!(rejections.iter().all(|r| !r.reason.contains("tok-")));
     assert_eq!(server.report_count(), 0);
-    let read = request(&server, "GET", "/api/drift/drift", None, "").await;
-    assert_eq!(read.unwrap().status, 401, "the read side is guarded too");
+    let elsewhere = request(&server, "GET", "/api/drift/drift", None, "").await;
+    assert_eq!(elsewhere.unwrap().status, 401, "the gateway answers first");
 
     // The right token: the scripted reply is still there, then the default.
     let right = Some("Bearer tok-right-7c1");
@@ -633,8 +554,12 @@ async fn a_required_bearer_token_is_checked_on_every_request() {
     );
     assert_eq!(server.report_count(), 2);
     let auth = [("authorization", "Bearer tok-right-7c1")];
-    let read = request_with(&server, "GET", "/api/drift/drift", &auth, "").await;
-    assert_eq!(read.unwrap().status, 200);
+    let elsewhere = request_with(&server, "GET", "/api/drift/drift", &auth, "").await;
+    assert_eq!(
+        elsewhere.unwrap().status,
+        404,
+        "past the gateway, the server's own refusal"
+    );
 }
 
 /// The SDK's client against a server that requires credentials: the right ones report, wrong
