@@ -177,13 +177,13 @@ impl HeartbeatClient {
             abort: handle.abort_handle(),
             ended,
         });
-        let c = self.engine.config();
+        let c = &self.engine.config;
         tracing::info!(
             app = %c.app,
             profile = %c.profile,
             instance = %c.instance_id,
             interval_secs = c.interval.as_secs_f64(),
-            url = %self.engine.redacted_url(),
+            url = %self.engine.redacted_url,
             "heartbeat client started"
         );
         true
@@ -198,7 +198,7 @@ impl HeartbeatClient {
             return;
         };
         let has_runtime = tokio::runtime::Handle::try_current().is_ok();
-        let bound = self.engine.config().stop_grace.saturating_add(STOP_SLACK);
+        let bound = self.engine.config.stop_grace.saturating_add(STOP_SLACK);
         if !has_runtime
             || tokio::time::timeout(bound, ended.wait_for(|e| *e))
                 .await
@@ -260,25 +260,25 @@ impl HeartbeatClient {
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
         let version = version.into();
         check_version(&version)?;
-        self.engine.changes().set_version(version);
+        self.engine.changes.set_version(version);
         Ok(())
     }
 
     /// The configuration version reported now.
     #[must_use]
     pub fn config_version(&self) -> String {
-        self.engine.changes().version().to_string()
+        self.engine.changes.version().to_string()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly.
     pub fn set_health(&self, health: Health) {
-        self.engine.changes().set_health(health);
+        self.engine.changes.set_health(health);
     }
 
     /// The health reported now.
     #[must_use]
     pub fn health(&self) -> Health {
-        self.engine.changes().health()
+        self.engine.changes.health()
     }
 
     /// Sends one report now and returns the server's answer, started or not, after any report
@@ -316,7 +316,7 @@ impl HeartbeatClient {
     }
 
     async fn attempts(&self) -> Result<HeartbeatResponse, ReporterError> {
-        let c = self.engine.config();
+        let c = &self.engine.config;
         // Seeded from the OS (a system call) only when a retry needs it: the common case, one
         // successful attempt, never draws a delay.
         let mut schedule: Option<Schedule> = None;
@@ -349,13 +349,13 @@ impl HeartbeatClient {
     /// fail (for a health or `/drift` endpoint).
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
-        self.engine.status().borrow().clone()
+        self.engine.status.borrow().clone()
     }
 
     /// A receiver of every status update (each report's outcome), to wait on one.
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
-        self.engine.status().subscribe()
+        self.engine.status.subscribe()
     }
 
     /// A receiver that wakes only when the drift facts change: the server's `expected_version`,
@@ -380,7 +380,7 @@ impl HeartbeatClient {
     /// ```
     #[must_use]
     pub fn subscribe_drift(&self) -> watch::Receiver<DriftState> {
-        let mut drift = self.engine.drift().subscribe();
+        let mut drift = self.engine.drift.subscribe();
         if *drift.borrow() != DriftState::default() {
             drift.mark_changed();
         }
@@ -390,7 +390,7 @@ impl HeartbeatClient {
     /// The configuration in use (with the generated `instance_id` filled in).
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
-        self.engine.config()
+        &self.engine.config
     }
 
     /// The instance metadata every report carries (detected on first use), for a debug
@@ -401,15 +401,15 @@ impl HeartbeatClient {
 
     /// The heartbeat URL of the server last used, without userinfo: what errors may show.
     pub(crate) fn redacted_url(&self) -> &str {
-        self.engine.redacted_url()
+        &self.engine.redacted_url
     }
 }
 
 impl fmt::Debug for HeartbeatClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.engine.config();
+        let c = &self.engine.config;
         f.debug_struct("HeartbeatClient")
-            .field("url", &self.engine.redacted_url())
+            .field("url", &self.engine.redacted_url)
             .field("app", &c.app)
             .field("profile", &c.profile)
             .field("instance_id", &c.instance_id)

@@ -76,27 +76,10 @@ pub enum ConfigError {
 }
 
 impl fmt::Debug for ConfigError {
-    /// The message, as `Display` shows it; `{:#?}` shows the variant and its fields.
+    /// The message, as `Display` shows it: `?` in a `main` returning `Result<(), Box<dyn
+    /// Error>>` then reads `Error: server_url is not set: ...`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !f.alternate() {
-            return fmt::Display::fmt(self, f);
-        }
-        match self {
-            ConfigError::MissingField(field) => f.debug_tuple("MissingField").field(field).finish(),
-            ConfigError::InvalidValue { field, reason } => f
-                .debug_struct("InvalidValue")
-                .field("field", field)
-                .field("reason", reason)
-                .finish(),
-            ConfigError::InvalidEnv { var, value, reason } => f
-                .debug_struct("InvalidEnv")
-                .field("var", var)
-                .field("value", &excerpt(value))
-                .field("reason", reason)
-                .finish(),
-            ConfigError::Http(detail) => f.debug_tuple("Http").field(detail).finish(),
-            ConfigError::Runtime(detail) => f.debug_tuple("Runtime").field(detail).finish(),
-        }
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -455,12 +438,6 @@ impl ReporterError {
         }
     }
 
-    /// True when retrying with backoff may help.
-    #[must_use]
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self.disposition(), Disposition::Permanent)
-    }
-
     /// The server's `Retry-After`, if it sent one.
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
@@ -481,23 +458,14 @@ impl ReporterError {
         }
     }
 
-    /// A short, stable label for metrics and log de-duplication.
-    pub(crate) fn kind(&self) -> String {
-        match self {
-            ReporterError::Connect { .. } => "connect".into(),
-            ReporterError::Timeout { .. } => "timeout".into(),
-            ReporterError::Transport { .. } => "transport".into(),
-            ReporterError::Tls { .. } => "tls".into(),
-            ReporterError::Proxy { status, .. } => match status {
-                Some(status) => format!("proxy {status}"),
-                None => "proxy".into(),
-            },
-            ReporterError::Status { status, .. } => format!("status {status}"),
-            ReporterError::Redirect { status, .. } => format!("redirect {status}"),
-            ReporterError::ResponseTooLarge { .. } => "response too large".into(),
-            ReporterError::RequestTooLarge { .. } => "request too large".into(),
-            ReporterError::NoRuntime(_) => "no runtime".into(),
-        }
+    /// What makes two errors the same for the log: a permanent error is logged once until
+    /// another one comes.
+    pub(crate) fn kind(&self) -> (std::mem::Discriminant<Self>, Option<u16>) {
+        let status = match self {
+            ReporterError::Proxy { status, .. } => *status,
+            _ => self.status(),
+        };
+        (std::mem::discriminant(self), status)
     }
 }
 

@@ -8,7 +8,8 @@
 //!
 //! One attempt is a round over the URLs: [`Failover::begin`] gives the first URL to try,
 //! [`Failover::failed`] the next one (or the end of the round), [`Failover::delivered`] closes
-//! it. The steady path (the sticky URL answering 2xx) allocates nothing. [`ConnectionAge`]
+//! it. The steady path (the sticky URL answering 2xx) allocates nothing: events come only
+//! with a change. [`ConnectionAge`]
 //! keeps each URL's connection within the max age.
 
 use std::time::Duration;
@@ -84,32 +85,6 @@ pub(crate) enum Event {
     },
 }
 
-/// At most two events per outcome (`Recovered` and a move), without allocating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) struct Events([Option<Event>; 2]);
-
-impl Events {
-    fn push(&mut self, event: Event) {
-        if let Some(slot) = self.0.iter_mut().find(|slot| slot.is_none()) {
-            *slot = Some(event);
-        }
-    }
-
-    /// True when there is nothing to log.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.iter().all(Option::is_none)
-    }
-}
-
-impl IntoIterator for Events {
-    type Item = Event;
-    type IntoIter = std::iter::Flatten<std::array::IntoIter<Option<Event>, 2>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter().flatten()
-    }
-}
-
 /// How an attempt starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Start {
@@ -120,7 +95,7 @@ pub(crate) struct Start {
 }
 
 /// What to do after a URL failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AfterFailure {
     /// Keep this error as the attempt's error, in place of the one kept before. The kept
     /// error decides the backoff: the longest `Retry-After`, else the first transient error,
@@ -130,7 +105,7 @@ pub(crate) struct AfterFailure {
     /// over and fails with the kept error.
     pub(crate) next: Option<usize>,
     /// What to log.
-    pub(crate) events: Events,
+    pub(crate) events: Vec<Event>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -225,7 +200,7 @@ impl Failover {
     pub(crate) fn failed(&mut self, fault: Fault, now: Instant) -> AfterFailure {
         let url = self.round.pending;
         let several = self.urls.len() > 1;
-        let mut events = Events::default();
+        let mut events = Vec::new();
         if fault.problem != Problem::Report {
             if let Some(state) = self.urls.get_mut(url) {
                 if !state.failing && several {
@@ -261,10 +236,10 @@ impl Failover {
     }
 
     /// The URL handed out last answered 2xx: it becomes the sticky one.
-    pub(crate) fn delivered(&mut self) -> Events {
+    pub(crate) fn delivered(&mut self) -> Vec<Event> {
         let url = self.round.pending;
         let several = self.urls.len() > 1;
-        let mut events = Events::default();
+        let mut events = Vec::new();
         if let Some(state) = self.urls.get_mut(url) {
             if state.failing && several {
                 events.push(Event::Recovered { url });
@@ -457,10 +432,6 @@ mod tests {
         })
     }
 
-    fn events(events: Events) -> Vec<Event> {
-        events.into_iter().collect()
-    }
-
     /// Runs one attempt in which the URLs fail with `faults` in turn until one answers (when
     /// `faults` runs out) or the round ends; returns the URLs tried, whether the round went
     /// back to the first URL, the errors kept (as indices into `faults`) and the events.
@@ -474,11 +445,11 @@ mod tests {
         let mut faults = faults.iter().enumerate();
         loop {
             let Some((i, fault)) = faults.next() else {
-                logged.extend(events(set.delivered()));
+                logged.extend(set.delivered());
                 break;
             };
             let after = set.failed(*fault, now);
-            logged.extend(events(after.events));
+            logged.extend(after.events);
             if after.keep_error {
                 kept.push(i);
             }
@@ -737,7 +708,7 @@ mod tests {
                 if url == 0 && now < recovers {
                     url = set.failed(refused(), now).next.unwrap();
                 }
-                let logged = events(set.delivered());
+                let logged = set.delivered();
                 if url == 0 && now >= recovers {
                     assert!(start.back_to_first, "seed {seed}");
                     assert_eq!(
@@ -921,19 +892,5 @@ mod tests {
         assert!(!age.start(t0 + IDLE).reused, "the pool dropped it");
         age.finished(false); // a transport error, or a close
         assert!(!age.start(t0 + IDLE + INTERVAL).reused);
-    }
-
-    #[test]
-    fn events_hold_two_without_allocating() {
-        let mut e = Events::default();
-        assert!(e.is_empty());
-        e.push(Event::Recovered { url: 1 });
-        e.push(Event::Returned { from: 1 });
-        e.push(Event::Recovered { url: 2 });
-        assert!(!e.is_empty());
-        assert_eq!(
-            events(e),
-            [Event::Recovered { url: 1 }, Event::Returned { from: 1 }]
-        );
     }
 }

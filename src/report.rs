@@ -26,13 +26,13 @@ use crate::telemetry::Telemetry;
 
 /// What every handle and the worker share.
 pub(crate) struct Engine {
-    config: HeartbeatConfig,
-    changes: Changes,
-    status: watch::Sender<HeartbeatStatus>,
+    pub(crate) config: HeartbeatConfig,
+    pub(crate) changes: Changes,
+    pub(crate) status: watch::Sender<HeartbeatStatus>,
     /// The drift view of `status`; changes only when one of its facts changes.
-    drift: watch::Sender<DriftState>,
+    pub(crate) drift: watch::Sender<DriftState>,
     /// The worker's schedule; every outcome moves it here, whoever sent the report.
-    plan: parking_lot::Mutex<Plan>,
+    pub(crate) plan: parking_lot::Mutex<Plan>,
     /// Wakes the worker when a `report_now()` moved the schedule.
     replanned: Notify,
     /// Held from reading the body to recording the outcome: one report in flight.
@@ -41,7 +41,7 @@ pub(crate) struct Engine {
     /// Where the route to the preferred server starts, to find the local address from.
     first_hop: Option<reqwest::Url>,
     /// The preferred server's heartbeat URL, without userinfo.
-    redacted_url: String,
+    pub(crate) redacted_url: String,
     health: Option<Monitor>,
 }
 
@@ -78,28 +78,6 @@ impl Engine {
         }
     }
 
-    pub(crate) fn config(&self) -> &HeartbeatConfig {
-        &self.config
-    }
-
-    /// The version and health users set.
-    pub(crate) fn changes(&self) -> &Changes {
-        &self.changes
-    }
-
-    pub(crate) fn status(&self) -> &watch::Sender<HeartbeatStatus> {
-        &self.status
-    }
-
-    pub(crate) fn drift(&self) -> &watch::Sender<DriftState> {
-        &self.drift
-    }
-
-    /// The worker's schedule.
-    pub(crate) fn plan(&self) -> parking_lot::MutexGuard<'_, Plan> {
-        self.plan.lock()
-    }
-
     /// A fresh schedule for a worker starting now: its first report goes at once.
     pub(crate) fn restart_plan(&self) {
         *self.plan.lock() = new_plan(&self.config);
@@ -108,11 +86,6 @@ impl Engine {
     /// Completes when a `report_now()` moved the schedule.
     pub(crate) fn replanned(&self) -> tokio::sync::futures::Notified<'_> {
         self.replanned.notified()
-    }
-
-    /// The preferred server's heartbeat URL, without userinfo.
-    pub(crate) fn redacted_url(&self) -> &str {
-        &self.redacted_url
     }
 
     /// The span around the worker and `report_now()`: which client is speaking. Names only,
@@ -306,7 +279,7 @@ struct Outage {
     since: Option<Instant>,
     failed_attempts: u32,
     /// The kind of the last permanent error logged, so a repeat is not logged again.
-    logged_permanent: Option<String>,
+    logged_permanent: Option<(std::mem::Discriminant<ReporterError>, Option<u16>)>,
 }
 
 impl Outage {
@@ -339,7 +312,7 @@ impl Outage {
         match error.disposition() {
             Disposition::Permanent => {
                 let kind = error.kind();
-                if self.logged_permanent.as_deref() == Some(kind.as_str()) {
+                if self.logged_permanent == Some(kind) {
                     tracing::debug!(error = %text, "heartbeat rejected again");
                 } else {
                     tracing::error!(error = %text, "heartbeat rejected; fix the configuration (keeping the normal interval)");

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::answer::Answer;
 use crate::config::HeartbeatConfig;
 use crate::error::{ConfigError, ReporterError};
-use crate::failover::{Event, Events, Failover, Fault};
+use crate::failover::{Event, Failover, Fault};
 use crate::transport::Transport;
 
 /// One server URL: how to send to it, and how to show it.
@@ -120,89 +120,57 @@ impl Servers {
     pub(crate) async fn send(&mut self, body: Bytes) -> Result<(Answer, Answered<'_>), Failed> {
         let start = self.failover.begin(Instant::now());
         if start.back_to_first {
-            tracing::debug!(
-                "reports went to another server URL for a max age: trying the first again"
-            );
+            tracing::debug!("a connection max age epoch ended: trying the first server URL again");
         }
-        let mut index = start.url;
-        let mut kept: Option<ReporterError> = None;
-        let mut answers: Vec<String> = Vec::new();
+        let (mut index, mut kept, mut answers) = (start.url, None::<ReporterError>, Vec::new());
         loop {
-            let Some(target) = self.targets.get_mut(index) else {
-                // The policy hands out indexes of this list only.
-                return Err(Failed::new(
-                    kept.unwrap_or_else(|| no_server(index)),
-                    answers,
-                ));
-            };
-            match target.transport.send(body.clone()).await {
+            // The policy hands out indexes of this list only.
+            let error = match self.targets[index].transport.send(body.clone()).await {
                 Ok(answer) => {
                     let events = self.failover.delivered();
                     self.log(events, None);
-                    return Ok((answer, self.answered(index)));
+                    let target = &self.targets[index];
+                    let url = target.transport.redacted_url();
+                    let shown = target.shown.as_str();
+                    return Ok((answer, Answered { index, url, shown }));
                 }
-                Err(error) => {
-                    let after = self.failover.failed(Fault::of(&error), Instant::now());
-                    self.log(after.events, Some(&error));
-                    answers.push(error.to_string());
-                    if after.keep_error || kept.is_none() {
-                        kept = Some(error);
-                    }
-                    match after.next {
-                        Some(next) => index = next,
-                        None => {
-                            let error = kept.unwrap_or_else(|| no_server(index));
-                            return Err(Failed::new(error, answers));
-                        }
-                    }
-                }
+                Err(error) => error,
+            };
+            let after = self.failover.failed(Fault::of(&error), Instant::now());
+            self.log(after.events, Some(&error));
+            answers.push(error.to_string());
+            let decides = match kept.take() {
+                Some(before) if !after.keep_error => before,
+                _ => error,
+            };
+            match after.next {
+                Some(next) => (index, kept) = (next, Some(decides)),
+                None => return Err(Failed::new(decides, answers)),
             }
         }
     }
 
-    fn answered(&self, index: usize) -> Answered<'_> {
-        let target = self.targets.get(index);
-        Answered {
-            index,
-            url: target.map_or("", |t| t.transport.redacted_url()),
-            shown: target.map_or("", |t| t.shown.as_str()),
-        }
-    }
-
     fn url(&self, index: usize) -> &str {
-        self.targets
-            .get(index)
-            .map_or("", |t| t.transport.redacted_url())
+        self.targets[index].transport.redacted_url()
     }
 
     /// Logs what the policy reported (nothing on the steady path, and nothing with one URL).
-    fn log(&self, events: Events, error: Option<&ReporterError>) {
-        if events.is_empty() {
-            return;
-        }
+    fn log(&self, events: Vec<Event>, error: Option<&ReporterError>) {
         for event in events {
             match event {
                 Event::Down { url, problem } => {
                     let error = error.map(ToString::to_string).unwrap_or_default();
-                    tracing::warn!(
-                        url = %self.url(url),
-                        error = %error,
-                        "server URL failed; {}", problem.next_step()
-                    );
+                    tracing::warn!(url = %self.url(url), %error, "server URL failed; {}", problem.next_step());
                 }
                 Event::Recovered { url } => {
                     tracing::debug!(url = %self.url(url), "server URL answers again");
                 }
-                Event::Moved { from, to } => tracing::info!(
-                    from = %self.url(from),
-                    to = %self.url(to),
-                    "heartbeats moved to another server URL"
-                ),
-                Event::Returned { from } => tracing::info!(
-                    from = %self.url(from),
-                    to = %self.url(0),
-                    "heartbeats returned to the first server URL"
-                ),
+                Event::Moved { from, to } => {
+                    tracing::info!(from = %self.url(from), to = %self.url(to), "heartbeats moved to another server URL");
+                }
+                Event::Returned { from } => {
+                    tracing::info!(from = %self.url(from), to = %self.url(0), "heartbeats returned to the first server URL");
+                }
             }
         }
     }
@@ -220,11 +188,6 @@ fn shown(url: &Url) -> String {
         Some(host_only) if bare.path() == "/" => host_only.to_owned(),
         _ => text.to_owned(),
     }
-}
-
-/// The error of a round that tried nothing (the policy never does that).
-fn no_server(index: usize) -> ReporterError {
-    ReporterError::NoRuntime(format!("no server URL #{}", index + 1))
 }
 
 #[cfg(test)]

@@ -13,13 +13,13 @@ use crate::report::Engine;
 /// reports of changes; exits when `stop` fires.
 pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     engine.restart_plan();
-    let changes = engine.changes();
+    let changes = &engine.changes;
     loop {
-        let due = engine.plan().due();
+        let due = engine.plan.lock().due();
         tokio::select! {
             biased;
             _ = stop.changed() => return,
-            () = changes.notified() => engine.plan().on_change(Instant::now(), changes.waiting()),
+            () = changes.notified() => engine.plan.lock().on_change(Instant::now(), changes.waiting()),
             () = engine.replanned() => {}
             () = sleep_until(due) => {}
         }
@@ -27,7 +27,7 @@ pub(crate) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
         // 1 ms granularity would add up to a millisecond.
         let now = Instant::now();
         let periodic = {
-            let plan = engine.plan();
+            let plan = engine.plan.lock();
             if plan.due() > now {
                 continue;
             }
@@ -50,7 +50,7 @@ async fn report_within_grace(engine: &Engine, stop: &mut watch::Receiver<bool>) 
     tokio::select! {
         biased;
         _ = stop.changed() => {
-            let _ = tokio::time::timeout(engine.config().stop_grace, report).await;
+            let _ = tokio::time::timeout(engine.config.stop_grace, report).await;
             false
         }
         () = &mut report => true,
