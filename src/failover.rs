@@ -3,7 +3,7 @@
 //!
 //! Pure policy, like `plan.rs`: it holds per-URL state by index (the list order is the
 //! preference), reads no clock (the caller passes `now`), does no I/O and logs nothing; it
-//! returns [`Event`]s for the caller to log. The rules, with the reasons and the anchors'
+//! returns [`Event`]s for the caller to log. The rules, with the reasons and other clients'
 //! behaviour, are the table in `docs/resilience.md` ("Several servers").
 //!
 //! One attempt is a round over the URLs: [`Failover::begin`] gives the first URL to try,

@@ -25,7 +25,7 @@ fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::Heartbeat
         .config_version("v1")
 }
 
-/// Finding 1: the worker's attempt fails, `report_now()` then succeeds: the worker must leave
+/// The worker's attempt fails, `report_now()` then succeeds: the worker must leave
 /// its backoff, so a change right after goes out at once (not at the next scheduled attempt).
 #[tokio::test(start_paused = true)]
 async fn a_report_now_success_ends_the_workers_backoff() {
@@ -50,7 +50,7 @@ async fn a_report_now_success_ends_the_workers_backoff() {
     c.stop().await;
 }
 
-/// Finding 2: a change booked for the next rate-limit slot, then carried by `report_now()`:
+/// A change booked for the next rate-limit slot, then carried by `report_now()`:
 /// the next change gets the next free slot, never the restarted countdown.
 #[tokio::test(start_paused = true)]
 async fn report_now_does_not_push_the_next_change_past_its_slot() {
@@ -103,7 +103,7 @@ async fn a_booked_change_goes_at_its_slot() {
     c.stop().await;
 }
 
-/// Finding 4: one task sets a version and calls `report_now()` while the worker runs with no
+/// One task sets a version and calls `report_now()` while the worker runs with no
 /// rate limit: after each round the server's newest version is the one the status shows.
 async fn the_server_ends_on_the_version_the_status_shows() {
     let rx = MockServer::start().await.unwrap();
@@ -127,7 +127,7 @@ async fn the_server_ends_on_the_version_the_status_shows() {
     c.stop().await;
 }
 
-/// Finding 5: with a report in flight, every concurrent `stop()` returns only once the worker
+/// With a report in flight, every concurrent `stop()` returns only once the worker
 /// has ended, so the in-flight report is counted before any of them returns.
 async fn every_concurrent_stop_waits_for_the_worker() {
     let rx = MockServer::start().await.unwrap();
@@ -408,7 +408,7 @@ fn request_complete(request: &[u8]) -> bool {
     request.len() >= end + 4 + length
 }
 
-/// Finding 7: a connection the server closed as it was reused costs no failure: the report
+/// A connection the server closed as it was reused costs no failure: the report
 /// is retried once at once on a new connection.
 async fn a_reused_connection_closed_by_the_server_is_retried_once() {
     let url = closing_server().await;
