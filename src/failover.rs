@@ -21,11 +21,8 @@ use tokio::time::Instant;
 use crate::error::{Disposition, Problem, ReporterError};
 use crate::limits::{MAX_RETRY_AFTER, MAX_SERVER_URLS};
 
-/// The default `connection_max_age`: 5 minutes. Long enough that a reconnect (one TCP and a
-/// resumed TLS handshake) comes once in 7.5 to 10 reports at the default 30 s interval, about a
-/// tenth more CPU per report over https (BENCHMARKS.md); short enough that a
-/// scale-out, a drained server or a DNS change reaches every client within minutes (the Eureka
-/// client re-chooses every 20 to 30 minutes).
+/// The default `connection_max_age`: a server move is seen within minutes, at one reconnect
+/// per 7.5 to 10 reports (why: docs/resilience.md, "Connection max age").
 pub(crate) const DEFAULT_CONNECTION_MAX_AGE: Duration = Duration::from_secs(5 * 60);
 
 /// Each epoch lasts a draw in `[low, high] x max age`: never longer than the max age (so the
