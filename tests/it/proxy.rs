@@ -12,8 +12,10 @@
 
 use std::time::Duration;
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
+
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{base64, capture_logs, dead_port};
+use crate::support::{capture_logs, dead_port};
 use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatClientBuilder, ReporterError,
@@ -274,7 +276,7 @@ async fn explicit_proxy_and_no_proxy_win_over_the_environment() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn proxy_credentials_are_sent_and_never_leak() {
-    let basic = format!("Basic {}", base64(format!("{USER}:{PASSWORD}").as_bytes()));
+    let basic = format!("Basic {}", BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}")));
     for status in [407, 502] {
         let (logs, _guard) = capture_logs();
         let proxy = ForwardProxy::start(status).await;
@@ -529,7 +531,7 @@ async fn child_with_proxy_variables_in_its_process() {
         "credentials" => {
             let client = process("http://vortex.invalid:8888");
             let error = client.report_now().await.expect_err("the proxy refuses");
-            let b64 = base64(format!("{USER}:{PASSWORD}").as_bytes());
+            let b64 = BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}"));
             for text in [
                 error.to_string(),
                 client.status().last_error.unwrap_or_default(),
