@@ -94,10 +94,23 @@ impl ProxyTarget {
         let Some((raw_user, raw_password)) = &self.userinfo else {
             return Vec::new();
         };
-        let (user, password) = (percent_decode_lossy(raw_user), percent_decode_lossy(raw_password));
+        let (user, password) = (
+            percent_decode_lossy(raw_user),
+            percent_decode_lossy(raw_password),
+        );
         let basic = self.authorization.as_ref().and_then(|v| v.to_str().ok());
-        let mut secrets = vec![raw_user.clone(), raw_password.clone(), format!("{user}:{password}"), user, password];
-        secrets.extend(basic.and_then(|v| v.strip_prefix("Basic ")).map(str::to_owned));
+        let mut secrets = vec![
+            raw_user.clone(),
+            raw_password.clone(),
+            format!("{user}:{password}"),
+            user,
+            password,
+        ];
+        secrets.extend(
+            basic
+                .and_then(|v| v.strip_prefix("Basic "))
+                .map(str::to_owned),
+        );
         secrets
     }
 }
@@ -122,7 +135,9 @@ pub(crate) fn route(
             let Some((name, value)) = proxy_variable(target.scheme(), var) else {
                 return Ok(ProxyRoute::Direct);
             };
-            let no_proxy = var("no_proxy").or_else(|| var("NO_PROXY")).unwrap_or_default();
+            let no_proxy = var("no_proxy")
+                .or_else(|| var("NO_PROXY"))
+                .unwrap_or_default();
             // Kept on top of the matcher: `*` also covers IP literals (curl's rule; the
             // matcher applies it to names only), and `*.example.com` reads as `.example.com`.
             if no_proxy.split(',').any(|entry| entry.trim() == "*") {
@@ -162,7 +177,9 @@ fn proxy_variable(
         _ if cgi => &["http_proxy", "all_proxy", "ALL_PROXY"],
         _ => &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"],
     };
-    names.iter().find_map(|&name| var(name).map(|value| (name, value)))
+    names
+        .iter()
+        .find_map(|&name| var(name).map(|value| (name, value)))
 }
 
 /// The route to `target` through the proxy `value` unless the `no_proxy` list excludes it, as

@@ -32,7 +32,10 @@ mod tests {
             ("Sunday, 06-Nov-94 08:50:37 GMT", Some(60)),
             ("Sun Nov  6 08:49:47 1994", Some(10)),
             ("Sun, 06 Nov 1994 08:00:00 GMT", Some(0)),
-            ("Fri, 31 Dec 9999 23:59:59 GMT", Some(253_402_300_799 - 784_111_777)),
+            (
+                "Fri, 31 Dec 9999 23:59:59 GMT",
+                Some(253_402_300_799 - 784_111_777),
+            ),
             ("", None),
             ("-5", None),
             ("1.5", None),
@@ -45,7 +48,11 @@ mod tests {
             ("Wed, 31 Dec 1969 23:59:59 GMT", None),
         ];
         for (value, secs) in cases {
-            assert_eq!(parse_retry_after(value, now), secs.map(Duration::from_secs), "{value}");
+            assert_eq!(
+                parse_retry_after(value, now),
+                secs.map(Duration::from_secs),
+                "{value}"
+            );
         }
     }
 

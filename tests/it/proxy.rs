@@ -199,7 +199,10 @@ const CASES: &[Case] = &[
     ),
     // Only commas separate entries (spaces did before).
     (
-        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "other.invalid vortex.invalid")],
+        &[
+            ("HTTP_PROXY", "{P}"),
+            ("NO_PROXY", "other.invalid vortex.invalid"),
+        ],
         "http://vortex.invalid:8888",
         "proxy",
     ),
@@ -276,7 +279,10 @@ async fn explicit_proxy_and_no_proxy_win_over_the_environment() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn proxy_credentials_are_sent_and_never_leak() {
-    let basic = format!("Basic {}", BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}")));
+    let basic = format!(
+        "Basic {}",
+        BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}"))
+    );
     for status in [407, 502] {
         let (logs, _guard) = capture_logs();
         let proxy = ForwardProxy::start(status).await;
@@ -324,9 +330,12 @@ async fn proxy_credentials_are_sent_and_never_leak() {
 async fn an_empty_userinfo_is_sent_as_empty_credentials() {
     let proxy = ForwardProxy::start(200).await;
     let value = format!("http://@{}", proxy.addr);
-    let client = builder(&[("HTTP_PROXY", value.as_str())], "http://vortex.invalid:8888")
-        .build()
-        .expect("build");
+    let client = builder(
+        &[("HTTP_PROXY", value.as_str())],
+        "http://vortex.invalid:8888",
+    )
+    .build()
+    .expect("build");
     client.report_now().await.expect("the proxy answers");
     let seen = proxy.seen();
     assert_eq!(seen[0].header("proxy-authorization"), Some("Basic Og=="));
