@@ -197,8 +197,10 @@ fn through(
             format!("{source} is not a usable proxy URL ({why}); expected http://[user:password@]host:port (the value is not shown: it may hold credentials)"),
         )
     };
-    // A host reqwest could not send to either: nothing to match.
-    let Ok(dst) = target.as_str().parse::<Uri>() else {
+    // Only the scheme and host are matched. A host that is no URI host cannot be sent to
+    // (reqwest refuses it too): nothing to route.
+    let host = target.host_str().unwrap_or_default();
+    let Ok(dst) = format!("{}://{host}/", target.scheme()).parse::<Uri>() else {
         return Ok(ProxyRoute::Direct);
     };
     let value = value.trim();
