@@ -1,11 +1,8 @@
 //! The server's answer to a report, read member by member: a member of the wrong type is
 //! ignored alone, and the others still count.
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The server's answer to a report.
 ///
@@ -46,10 +43,9 @@ impl HeartbeatResponse {
 }
 
 /// One member of the answer.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Member<T> {
     /// Missing, or `null`.
-    #[default]
     Absent,
     /// Present with the wrong type (or the body was no JSON object): says nothing.
     Ignored,
@@ -58,6 +54,13 @@ pub(crate) enum Member<T> {
 }
 
 impl<T> Member<T> {
+    /// A member as parsed: missing or `null` is absent; a value `pick` does not take, ignored.
+    fn read(value: Option<Value>, pick: impl FnOnce(Value) -> Option<T>) -> Self {
+        value.map_or(Member::Absent, |v| {
+            pick(v).map_or(Member::Ignored, Member::Given)
+        })
+    }
+
     fn known(&self) -> Option<&T> {
         match self {
             Member::Given(value) => Some(value),
@@ -84,16 +87,13 @@ pub(crate) struct Resolved {
     pub(crate) drift: Option<bool>,
 }
 
-/// The members of the contract, each read leniently so that one of the wrong type fails
-/// alone. Unknown members are skipped without being stored.
+/// The members of the contract, each as whatever JSON it holds (`null` reads as missing), so
+/// that one of the wrong type fails alone. Unknown members are skipped without being stored.
 #[derive(Deserialize)]
 struct Members {
-    #[serde(default)]
-    registered: Member<bool>,
-    #[serde(default)]
-    expected_version: Member<String>,
-    #[serde(default)]
-    drift_detected: Member<bool>,
+    registered: Option<Value>,
+    expected_version: Option<Value>,
+    drift_detected: Option<Value>,
 }
 
 impl Answer {
@@ -116,10 +116,22 @@ impl Answer {
                 drift_detected: Member::Ignored,
             };
         };
+        let answer = Answer {
+            object: true,
+            registered: Member::read(m.registered, |v| v.as_bool()),
+            expected_version: Member::read(m.expected_version, |v| match v {
+                Value::String(version) => Some(version),
+                _ => None,
+            }),
+            drift_detected: Member::read(m.drift_detected, |v| v.as_bool()),
+        };
         for (name, ignored) in [
-            ("registered", m.registered == Member::Ignored),
-            ("expected_version", m.expected_version == Member::Ignored),
-            ("drift_detected", m.drift_detected == Member::Ignored),
+            ("registered", answer.registered == Member::Ignored),
+            (
+                "expected_version",
+                answer.expected_version == Member::Ignored,
+            ),
+            ("drift_detected", answer.drift_detected == Member::Ignored),
         ] {
             if ignored {
                 tracing::debug!(
@@ -128,12 +140,7 @@ impl Answer {
                 );
             }
         }
-        Answer {
-            object: true,
-            registered: m.registered,
-            expected_version: m.expected_version,
-            drift_detected: m.drift_detected,
-        }
+        answer
     }
 
     fn registered(&self) -> bool {
@@ -167,79 +174,6 @@ impl Answer {
             },
             drift,
         }
-    }
-}
-
-/// The JSON types a member may have; any other reads as ignored.
-trait Pick: Sized {
-    fn from_bool(_: bool) -> Option<Self> {
-        None
-    }
-    fn from_str(_: &str) -> Option<Self> {
-        None
-    }
-}
-
-impl Pick for bool {
-    fn from_bool(value: bool) -> Option<Self> {
-        Some(value)
-    }
-}
-
-impl Pick for String {
-    fn from_str(value: &str) -> Option<Self> {
-        Some(value.to_owned())
-    }
-}
-
-impl<'de, T: Pick> Deserialize<'de> for Member<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(Lenient(PhantomData))
-    }
-}
-
-/// Reads any JSON value into a [`Member`] without failing: typed straight from the parser
-/// (no intermediate `serde_json::Value`), skipping what has the wrong type.
-struct Lenient<T>(PhantomData<T>);
-
-fn picked<T>(value: Option<T>) -> Member<T> {
-    value.map_or(Member::Ignored, Member::Given)
-}
-
-impl<'de, T: Pick> Visitor<'de> for Lenient<T> {
-    type Value = Member<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, value: bool) -> Result<Member<T>, E> {
-        Ok(picked(T::from_bool(value)))
-    }
-    fn visit_str<E>(self, value: &str) -> Result<Member<T>, E> {
-        Ok(picked(T::from_str(value)))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Member<T>, E> {
-        Ok(Member::Ignored)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Member<T>, E> {
-        Ok(Member::Ignored)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Member<T>, E> {
-        Ok(Member::Ignored)
-    }
-    fn visit_unit<E>(self) -> Result<Member<T>, E> {
-        Ok(Member::Absent)
-    }
-    fn visit_none<E>(self) -> Result<Member<T>, E> {
-        Ok(Member::Absent)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Member<T>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Member::Ignored)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Member<T>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Member::Ignored)
     }
 }
 

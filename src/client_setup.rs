@@ -54,12 +54,8 @@ fn with_proxy(
     tracing::debug!(proxy = %target.url, from = target.source, "reports go through a proxy");
     let mut proxy = reqwest::Proxy::all(target.url.as_str())
         .map_err(|e| ConfigError::Http(error_chain(&e.without_url())))?;
-    if let Some(mut value) = target
-        .authorization()
-        .and_then(|v| HeaderValue::from_str(&v).ok())
-    {
-        value.set_sensitive(true);
-        proxy = proxy.custom_http_auth(value);
+    if let Some(value) = target.authorization() {
+        proxy = proxy.custom_http_auth(value.clone());
     }
     Ok(builder.proxy(proxy))
 }

@@ -1,11 +1,15 @@
 //! Which proxy, if any, carries the reports of the SDK's own client: the [`ProxySetting`], the
-//! environment's proxy variables read with curl's precedence, `NO_PROXY` matching, and the
-//! never-proxied loopback. Pure policy: variables come through a lookup function (the
-//! configuration's `Environment`), nothing here opens a socket.
+//! environment's proxy variables read with curl's precedence, and the never-proxied loopback;
+//! `NO_PROXY` and the proxy URL are read by hyper-util's proxy matcher. Pure policy: variables
+//! come through a lookup function (the configuration's `Environment`), nothing here opens a
+//! socket.
 
 use std::fmt;
 use std::net::IpAddr;
 
+use hyper::Uri;
+use hyper_util::client::proxy::matcher::Matcher;
+use reqwest::header::HeaderValue;
 use reqwest::Url;
 
 use crate::error::{invalid, ConfigError};
@@ -62,16 +66,10 @@ pub(crate) struct ProxyTarget {
     pub(crate) url: Url,
     /// Where it was named: the variable, or `proxy()` on the builder.
     pub(crate) source: &'static str,
-    /// The userinfo as written (percent-encoded) and decoded, if any.
-    credentials: Option<Credentials>,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-struct Credentials {
-    raw_user: String,
-    raw_password: String,
-    user: String,
-    password: String,
+    /// `Basic base64(user:password)` from the userinfo (percent-decoded), marked sensitive.
+    authorization: Option<HeaderValue>,
+    /// The user and password as written (percent-encoded), if any.
+    userinfo: Option<(String, String)>,
 }
 
 impl fmt::Debug for ProxyTarget {
@@ -79,39 +77,41 @@ impl fmt::Debug for ProxyTarget {
         f.debug_struct("ProxyTarget")
             .field("url", &self.url.as_str())
             .field("source", &self.source)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|_| "<redacted>"),
-            )
+            .field("credentials", &self.userinfo.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
 
 impl ProxyTarget {
-    /// The `Proxy-Authorization` value for the userinfo (`Basic base64(user:password)`).
-    pub(crate) fn authorization(&self) -> Option<String> {
-        let c = self.credentials.as_ref()?;
-        Some(format!(
-            "Basic {}",
-            base64(format!("{}:{}", c.user, c.password).as_bytes())
-        ))
+    /// The `Proxy-Authorization` value for the userinfo, marked sensitive.
+    pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
+        self.authorization.as_ref()
     }
 
     /// Every form of the credentials a proxy could echo: as written, decoded, and the Basic
     /// value. For scrubbing error texts; never printed.
     pub(crate) fn secrets(&self) -> Vec<String> {
-        let Some(c) = &self.credentials else {
+        let Some((raw_user, raw_password)) = &self.userinfo else {
             return Vec::new();
         };
-        let basic = base64(format!("{}:{}", c.user, c.password).as_bytes());
-        vec![
-            c.raw_user.clone(),
-            c.raw_password.clone(),
-            c.user.clone(),
-            c.password.clone(),
-            format!("{}:{}", c.user, c.password),
-            basic,
-        ]
+        let (user, password) = (
+            percent_decode_lossy(raw_user),
+            percent_decode_lossy(raw_password),
+        );
+        let basic = self.authorization.as_ref().and_then(|v| v.to_str().ok());
+        let mut secrets = vec![
+            raw_user.clone(),
+            raw_password.clone(),
+            format!("{user}:{password}"),
+            user,
+            password,
+        ];
+        secrets.extend(
+            basic
+                .and_then(|v| v.strip_prefix("Basic "))
+                .map(str::to_owned),
+        );
+        secrets
     }
 }
 
@@ -129,38 +129,38 @@ pub(crate) fn route(
 ) -> Result<ProxyRoute, ConfigError> {
     match setting {
         ProxySetting::Direct => Ok(ProxyRoute::Direct),
-        ProxySetting::Url(url) => parse_proxy(url, "proxy() on the builder").map(ProxyRoute::Proxy),
-        ProxySetting::Environment => from_environment(target, var),
+        ProxySetting::Url(url) => through(target, url, "", "proxy() on the builder"),
+        ProxySetting::Environment if is_loopback(target) => Ok(ProxyRoute::Direct),
+        ProxySetting::Environment => {
+            let Some((name, value)) = proxy_variable(target.scheme(), var) else {
+                return Ok(ProxyRoute::Direct);
+            };
+            let no_proxy = var("no_proxy")
+                .or_else(|| var("NO_PROXY"))
+                .unwrap_or_default();
+            // Kept on top of the matcher: `*` also covers IP literals (curl's rule; the
+            // matcher applies it to names only), and `*.example.com` reads as `.example.com`.
+            if no_proxy.split(',').any(|entry| entry.trim() == "*") {
+                return Ok(ProxyRoute::Direct);
+            }
+            through(target, &value, &no_proxy.replace("*.", "."), name)
+        }
     }
 }
 
-/// Whether `target` is `localhost` or a loopback address: traffic that never leaves the
-/// machine by itself (the rule [`TargetHost::is_loopback`] gives).
+/// Whether `target` is `localhost`, `*.localhost` (RFC 6761), 127.0.0.0/8 or `::1` (also
+/// IPv4-mapped): a proxy elsewhere could not reach it (Go's net/http rule).
 pub(crate) fn is_loopback(target: &Url) -> bool {
-    target
-        .host_str()
-        .is_some_and(|host| TargetHost::parse(host).is_loopback())
-}
-
-fn from_environment(
-    target: &Url,
-    var: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProxyRoute, ConfigError> {
-    let Some(host) = target.host_str().map(TargetHost::parse) else {
-        return Ok(ProxyRoute::Direct);
+    let Some(host) = target.host_str() else {
+        return false;
     };
-    if host.is_loopback() {
-        return Ok(ProxyRoute::Direct);
+    match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(ip) => ip.to_canonical().is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
     }
-    let Some((name, value)) = proxy_variable(target.scheme(), var) else {
-        return Ok(ProxyRoute::Direct);
-    };
-    let port = target.port_or_known_default().unwrap_or(0);
-    let no_proxy = ["no_proxy", "NO_PROXY"].iter().find_map(|n| var(n));
-    if no_proxy.is_some_and(|list| NoProxy::parse(&list).matches(&host, port)) {
-        return Ok(ProxyRoute::Direct);
-    }
-    parse_proxy(&value, name).map(ProxyRoute::Proxy)
 }
 
 /// The variable naming the proxy for `scheme`, curl's order: the scheme's own variable before
@@ -179,199 +179,71 @@ fn proxy_variable(
     };
     names
         .iter()
-        .find_map(|&name| var(name).map(|value| (name, value.trim().to_owned())))
+        .find_map(|&name| var(name).map(|value| (name, value)))
 }
 
-/// A proxy URL as curl takes it: no scheme means `http://`; http and https only (the SDK has
-/// no SOCKS support); a host is required; a path is ignored.
-fn parse_proxy(raw: &str, source: &'static str) -> Result<ProxyTarget, ConfigError> {
-    let raw = raw.trim();
+/// The route to `target` through the proxy `value` unless the `no_proxy` list excludes it, as
+/// hyper-util's matcher (the one reqwest uses) decides: no scheme means http, a path is
+/// ignored, userinfo becomes the Basic credentials. The SDK takes http and https proxies only.
+fn through(
+    target: &Url,
+    value: &str,
+    no_proxy: &str,
+    source: &'static str,
+) -> Result<ProxyRoute, ConfigError> {
     let fail = |why: &str| {
         invalid(
             "proxy",
             format!("{source} is not a usable proxy URL ({why}); expected http://[user:password@]host:port (the value is not shown: it may hold credentials)"),
         )
     };
-    // No scheme ("proxy:3128", "user:pw@proxy:3128"): curl reads an http proxy.
-    let parsed = if raw.contains("://") {
-        Url::parse(raw)
-    } else {
-        Url::parse(&format!("http://{raw}"))
-    }
-    .map_err(|e| fail(&e.to_string()))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(fail("only http:// and https:// proxies are supported"));
-    }
-    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
-        return Err(fail("no host"));
+    // Only the scheme and host are matched. A host that is no URI host cannot be sent to
+    // (reqwest refuses it too): nothing to route.
+    let host = target.host_str().unwrap_or_default();
+    let Ok(dst) = format!("{}://{host}/", target.scheme()).parse::<Uri>() else {
+        return Ok(ProxyRoute::Direct);
     };
-    let credentials = (!parsed.username().is_empty() || parsed.password().is_some()).then(|| {
-        let raw_password = parsed.password().unwrap_or_default().to_owned();
-        Credentials {
-            user: percent_decode_lossy(parsed.username()),
-            password: percent_decode_lossy(&raw_password),
-            raw_user: parsed.username().to_owned(),
-            raw_password,
-        }
-    });
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let bare = format!("{}://{host}:{port}/", parsed.scheme());
-    let url = Url::parse(&bare).map_err(|e| fail(&e.to_string()))?;
-    Ok(ProxyTarget {
+    let value = value.trim();
+    let intercept = |no: &str| Matcher::builder().all(value).no(no).build().intercept(&dst);
+    let unusable = "not an http:// or https:// URL with a host";
+    let Some(proxy) = intercept(no_proxy) else {
+        // Excluded (an unusable proxy that does not apply is not looked at), or unusable.
+        return match intercept("") {
+            Some(_) => Ok(ProxyRoute::Direct),
+            None => Err(fail(unusable)),
+        };
+    };
+    // The matcher also takes SOCKS, which the SDK does not support.
+    if !matches!(proxy.uri().scheme_str(), Some("http" | "https")) {
+        return Err(fail(unusable));
+    }
+    let url = Url::parse(&proxy.uri().to_string()).map_err(|e| fail(&e.to_string()))?;
+    // The matcher splits the userinfo at the first `@`: with another one, part of it is left
+    // in the URL.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail("an @ in the user or password must be written %40"));
+    }
+    Ok(ProxyRoute::Proxy(ProxyTarget {
         url,
         source,
-        credentials,
-    })
+        authorization: proxy.basic_auth().cloned(),
+        userinfo: userinfo(value),
+    }))
 }
 
-/// A target host, normalised for matching: names lowercased without a trailing dot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum TargetHost {
-    Name(String),
-    Ip(IpAddr),
+/// The user and password of a proxy URL as written, split as the matcher splits them.
+fn userinfo(value: &str) -> Option<(String, String)> {
+    let uri = value.parse::<Uri>().ok()?;
+    let (userinfo, _) = uri.authority()?.as_str().split_once('@')?;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((user.to_owned(), password.to_owned()))
 }
 
-impl TargetHost {
-    /// A parsed URL's host: IPv6 in brackets, IPv4 already normalised by the URL parser.
-    fn parse(host: &str) -> Self {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        match bare.parse::<IpAddr>() {
-            Ok(ip) => TargetHost::Ip(ip),
-            Err(_) => TargetHost::Name(host.trim_end_matches('.').to_ascii_lowercase()),
-        }
-    }
-
-    /// `localhost`, `*.localhost` (RFC 6761), 127.0.0.0/8 and `::1` (also IPv4-mapped):
-    /// a proxy elsewhere could not reach them (Go's net/http rule).
-    fn is_loopback(&self) -> bool {
-        match self {
-            TargetHost::Name(name) => name == "localhost" || name.ends_with(".localhost"),
-            TargetHost::Ip(IpAddr::V4(ip)) => ip.is_loopback(),
-            TargetHost::Ip(IpAddr::V6(ip)) => {
-                ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-            }
-        }
-    }
-}
-
-/// A parsed `NO_PROXY` list.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct NoProxy {
-    entries: Vec<Entry>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Entry {
-    /// `*`: every host.
-    All,
-    /// A domain and its subdomains (`example.com`, `.example.com`, `*.example.com`).
-    Domain(String, Option<u16>),
-    /// One address.
-    Ip(IpAddr, Option<u16>),
-    /// A CIDR range: network and prefix length.
-    Cidr(IpAddr, u8),
-}
-
-impl NoProxy {
-    /// Entries separated by commas or whitespace; an entry that means nothing is skipped
-    /// (as curl does).
-    fn parse(list: &str) -> Self {
-        let entries = list
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|e| !e.is_empty())
-            .filter_map(Entry::parse)
-            .collect();
-        NoProxy { entries }
-    }
-
-    fn matches(&self, host: &TargetHost, port: u16) -> bool {
-        self.entries.iter().any(|e| e.matches(host, port))
-    }
-}
-
-impl Entry {
-    fn parse(text: &str) -> Option<Self> {
-        if text == "*" {
-            return Some(Entry::All);
-        }
-        if let Some((net, bits)) = text.split_once('/') {
-            let net: IpAddr = net.trim_matches(['[', ']']).parse().ok()?;
-            let bits: u8 = bits.parse().ok()?;
-            let max = if net.is_ipv4() { 32 } else { 128 };
-            return (bits <= max).then_some(Entry::Cidr(net, bits));
-        }
-        if let Ok(ip) = text.parse::<IpAddr>() {
-            return Some(Entry::Ip(ip, None));
-        }
-        let (host, port) = split_port(text)?;
-        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-            return Some(Entry::Ip(ip, port));
-        }
-        let domain = host.trim_start_matches("*.").trim_start_matches('.');
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-        (!domain.is_empty()).then_some(Entry::Domain(domain, port))
-    }
-
-    fn matches(&self, host: &TargetHost, port: u16) -> bool {
-        let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
-        match (self, host) {
-            (Entry::All, _) => true,
-            (Entry::Domain(d, p), TargetHost::Name(name)) => {
-                port_ok(p)
-                    && (name == d
-                        || name
-                            .strip_suffix(d.as_str())
-                            .is_some_and(|rest| rest.ends_with('.')))
-            }
-            (Entry::Ip(ip, p), TargetHost::Ip(addr)) => port_ok(p) && ip == addr,
-            (Entry::Cidr(net, bits), TargetHost::Ip(addr)) => in_range(*addr, *net, *bits),
-            _ => false,
-        }
-    }
-}
-
-/// `host:port`, `[v6]:port`, or a bare host. `None` for a port that is not a number.
-fn split_port(text: &str) -> Option<(&str, Option<u16>)> {
-    let colon = match text.rfind(':') {
-        Some(i) if !text.starts_with('[') || text[..i].ends_with(']') => i,
-        _ => return Some((text, None)),
-    };
-    let port = text[colon + 1..].parse().ok()?;
-    Some((&text[..colon], Some(port)))
-}
-
-fn in_range(addr: IpAddr, net: IpAddr, bits: u8) -> bool {
-    match (addr, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(bits)).unwrap_or(0);
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(bits)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        _ => false,
-    }
-}
-
-/// Standard base64 with padding (RFC 4648), for the Basic credentials (also those the
-/// mock server requires).
+/// Standard base64 with padding, for the Basic credentials the mock server requires.
+#[cfg(feature = "testing")]
 pub(crate) fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let mut b = [0u8; 3];
-        b[..chunk.len()].copy_from_slice(chunk);
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(input)
 }
 
 #[cfg(test)]
@@ -463,41 +335,23 @@ mod tests {
     }
 
     #[test]
-    fn no_proxy_follows_curl() {
+    fn no_proxy_is_the_matchers_with_the_sdks_wildcards() {
         let cases: &[(&str, &str, bool)] = &[
+            // The SDK's own: `*` covers IP literals, `*.example.com` reads as `.example.com`.
             ("*", "http://vortex.test/", true),
-            ("*", "http://10.1.2.3/", true),
+            ("other.test, *", "http://10.1.2.3/", true),
             ("*", "http://[2001:db8::1]/", true),
-            ("vortex.test", "http://vortex.test/", true),
+            ("*.vortex.test", "http://api.vortex.test/", true),
+            ("*.vortex.test", "http://vortex.test/", true),
+            // The matcher's (curl's) rules.
             ("vortex.test", "http://a.b.vortex.test/", true),
             ("vortex.test", "http://notvortex.test/", false),
-            (".vortex.test", "http://vortex.test/", true),
-            (".vortex.test", "http://api.vortex.test/", true),
-            ("*.vortex.test", "http://api.vortex.test/", true),
-            ("VORTEX.TEST.", "http://Api.Vortex.Test./", true),
-            ("test", "http://vortex.test/", true),
-            ("10.1.2.3", "http://10.1.2.3/", true),
-            ("10.1.2.3", "http://10.1.2.4/", false),
+            ("VORTEX.TEST", "http://Api.Vortex.Test/", true),
             ("10.0.0.0/8", "http://10.200.0.1/", true),
             ("10.0.0.0/8", "http://11.0.0.1/", false),
-            ("0.0.0.0/0", "http://8.8.8.8/", true),
-            ("2001:db8::/32", "http://[2001:db8:1::5]/", true),
-            ("2001:db8::/32", "http://[2001:db9::5]/", false),
             ("2001:db8::1", "http://[2001:db8::1]:8080/", true),
-            ("[2001:db8::1]:8080", "http://[2001:db8::1]:8080/", true),
-            ("[2001:db8::1]:8080", "http://[2001:db8::1]:9090/", false),
-            ("vortex.test:8888", "http://vortex.test:8888/", true),
-            ("vortex.test:8888", "http://vortex.test:9999/", false),
-            ("vortex.test:80", "http://vortex.test/", true),
-            ("10.1.2.3:8888", "http://10.1.2.3:8888/", true),
-            ("10.1.2.3:8888", "http://10.1.2.3:1/", false),
-            // An IP entry never matches a name, nor a name an IP (no DNS).
             ("10.1.2.3", "http://vortex.test/", false),
-            ("vortex.test", "http://10.1.2.3/", false),
             (" other.test , vortex.test ", "http://vortex.test/", true),
-            ("other.test vortex.test", "http://vortex.test/", true),
-            ("", "http://vortex.test/", false),
-            ("10.0.0.0/99,bad:port,.", "http://vortex.test/", false),
         ];
         for (list, target, direct) in cases {
             let env = [("HTTP_PROXY", "http://proxy:3128"), ("NO_PROXY", list)];
@@ -536,6 +390,7 @@ mod tests {
             "http://u:s3cret-pw@",
             "http://u:s3cret-pw@proxy:99999",
             "http://u:s3cret-pw",
+            "http://u@s:s3cret-pw@proxy:3128",
         ] {
             let err = route(
                 &ProxySetting::Environment,
@@ -582,7 +437,9 @@ mod tests {
         };
         assert_eq!(p.url.as_str(), "http://proxy:3128/");
         let basic = base64(b"us@er:p:ss-w0rd");
-        assert_eq!(p.authorization(), Some(format!("Basic {basic}")));
+        let sent = p.authorization().and_then(|v| v.to_str().ok());
+        assert_eq!(sent, Some(format!("Basic {basic}").as_str()));
+        assert!(p.authorization().is_some_and(HeaderValue::is_sensitive));
         let secrets = p.secrets();
         for s in [
             "us%40er",
@@ -600,17 +457,5 @@ mod tests {
             );
         }
         assert!(format!("{setting:?}").contains("***@proxy:3128"));
-    }
-
-    #[test]
-    fn base64_known_answers() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(
-            base64(b"Aladdin:open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
     }
 }

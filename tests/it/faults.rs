@@ -410,7 +410,7 @@ async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi
 
 /// A `Retry-After` date 20 to 21 s ahead (an HTTP date has whole seconds).
 fn date_in_20s() -> String {
-    faults::http_date(SystemTime::now() + S(21))
+    httpdate::fmt_http_date(SystemTime::now() + S(21))
 }
 
 #[tokio::test(start_paused = true)]

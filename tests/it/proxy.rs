@@ -12,8 +12,10 @@
 
 use std::time::Duration;
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
+
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{base64, capture_logs, dead_port};
+use crate::support::{capture_logs, dead_port};
 use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, ReporterError,
@@ -175,13 +177,45 @@ const CASES: &[Case] = &[
         "proxy",
     ),
     (
-        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid:8888")],
-        "http://vortex.invalid:8888",
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "*.vortex.invalid")],
+        "http://api.vortex.invalid:8888",
         "direct",
     ),
     (
-        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid:9999")],
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "other.invalid, *")],
+        "http://0.0.0.0:{M}",
+        "direct",
+    ),
+    // Entries with a port never match (hyper-util's matcher; they matched that port before).
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid:8888")],
         "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "0.0.0.0:{M}")],
+        "http://0.0.0.0:{M}",
+        "proxy",
+    ),
+    // Only commas separate entries (spaces did before).
+    (
+        &[
+            ("HTTP_PROXY", "{P}"),
+            ("NO_PROXY", "other.invalid vortex.invalid"),
+        ],
+        "http://vortex.invalid:8888",
+        "proxy",
+    ),
+    // A bracketed IPv6 entry never matches (the same address without brackets does).
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "[2001:db8::1]")],
+        "http://[2001:db8::1]:8888",
+        "proxy",
+    ),
+    // A trailing dot is part of the name (it was ignored before).
+    (
+        &[("HTTP_PROXY", "{P}"), ("NO_PROXY", "vortex.invalid")],
+        "http://api.vortex.invalid.:8888",
         "proxy",
     ),
 ];
@@ -197,7 +231,7 @@ async fn routes_follow_the_rules() {
     for (vars, target, expected) in CASES {
         let vars: Vec<(&str, String)> = vars
             .iter()
-            .map(|(k, v)| (*k, v.replace("{P}", &proxy.url())))
+            .map(|(k, v)| (*k, v.replace("{P}", &proxy.url()).replace("{M}", &port)))
             .collect();
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let target_url = target.replace("{M}", &port);
@@ -245,7 +279,10 @@ async fn explicit_proxy_and_no_proxy_win_over_the_environment() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn proxy_credentials_are_sent_and_never_leak() {
-    let basic = format!("Basic {}", base64(format!("{USER}:{PASSWORD}").as_bytes()));
+    let basic = format!(
+        "Basic {}",
+        BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}"))
+    );
     for status in [407, 502] {
         let (logs, _guard) = capture_logs();
         let proxy = ForwardProxy::start(status).await;
@@ -287,6 +324,23 @@ async fn proxy_credentials_are_sent_and_never_leak() {
     }
 }
 
+/// An empty userinfo (`http://@host:port`) is sent as empty Basic credentials (`:`), as
+/// hyper-util's matcher reads it (it sent none before).
+#[tokio::test(flavor = "current_thread")]
+async fn an_empty_userinfo_is_sent_as_empty_credentials() {
+    let proxy = ForwardProxy::start(200).await;
+    let value = format!("http://@{}", proxy.addr);
+    let client = builder(
+        &[("HTTP_PROXY", value.as_str())],
+        "http://vortex.invalid:8888",
+    )
+    .build()
+    .expect("build");
+    client.report_now().await.expect("the proxy answers");
+    let seen = proxy.seen();
+    assert_eq!(seen[0].header("proxy-authorization"), Some("Basic Og=="));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn explicit_proxy_credentials_are_masked_in_debug() {
     let url = format!("http://{USER}:{PASSWORD}@127.0.0.1:9");
@@ -314,6 +368,11 @@ fn unusable_proxy_urls_fail_build_without_echoing_credentials() {
         ("HTTP_PROXY", "http://u:px-s3cret@proxy:99999"),
         ("http_proxy", "socks5://u:px-s3cret@proxy:1080"),
         ("ALL_PROXY", "http://u:px-s3cret@"),
+        // What the URL parser accepted before and hyper-util's matcher does not: an unencoded
+        // `@` in the userinfo, characters outside RFC 3986, a host that is not ASCII.
+        ("HTTP_PROXY", "http://u@x:px-s3cret@proxy:3128"),
+        ("HTTP_PROXY", "http://u:px-s3cret{@proxy:3128"),
+        ("HTTP_PROXY", "http://u:px-s3cret@прокси.invalid:3128"),
     ] {
         let err = builder(&[(var, value)], "http://vortex.invalid:8888")
             .build()
@@ -481,7 +540,7 @@ async fn child_with_proxy_variables_in_its_process() {
         "credentials" => {
             let client = process("http://vortex.invalid:8888");
             let error = client.report_now().await.expect_err("the proxy refuses");
-            let b64 = base64(format!("{USER}:{PASSWORD}").as_bytes());
+            let b64 = BASE64_STANDARD.encode(format!("{USER}:{PASSWORD}"));
             for text in [
                 error.to_string(),
                 client.status().last_error.unwrap_or_default(),

@@ -152,3 +152,29 @@ async fn a_wrongly_typed_member_keeps_the_drift_facts() {
     c.report_now().await.unwrap();
     assert_eq!(facts(&c), (Some("v1".to_owned()), Some(false)));
 }
+
+/// A member of the contract nested deeper than serde_json's recursion limit (128 levels, the
+/// object included) makes the whole answer unreadable: delivered, without drift facts. (The
+/// typed visitor the answer was read by before ignored it alone.) Less deep, it is ignored
+/// alone.
+#[tokio::test]
+async fn a_member_nested_past_the_recursion_limit_voids_the_answer() {
+    let rx = MockServer::start().await.unwrap();
+    rx.set_expected_version("app", "prod", "v2");
+    let c = client(&rx.url()).build().unwrap();
+    c.report_now().await.unwrap();
+    let facts = |c: &HeartbeatClient| {
+        let d = c.drift_state();
+        (d.expected_version, d.drift_detected)
+    };
+    let nested = |depth: usize| {
+        let registered = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        format!(r#"{{"registered":{registered},"expected_version":"v3","drift_detected":false}}"#)
+    };
+    rx.script([Reply::Raw(200, nested(200).into_bytes())]);
+    c.report_now().await.unwrap();
+    assert_eq!(facts(&c), (Some("v2".to_owned()), Some(true)));
+    rx.script([Reply::Raw(200, nested(100).into_bytes())]);
+    c.report_now().await.unwrap();
+    assert_eq!(facts(&c), (Some("v3".to_owned()), Some(false)));
+}

@@ -12,12 +12,10 @@
 mod support {
     //! The parts of the main binary's `support` that these tests use.
 
-    mod base64;
     pub mod forward_proxy;
     mod logs;
     mod ports;
 
-    pub use base64::base64;
     pub use logs::capture_logs;
     pub use ports::dead_port;
 }
