@@ -164,7 +164,7 @@ async fn a_member_nested_past_the_recursion_limit_voids_the_answer() {
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
     let facts = |c: &HeartbeatClient| {
-        let d = c.drift_state();
+        let d = c.status().drift;
         (d.expected_version, d.drift_detected)
     };
     let nested = |depth: usize| {
