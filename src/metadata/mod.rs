@@ -17,7 +17,7 @@ use crate::redact::prefix_within;
 pub use crate::wire::InstanceMetadata;
 
 pub(crate) use otel::OtelParseError;
-use otel::{fields_from_attributes, parse_otel_resource_attributes, OTEL_VAR};
+use otel::{fields_from_attributes, parse_otel_resource_attributes, Attributes, OTEL_VAR};
 
 /// Where the Kubernetes downward API is commonly mapped for the node's name (`spec.nodeName`):
 /// a host name equal to it is the node's (`hostNetwork: true`), not the pod's.
@@ -30,7 +30,8 @@ const IN_KUBERNETES_VAR: &str = "KUBERNETES_SERVICE_HOST";
 /// Detects what the environment tells about this instance. Without `server` (the caller knows
 /// the IP already) no route is looked up.
 pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> InstanceMetadata {
-    let mut meta = detect_local(env, true);
+    let attributes = otel_env_attributes(env).inspect_err(warn_malformed);
+    let mut meta = detect_local(env, attributes.unwrap_or_default());
     if let (None, Some(server)) = (&meta.ip_address, server) {
         meta.ip_address = route::route_source(server).await;
     }
@@ -42,34 +43,29 @@ pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> 
 /// suffix. Computed once per client, so it is stable for the life of the process.
 pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata) -> String {
     use rand::RngExt;
-    let detected = detect_local(env, false);
-    // The explicit value (trimmed: it was not cleaned like a detected one), then the detected.
+    // Quietly: `detect` warns of a malformed variable.
+    let detected = detect_local(env, otel_env_attributes(env).unwrap_or_default());
+    // The explicit value (cleaned like a detected one), then the detected.
     let candidates = |pick: fn(&InstanceMetadata) -> &Option<String>| {
-        [
-            pick(explicit).as_deref().map(str::trim),
-            pick(&detected).as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|value| !value.is_empty() && !value.chars().any(char::is_control))
+        let explicit = pick(explicit).clone().and_then(|v| clean("metadata", v));
+        explicit.into_iter().chain(pick(&detected).clone())
     };
     if let Some(pod) = candidates(|m| &m.kubernetes_pod).find(|pod| pod.len() <= MAX_NAME_LEN) {
-        return pod.to_owned();
+        return pod;
     }
     let mut rng: rand::rngs::SmallRng = rand::make_rng();
     let suffix: String = (0..8)
         .map(|_| char::from_digit(rng.random_range(0..36), 36).unwrap_or('0'))
         .collect();
-    let host = candidates(|m| &m.hostname).next().unwrap_or("instance");
+    let host = candidates(|m| &m.hostname).next();
+    let host = host.as_deref().unwrap_or("instance");
     let host = prefix_within(host, MAX_NAME_LEN - suffix.len() - 1);
     format!("{host}-{suffix}")
 }
 
 /// The environment's `OTEL_RESOURCE_ATTRIBUTES`, parsed (empty when unset). A malformed one is
 /// an error: the caller ignores it whole, as the OpenTelemetry specification says.
-pub(crate) fn otel_env_attributes(
-    env: &Environment,
-) -> Result<Vec<(String, String)>, OtelParseError> {
+pub(crate) fn otel_env_attributes(env: &Environment) -> Result<Attributes, OtelParseError> {
     parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or(""))
 }
 
@@ -87,19 +83,12 @@ pub(crate) fn metadata_from_attributes(attributes: &[(String, String)]) -> Insta
     fields_from_attributes("resource_attributes", attributes.iter().cloned())
 }
 
-/// Everything but the route lookup: `OTEL_RESOURCE_ATTRIBUTES` (a malformed one ignored, with
-/// a warning if `warn`), each field's variables, then the host name and the namespace file.
-fn detect_local(env: &Environment, warn: bool) -> InstanceMetadata {
-    let attributes = otel_env_attributes(env).inspect_err(|e| {
-        if warn {
-            warn_malformed(e)
-        }
-    });
-    let mut meta = fields_from_attributes(OTEL_VAR, attributes.unwrap_or_default());
+/// Everything but the route lookup: the fields among the environment's OpenTelemetry
+/// `attributes`, then each field's variables, then the host name and the namespace file.
+fn detect_local(env: &Environment, attributes: Attributes) -> InstanceMetadata {
+    let mut meta = fields_from_attributes(OTEL_VAR, attributes);
     for (field, slot) in meta.fields_mut() {
-        if slot.is_none() {
-            *slot = first_var(env, field.vars);
-        }
+        *slot = slot.take().or_else(|| first_var(env, field.vars));
     }
     // What only the host tells comes last; the pod and the namespace only in Kubernetes.
     let host = env.hostname().and_then(|h| clean("host name", h));

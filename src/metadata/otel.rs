@@ -22,6 +22,9 @@ pub(super) fn fields_from_attributes(
     meta
 }
 
+/// Resource attributes, `(key, value)` in the order given.
+pub(crate) type Attributes = Vec<(String, String)>;
+
 /// Why `OTEL_RESOURCE_ATTRIBUTES` was ignored: the 1-based entry and the reason, never the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("entry {entry}: {reason}")]
@@ -36,9 +39,7 @@ pub(crate) struct OtelParseError {
 /// trimmed, and empty entries (e.g. a trailing comma) are skipped. Anything else malformed, e.g.
 /// an entry without `=`, an empty key, a raw space, quote, semicolon or backslash inside a value,
 /// or a broken `%` escape, is an error: the caller then ignores the whole variable.
-pub(crate) fn parse_otel_resource_attributes(
-    raw: &str,
-) -> Result<Vec<(String, String)>, OtelParseError> {
+pub(crate) fn parse_otel_resource_attributes(raw: &str) -> Result<Attributes, OtelParseError> {
     let mut attributes = Vec::new();
     for (entry, text) in (1..).zip(raw.split(',').map(trim_ows)) {
         let error = |reason| OtelParseError { entry, reason };
