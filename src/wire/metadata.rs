@@ -114,9 +114,7 @@ impl InstanceMetadata {
     /// Fills every field that is `None` here from `other`; custom labels set here win.
     pub(crate) fn fill_from(&mut self, mut other: InstanceMetadata) {
         for ((_, slot), (_, value)) in self.fields_mut().zip(other.fields_mut()) {
-            if slot.is_none() {
-                *slot = value.take();
-            }
+            *slot = slot.take().or(value.take());
         }
         for (k, v) in other.custom {
             self.custom.entry(k).or_insert(v);
