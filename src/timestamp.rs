@@ -4,11 +4,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Serialize, Serializer};
+use serde::Serializer;
 
 /// `Option<SystemTime>` as an RFC 3339 string, or `null`.
 pub(crate) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
-    t.map(rfc3339).serialize(s)
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// RFC 3339 in UTC with milliseconds, the date by H. Hinnant's `civil_from_days`. Times before
