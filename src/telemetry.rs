@@ -1,38 +1,20 @@
-//! Heartbeat metrics through the `metrics` facade (feature `metrics`).
+//! Heartbeat metrics through the `metrics` facade (feature `metrics`); the metrics and why they
+//! are shaped so are in `docs/observability.md`.
 //!
-//! | metric | kind | unit | meaning |
-//! |---|---|---|---|
-//! | `vortex_heartbeat_reports_total{app,profile,outcome="accepted"\|"failed"}` | counter | reports | finished attempts |
-//! | `vortex_heartbeat_request_duration_seconds{app,profile}` | histogram | seconds | time of one HTTP attempt |
-//! | `vortex_heartbeat_drift{app,profile}` | gauge | | 1 when the last accepted report showed drift, 0 when it showed none; not set while unknown |
-//! | `vortex_heartbeat_consecutive_failures{app,profile}` | gauge | attempts | failed attempts since the last success |
-//! | `vortex_heartbeat_server{app,profile,server}` | gauge | | 1 for the server URL (as configured, without userinfo) that accepted the last accepted report, 0 for the client's other URLs; not set before one did |
-//!
-//! Which server answered is a gauge with a `server` label rather than a label on the reports
-//! counter: the counter's series stay as they were (dashboards and alerts keep working), and
-//! summed over a fleet the gauge says how many instances report to each server, which is what
-//! a failover or a rebalancing changes. Its label set is bounded: one series per configured
-//! URL, at most `MAX_SERVER_URLS`.
-//!
-//! They go to whatever recorder the application installed (e.g. a Prometheus exporter); with
-//! none installed they cost next to nothing. Each client registers its handles, and describes
-//! the metrics, when it records its first report, so a recorder installed after the client was
-//! built still gets them; after that a report costs no allocation.
-//!
-//! Without the feature, `Telemetry` is a zero-sized type with the same methods, each doing
-//! nothing: callers never need a `cfg` of their own.
+//! Each client registers its handles, and describes the metrics, when it records its first
+//! report, so a recorder installed after the client was built still gets them; after that a
+//! report allocates nothing. Without the feature, `Telemetry` is a zero-sized twin whose methods
+//! do nothing: callers need no `cfg` of their own.
 
 #[cfg(feature = "metrics")]
 pub(crate) use self::on::Telemetry;
 
-#[cfg(not(feature = "metrics"))]
-pub(crate) use self::off::Telemetry;
-
 #[cfg(feature = "metrics")]
 mod on {
+    use std::cell::LazyCell;
     use std::time::Instant;
 
-    use metrics::{Counter, Gauge, Histogram, Label, Unit};
+    use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram, Unit};
 
     const REPORTS: &str = "vortex_heartbeat_reports_total";
     const DURATION: &str = "vortex_heartbeat_request_duration_seconds";
@@ -45,10 +27,7 @@ mod on {
 
     /// One client's metrics, labelled with its app and profile.
     pub(crate) struct Telemetry {
-        labels: [Label; 2],
-        /// The server URLs as shown, in list order: the `server` label.
-        servers: Vec<String>,
-        handles: Option<Handles>,
+        handles: LazyCell<Handles, Box<dyn FnOnce() -> Handles + Send>>,
         /// The server whose gauge is 1.
         current: Option<usize>,
     }
@@ -64,44 +43,27 @@ mod on {
     }
 
     impl Telemetry {
+        /// `servers`: the server URLs as shown, in list order (the `server` label).
         pub(crate) fn new(app: &str, profile: &str, servers: &[&str]) -> Self {
+            let labels = [("app", app.to_owned()), ("profile", profile.to_owned())];
+            let servers: Vec<String> = servers.iter().map(|s| (*s).to_owned()).collect();
+            let register = move || {
+                describe();
+                let with = |key, value: String| [labels.to_vec(), vec![(key, value)]].concat();
+                let server = |url| gauge!(SERVER, &with("server", url));
+                Handles {
+                    accepted: counter!(REPORTS, &with("outcome", "accepted".into())),
+                    failed: counter!(REPORTS, &with("outcome", "failed".into())),
+                    duration: histogram!(DURATION, &labels),
+                    drift: gauge!(DRIFT, &labels),
+                    failures: gauge!(FAILURES, &labels),
+                    servers: servers.into_iter().map(server).collect(),
+                }
+            };
             Self {
-                labels: [
-                    Label::new("app", app.to_owned()),
-                    Label::new("profile", profile.to_owned()),
-                ],
-                servers: servers.iter().map(|s| (*s).to_owned()).collect(),
-                handles: None,
+                handles: LazyCell::new(Box::new(register)),
                 current: None,
             }
-        }
-
-        fn handles(&mut self) -> &Handles {
-            let labels = &self.labels;
-            let servers = &self.servers;
-            self.handles.get_or_insert_with(|| {
-                describe();
-                let with_outcome = |outcome: &'static str| {
-                    let mut all = labels.to_vec();
-                    all.push(Label::new("outcome", outcome));
-                    all
-                };
-                Handles {
-                    accepted: metrics::counter!(REPORTS, with_outcome("accepted")),
-                    failed: metrics::counter!(REPORTS, with_outcome("failed")),
-                    duration: metrics::histogram!(DURATION, labels.iter()),
-                    drift: metrics::gauge!(DRIFT, labels.iter()),
-                    failures: metrics::gauge!(FAILURES, labels.iter()),
-                    servers: servers
-                        .iter()
-                        .map(|server| {
-                            let mut all = labels.to_vec();
-                            all.push(Label::new("server", server.clone()));
-                            metrics::gauge!(SERVER, all)
-                        })
-                        .collect(),
-                }
-            })
         }
 
         /// Starts timing one HTTP attempt.
@@ -111,7 +73,7 @@ mod on {
 
         /// One HTTP attempt finished, successful or not.
         pub(crate) fn attempt_finished(&mut self, timer: Timer) {
-            self.handles()
+            self.handles
                 .duration
                 .record(timer.0.elapsed().as_secs_f64());
         }
@@ -120,25 +82,24 @@ mod on {
         /// `None` when unknown.
         pub(crate) fn accepted(&mut self, drift: Option<bool>, server: usize) {
             let previous = self.current.replace(server);
-            let handles = self.handles();
+            let handles = &*self.handles;
             handles.accepted.increment(1);
             handles.failures.set(0.0);
             if let Some(drift) = drift {
-                handles.drift.set(if drift { 1.0 } else { 0.0 });
+                handles.drift.set(f64::from(u8::from(drift)));
             }
             // Only a move touches the server gauges (and the first answer sets them all).
             if previous != Some(server) {
                 for (i, gauge) in handles.servers.iter().enumerate() {
-                    gauge.set(if i == server { 1.0 } else { 0.0 });
+                    gauge.set(f64::from(u8::from(i == server)));
                 }
             }
         }
 
         /// An attempt failed; `failures` since the last success, this one included.
         pub(crate) fn failed(&mut self, failures: u32) {
-            let handles = self.handles();
-            handles.failed.increment(1);
-            handles.failures.set(f64::from(failures));
+            self.handles.failed.increment(1);
+            self.handles.failures.set(f64::from(failures));
         }
     }
 
@@ -170,32 +131,23 @@ mod on {
     }
 }
 
-/// The same methods, doing nothing: what a client records without the feature.
+/// Nothing to time without the feature.
 #[cfg(not(feature = "metrics"))]
-mod off {
-    /// Nothing to time.
-    pub(crate) struct Timer;
+pub(crate) struct Timer;
 
-    /// No metrics.
-    pub(crate) struct Telemetry;
+/// No metrics without the feature: the same methods, doing nothing.
+#[cfg(not(feature = "metrics"))]
+pub(crate) struct Telemetry;
 
-    impl Telemetry {
-        pub(crate) fn new(_app: &str, _profile: &str, _servers: &[&str]) -> Self {
-            Self
-        }
-
-        #[inline]
-        pub(crate) fn attempt_started(&self) -> Timer {
-            Timer
-        }
-
-        #[inline]
-        pub(crate) fn attempt_finished(&mut self, _timer: Timer) {}
-
-        #[inline]
-        pub(crate) fn accepted(&mut self, _drift: Option<bool>, _server: usize) {}
-
-        #[inline]
-        pub(crate) fn failed(&mut self, _failures: u32) {}
+#[cfg(not(feature = "metrics"))]
+impl Telemetry {
+    pub(crate) fn new(_app: &str, _profile: &str, _servers: &[&str]) -> Self {
+        Self
     }
+    pub(crate) fn attempt_started(&self) -> Timer {
+        Timer
+    }
+    pub(crate) fn attempt_finished(&mut self, _timer: Timer) {}
+    pub(crate) fn accepted(&mut self, _drift: Option<bool>, _server: usize) {}
+    pub(crate) fn failed(&mut self, _failures: u32) {}
 }

@@ -66,20 +66,16 @@ pub(crate) struct HeartbeatRequest<'a> {
 
 impl HeartbeatRequest<'_> {
     /// Serialises the body once; it is reused until version, health or metadata change.
+    /// (Serialising strings cannot fail; were it to, the body would count as too large.)
     pub(crate) fn to_bytes(&self) -> Result<Bytes, ReporterError> {
-        let body = serde_json::to_vec(self).map_err(|e| ReporterError::RequestTooLarge {
-            size: 0,
-            limit: MAX_REQUEST_BYTES,
-            detail: e.to_string(),
-        })?;
-        if body.len() > MAX_REQUEST_BYTES {
-            return Err(ReporterError::RequestTooLarge {
-                size: body.len(),
+        match serde_json::to_vec(self) {
+            Ok(body) if body.len() <= MAX_REQUEST_BYTES => Ok(Bytes::from(body)),
+            body => Err(ReporterError::RequestTooLarge {
+                size: body.map_or(usize::MAX, |body| body.len()),
                 limit: MAX_REQUEST_BYTES,
                 detail: String::new(),
-            });
+            }),
         }
-        Ok(Bytes::from(body))
     }
 }
 

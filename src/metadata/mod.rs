@@ -1,18 +1,12 @@
 //! Instance metadata: what tells an operator which host, pod and region a report comes from.
 //!
 //! Detection runs once per client (when it is first started or first reports) and its result is
-//! cached: no heartbeat pays for it. Every field is taken from the first source that has a
-//! usable value, highest priority first:
-//!
-//! 1. the explicit builder value, and then the resource attributes given to the builder in
-//!    code (both merged by the client on top of what is detected here);
-//! 2. `OTEL_RESOURCE_ATTRIBUTES` (OpenTelemetry's resource attributes);
-//! 3. the field's own environment variables, then files and the OS.
-//!
-//! Detection never spawns a process, reads at most a few KiB from a file, never blocks a runtime
-//! thread, and never fails: what cannot be found is left out. A detected value that is too long
-//! or holds control characters is dropped (logged at debug), so a hostile environment cannot
-//! make a report invalid.
+//! cached. Each field takes the first usable value of: the builder's value, then the resource
+//! attributes given in code (both merged by the caller), `OTEL_RESOURCE_ATTRIBUTES`, the field's
+//! variables, then files and the OS. It never spawns a process, reads at most a few KiB from a
+//! file, never blocks a runtime thread and never fails: what cannot be found is left out, and a
+//! value too long or holding control characters is dropped (logged at debug). See
+//! `docs/metadata.md`.
 
 mod otel;
 mod route;
@@ -23,33 +17,23 @@ use crate::redact::prefix_within;
 pub use crate::wire::InstanceMetadata;
 
 pub(crate) use otel::OtelParseError;
-use otel::{fields_from_attributes, parse_otel_resource_attributes, OTEL_VAR};
+use otel::{fields_from_attributes, parse_otel_resource_attributes, Attributes, OTEL_VAR};
 
-/// Variables the Kubernetes downward API is commonly mapped to, for the node's name
-/// (`spec.nodeName`): a host name equal to it is the node's (`hostNetwork: true`), not the pod's.
-/// (Each field's own variables are in its row of the metadata table, in `wire/metadata.rs`.)
+/// Where the Kubernetes downward API is commonly mapped for the node's name (`spec.nodeName`):
+/// a host name equal to it is the node's (`hostNetwork: true`), not the pod's.
 const NODE_VARS: &[&str] = &["NODE_NAME", "MY_NODE_NAME", "KUBERNETES_NODE_NAME"];
 /// Kubernetes mounts the pod's namespace here (with the service-account token).
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 /// Set by Kubernetes in every container of a pod.
 const IN_KUBERNETES_VAR: &str = "KUBERNETES_SERVICE_HOST";
 
-/// Detects what the environment tells about this instance. Explicit values are merged on top
-/// by the caller. Without `server` (the caller knows the IP already) no route is looked up.
+/// Detects what the environment tells about this instance. Without `server` (the caller knows
+/// the IP already) no route is looked up.
 pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> InstanceMetadata {
-    let otel = match otel_env_attributes(env) {
-        Ok(attributes) => fields_from_attributes(OTEL_VAR, attributes),
-        Err(error) => {
-            warn_malformed(&error);
-            InstanceMetadata::default()
-        }
-    };
-    let mut meta = detect_local(env, otel);
-    let address = &mut meta.ip_address;
-    if let (None, Some(server)) = (&*address, server) {
-        *address = route::route_source(server)
-            .await
-            .and_then(|ip| clean("route to the server", ip.to_string()));
+    let attributes = otel_env_attributes(env).inspect_err(warn_malformed);
+    let mut meta = detect_local(env, attributes.unwrap_or_default());
+    if let (None, Some(server)) = (&meta.ip_address, server) {
+        meta.ip_address = route::route_source(server).await;
     }
     fit_budget(&mut meta);
     meta
@@ -58,33 +42,30 @@ pub(crate) async fn detect(env: &Environment, server: Option<&reqwest::Url>) -> 
 /// The default instance id: the pod name in Kubernetes, else the host name plus a random
 /// suffix. Computed once per client, so it is stable for the life of the process.
 pub(crate) fn default_instance_id(env: &Environment, explicit: &InstanceMetadata) -> String {
-    // Parse quietly: `detect` reports a malformed variable.
-    let otel = otel_env_attributes(env)
-        .map(|attributes| fields_from_attributes(OTEL_VAR, attributes))
-        .unwrap_or_default();
-    let detected = detect_local(env, otel);
-    // The explicit value (trimmed: it was not cleaned like a detected one), then the detected.
+    use rand::RngExt;
+    // Quietly: `detect` warns of a malformed variable.
+    let detected = detect_local(env, otel_env_attributes(env).unwrap_or_default());
+    // The explicit value (cleaned like a detected one), then the detected.
     let candidates = |pick: fn(&InstanceMetadata) -> &Option<String>| {
-        let explicit = pick(explicit).as_deref().map(str::trim);
-        explicit
-            .into_iter()
-            .chain(pick(&detected).as_deref())
-            .filter(|value| !value.is_empty() && !value.chars().any(char::is_control))
+        let explicit = pick(explicit).clone().and_then(|v| clean("metadata", v));
+        explicit.into_iter().chain(pick(&detected).clone())
     };
     if let Some(pod) = candidates(|m| &m.kubernetes_pod).find(|pod| pod.len() <= MAX_NAME_LEN) {
-        return pod.to_owned();
+        return pod;
     }
-    let suffix = random_suffix(8);
-    let host = candidates(|m| &m.hostname).next().unwrap_or("instance");
+    let mut rng: rand::rngs::SmallRng = rand::make_rng();
+    let suffix: String = (0..8)
+        .map(|_| char::from_digit(rng.random_range(0..36), 36).unwrap_or('0'))
+        .collect();
+    let host = candidates(|m| &m.hostname).next();
+    let host = host.as_deref().unwrap_or("instance");
     let host = prefix_within(host, MAX_NAME_LEN - suffix.len() - 1);
     format!("{host}-{suffix}")
 }
 
 /// The environment's `OTEL_RESOURCE_ATTRIBUTES`, parsed (empty when unset). A malformed one is
 /// an error: the caller ignores it whole, as the OpenTelemetry specification says.
-pub(crate) fn otel_env_attributes(
-    env: &Environment,
-) -> Result<Vec<(String, String)>, OtelParseError> {
+pub(crate) fn otel_env_attributes(env: &Environment) -> Result<Attributes, OtelParseError> {
     parse_otel_resource_attributes(env.var(OTEL_VAR).as_deref().unwrap_or(""))
 }
 
@@ -97,47 +78,34 @@ pub(crate) fn warn_malformed(error: &OtelParseError) {
 }
 
 /// The metadata fields among resource attributes an application gives in code
-/// (`host.name`, `k8s.pod.name`, `service.version`, ...), each value cleaned like a detected
-/// one: an unusable value is left out.
+/// (`host.name`, `k8s.pod.name`, ...), each cleaned like a detected value.
 pub(crate) fn metadata_from_attributes(attributes: &[(String, String)]) -> InstanceMetadata {
     fields_from_attributes("resource_attributes", attributes.iter().cloned())
 }
 
-/// Everything but the route lookup: on top of `otel`, each field's variables, then the host
-/// name and the namespace file.
-fn detect_local(env: &Environment, otel: InstanceMetadata) -> InstanceMetadata {
-    let in_kubernetes = env.var(IN_KUBERNETES_VAR).is_some();
-    let os_hostname = env.hostname().and_then(|h| clean("host name", h));
-    let pod_from_hostname = || {
-        if !in_kubernetes {
-            return None;
-        }
-        let host = os_hostname.clone()?;
-        // With `hostNetwork: true` the host name is the node's, not the pod's.
-        let node = first_var(env, NODE_VARS);
-        if node.as_deref() == Some(host.as_str()) {
-            tracing::debug!("the host name is the node's (hostNetwork): not using it as the pod name; set POD_NAME from the downward API");
-            return None;
-        }
-        Some(host)
-    };
-    let namespace_file = || {
-        if !in_kubernetes {
-            return None;
-        }
-        env.read_small_file(SERVICE_ACCOUNT_NAMESPACE)
-            .and_then(|ns| clean(SERVICE_ACCOUNT_NAMESPACE, ns))
-    };
-    let mut meta = otel;
+/// Everything but the route lookup: the fields among the environment's OpenTelemetry
+/// `attributes`, then each field's variables, then the host name and the namespace file.
+fn detect_local(env: &Environment, attributes: Attributes) -> InstanceMetadata {
+    let mut meta = fields_from_attributes(OTEL_VAR, attributes);
     for (field, slot) in meta.fields_mut() {
-        if slot.is_none() {
-            *slot = first_var(env, field.vars);
-        }
+        *slot = slot.take().or_else(|| first_var(env, field.vars));
     }
-    // What only the host tells comes last.
-    meta.kubernetes_pod = meta.kubernetes_pod.or_else(pod_from_hostname);
-    meta.kubernetes_namespace = meta.kubernetes_namespace.or_else(namespace_file);
-    meta.hostname = meta.hostname.or(os_hostname);
+    // What only the host tells comes last; the pod and the namespace only in Kubernetes.
+    let host = env.hostname().and_then(|h| clean("host name", h));
+    if env.var(IN_KUBERNETES_VAR).is_some() {
+        meta.kubernetes_pod = meta.kubernetes_pod.or_else(|| {
+            let node = host.is_some() && first_var(env, NODE_VARS) == host;
+            if node {
+                tracing::debug!("the host name is the node's (hostNetwork): not using it as the pod name; set POD_NAME from the downward API");
+            }
+            host.clone().filter(|_| !node)
+        });
+        meta.kubernetes_namespace = meta.kubernetes_namespace.or_else(|| {
+            let file = env.read_small_file(SERVICE_ACCOUNT_NAMESPACE)?;
+            clean(SERVICE_ACCOUNT_NAMESPACE, file)
+        });
+    }
+    meta.hostname = meta.hostname.or(host);
     meta
 }
 
@@ -152,65 +120,37 @@ fn first_var(env: &Environment, names: &[&str]) -> Option<String> {
 /// when it is blank, longer than [`MAX_LABEL_VALUE_LEN`] or holds control characters.
 fn clean(source: &str, value: String) -> Option<String> {
     let value = value.trim();
-    if value.is_empty() {
-        return None;
-    }
-    if value.len() > MAX_LABEL_VALUE_LEN {
-        tracing::debug!(
-            source,
-            bytes = value.len(),
-            limit = MAX_LABEL_VALUE_LEN,
-            "ignoring a detected metadata value: too long"
-        );
-        return None;
-    }
-    if value.chars().any(char::is_control) {
-        tracing::debug!(
-            source,
-            "ignoring a detected metadata value: it holds control characters"
-        );
-        return None;
-    }
-    Some(value.to_owned())
+    let why = if value.len() > MAX_LABEL_VALUE_LEN {
+        "too long"
+    } else if value.chars().any(char::is_control) {
+        "it holds control characters"
+    } else {
+        return (!value.is_empty()).then(|| value.to_owned());
+    };
+    let bytes = value.len();
+    tracing::debug!(source, bytes, "ignoring a detected metadata value: {why}");
+    None
 }
 
 /// Drops the longest detected values until all of them fit the request's reserve for detected
 /// metadata (only a hostile environment gets there: each value is already bounded).
 fn fit_budget(meta: &mut InstanceMetadata) {
-    fn json_len(value: &str) -> usize {
-        // Control characters are already gone; quotes and backslashes get escaped.
-        value.len() + value.chars().filter(|c| matches!(c, '"' | '\\')).count() + 2
-    }
-    loop {
-        let total: usize = meta
-            .fields()
-            .filter_map(|(_, value)| value.map(json_len))
-            .sum();
-        if total <= DETECTED_JSON_BUDGET {
-            return;
-        }
-        let Some((field, longest)) = meta
+    // Control characters are already gone; quotes and backslashes get escaped.
+    let json_len = |value: &str| value.len() + value.matches(['"', '\\']).count() + 2;
+    let mut total: usize = meta.fields().filter_map(|(_, v)| v.map(json_len)).sum();
+    while total > DETECTED_JSON_BUDGET {
+        let longest = meta
             .fields_mut()
-            .filter(|(_, slot)| slot.is_some())
-            .max_by_key(|(_, slot)| slot.as_deref().map_or(0, json_len))
-        else {
+            .max_by_key(|(_, v)| v.as_deref().map_or(0, json_len));
+        let Some((field, Some(value))) = longest.map(|(field, slot)| (field, slot.take())) else {
             return;
         };
         tracing::debug!(
             field = field.name,
             "ignoring a detected metadata value: detected metadata is too large in total"
         );
-        *longest = None;
+        total -= json_len(&value);
     }
-}
-
-/// A random suffix of `len` lowercase base-36 characters, for generated instance ids.
-fn random_suffix(len: usize) -> String {
-    use rand::RngExt;
-    let mut rng: rand::rngs::SmallRng = rand::make_rng();
-    (0..len)
-        .map(|_| char::from_digit(rng.random_range(0..36), 36).unwrap_or('0'))
-        .collect()
 }
 
 #[cfg(test)]

@@ -8,36 +8,29 @@ use crate::wire::InstanceMetadata;
 pub(super) const OTEL_VAR: &str = crate::sources::OTEL_RESOURCE_ATTRIBUTES;
 
 /// The metadata fields among `attributes` (each field's `otel_key`), cleaned; `source` names
-/// them in the debug log of a dropped value.
+/// them in the debug log of a dropped value. A later duplicate wins, as it would in a map.
 pub(super) fn fields_from_attributes(
     source: &str,
     attributes: impl IntoIterator<Item = (String, String)>,
 ) -> InstanceMetadata {
     let mut meta = InstanceMetadata::default();
-    // A later duplicate wins, as it would in a map.
     for (key, value) in attributes {
-        let Some((_, slot)) = meta.fields_mut().find(|(field, _)| field.otel_key == key) else {
-            continue;
-        };
-        if let Some(value) = clean(source, value) {
-            *slot = Some(value);
+        if let Some((_, slot)) = meta.fields_mut().find(|(field, _)| field.otel_key == key) {
+            *slot = clean(source, value).or(slot.take());
         }
     }
     meta
 }
 
-/// Why `OTEL_RESOURCE_ATTRIBUTES` was ignored. Names the entry, never the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Resource attributes, `(key, value)` in the order given.
+pub(crate) type Attributes = Vec<(String, String)>;
+
+/// Why `OTEL_RESOURCE_ATTRIBUTES` was ignored: the 1-based entry and the reason, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {entry}: {reason}")]
 pub(crate) struct OtelParseError {
-    /// 1-based position of the offending `key=value` entry.
     entry: usize,
     reason: &'static str,
-}
-
-impl std::fmt::Display for OtelParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "entry {}: {}", self.entry, self.reason)
-    }
 }
 
 /// Parses OpenTelemetry's `OTEL_RESOURCE_ATTRIBUTES`: `key1=value1,key2=value2` in the W3C
@@ -46,40 +39,26 @@ impl std::fmt::Display for OtelParseError {
 /// trimmed, and empty entries (e.g. a trailing comma) are skipped. Anything else malformed, e.g.
 /// an entry without `=`, an empty key, a raw space, quote, semicolon or backslash inside a value,
 /// or a broken `%` escape, is an error: the caller then ignores the whole variable.
-pub(crate) fn parse_otel_resource_attributes(
-    raw: &str,
-) -> Result<Vec<(String, String)>, OtelParseError> {
+pub(crate) fn parse_otel_resource_attributes(raw: &str) -> Result<Attributes, OtelParseError> {
     let mut attributes = Vec::new();
-    for (index, entry) in raw.split(',').enumerate() {
-        let error = |reason| OtelParseError {
-            entry: index + 1,
-            reason,
+    for (entry, text) in (1..).zip(raw.split(',').map(trim_ows)) {
+        let error = |reason| OtelParseError { entry, reason };
+        let (key, value) = match text.split_once('=') {
+            Some((key, value)) => (trim_ows(key), trim_ows(value)),
+            None if text.is_empty() => continue,
+            None => return Err(error("expected key=value")),
         };
-        let entry = trim_ows(entry);
-        if entry.is_empty() {
-            continue;
+        if key.is_empty() || !key.bytes().all(is_token_char) {
+            return Err(error("the key is empty or not a token"));
         }
-        let (key, value) = entry
-            .split_once('=')
-            .ok_or_else(|| error("expected key=value"))?;
-        let key = trim_ows(key);
-        if key.is_empty() {
-            return Err(error("the key is empty"));
-        }
-        if !key.bytes().all(is_token_char) {
-            return Err(error(
-                "the key holds a character that is not allowed in a token",
-            ));
-        }
-        let value = percent_decode(trim_ows(value)).map_err(error)?;
-        attributes.push((key.to_owned(), value));
+        attributes.push((key.to_owned(), percent_decode(value).map_err(error)?));
     }
     Ok(attributes)
 }
 
 /// Trims optional whitespace (spaces and tabs) as the W3C Baggage grammar allows.
 fn trim_ows(text: &str) -> &str {
-    text.trim_matches(|c| c == ' ' || c == '\t')
+    text.trim_matches([' ', '\t'])
 }
 
 /// RFC 7230 `tchar`.
@@ -87,27 +66,23 @@ fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-/// W3C Baggage `baggage-octet`: printable ASCII except space, `"`, `,`, `;` and `\`.
-fn is_baggage_octet(b: u8) -> bool {
-    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
-}
-
-/// Decodes `%XX` escapes; every other byte must be a baggage octet, and the result UTF-8.
+/// Decodes `%XX` escapes; every other byte must be a W3C Baggage `baggage-octet` (printable
+/// ASCII but space, `"`, `,`, `;` and `\`), and the result UTF-8.
 fn percent_decode(value: &str) -> Result<String, &'static str> {
     let bytes = value.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'%' {
-            let escape = bytes.get(i + 1..i + 3).unwrap_or_default();
-            if escape.len() != 2 || !escape.iter().all(u8::is_ascii_hexdigit) {
+            let hex = bytes.get(i + 1..i + 3);
+            if !hex.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) {
                 return Err("a % in the value is not followed by two hex digits");
             }
-        } else if !is_baggage_octet(b) {
+        } else if !matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E) {
             return Err("the value holds a character that must be percent-encoded");
         }
     }
     percent_encoding::percent_decode(bytes)
         .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
+        .map(String::from)
         .map_err(|_| "the percent-decoded value is not UTF-8")
 }
 

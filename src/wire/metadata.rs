@@ -1,17 +1,14 @@
 //! The metadata fields, declared once: the table below generates [`InstanceMetadata`], the list
-//! every other place iterates ([`MetadataField`]) and the mock server's model of it, so adding a
-//! field is adding a row, and no place can miss it.
+//! every other place iterates ([`METADATA_FIELDS`]) and the mock server's model of it, so adding
+//! a field is adding a row, and no place can miss it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// Calls `$then!` with every metadata field but `custom`, one row each, in wire order:
-///
-/// ```text
-/// /// The field's doc comment.
-/// name: "otel.resource.key", ["FIRST_VARIABLE", "SECOND_VARIABLE"];
-/// ```
+/// The metadata table. Given a macro's name, calls it with every field but `custom`, one row
+/// each, in wire order (`/// doc` then `name: "otel.resource.key", ["FIRST_VARIABLE", ...];`);
+/// given the rows, defines [`InstanceMetadata`] and [`METADATA_FIELDS`].
 ///
 /// `name` is both the Rust field and the JSON member. Detection takes the first usable value of
 /// the OpenTelemetry resource attribute, then of the environment variables in order (then, for
@@ -40,23 +37,6 @@ macro_rules! metadata_fields {
             app_version: "service.version", ["APP_VERSION"];
         }
     };
-}
-#[cfg(feature = "testing")]
-pub(crate) use metadata_fields;
-
-/// One metadata field (`custom` aside): its name and where detection looks for it.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct MetadataField {
-    /// The Rust field and the JSON member.
-    pub(crate) name: &'static str,
-    /// The OpenTelemetry resource attribute that gives it.
-    pub(crate) otel_key: &'static str,
-    /// The environment variables detection reads after the attribute, in priority order.
-    pub(crate) vars: &'static [&'static str],
-}
-
-/// Defines [`InstanceMetadata`] and [`METADATA_FIELDS`] from the rows of [`metadata_fields`].
-macro_rules! instance_metadata {
     ($($(#[doc = $doc:literal])* $field:ident: $otel:literal, [$($var:literal),* $(,)?];)*) => {
         /// Metadata about the running instance, sent under `metadata` in every report.
         ///
@@ -72,8 +52,9 @@ macro_rules! instance_metadata {
         /// assert!(!meta.is_empty());
         /// ```
         ///
-        /// Not `#[non_exhaustive]`: applications pass it to `instance_metadata(..)` as a literal.
-        /// It grows by optional fields only (absent by default): write `..Default::default()`.
+        /// Not `#[non_exhaustive]`, so that it can be written as a literal. A new field is
+        /// therefore a breaking change, released as one; a literal that ends in
+        /// `..Default::default()` keeps compiling across it.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
         pub struct InstanceMetadata {
             $(
@@ -86,61 +67,54 @@ macro_rules! instance_metadata {
             pub custom: BTreeMap<String, String>,
         }
 
-        /// How many fields [`METADATA_FIELDS`] lists.
-        const FIELD_COUNT: usize = [$(stringify!($field)),*].len();
-
         /// Every metadata field but `custom`, in wire order.
-        pub(crate) static METADATA_FIELDS: [MetadataField; FIELD_COUNT] = [$(
-            MetadataField {
-                name: stringify!($field),
-                otel_key: $otel,
-                vars: &[$($var),*],
-            },
+        pub(crate) static METADATA_FIELDS: &[MetadataField] = &[$(
+            MetadataField { name: stringify!($field), otel_key: $otel, vars: &[$($var),*] },
         )*];
 
         impl InstanceMetadata {
-            /// The values of [`METADATA_FIELDS`], in the same order.
-            fn values(&self) -> [&Option<String>; FIELD_COUNT] {
-                [$(&self.$field),*]
+            /// Every field but `custom` with its value, in wire order.
+            pub(crate) fn fields(
+                &self,
+            ) -> impl Iterator<Item = (&'static MetadataField, Option<&str>)> {
+                METADATA_FIELDS.iter().zip([$(self.$field.as_deref()),*])
             }
 
-            /// The values of [`METADATA_FIELDS`], in the same order, to be set.
-            fn values_mut(&mut self) -> [&mut Option<String>; FIELD_COUNT] {
-                [$(&mut self.$field),*]
+            /// Every field but `custom` with its value to be set, in wire order.
+            pub(crate) fn fields_mut(
+                &mut self,
+            ) -> impl Iterator<Item = (&'static MetadataField, &mut Option<String>)> {
+                METADATA_FIELDS.iter().zip([$(&mut self.$field),*])
             }
         }
     };
 }
+metadata_fields!(metadata_fields);
+#[cfg(feature = "testing")]
+pub(crate) use metadata_fields;
 
-metadata_fields!(instance_metadata);
+/// One metadata field (`custom` aside): its name and where detection looks for it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct MetadataField {
+    /// The Rust field and the JSON member.
+    pub(crate) name: &'static str,
+    /// The OpenTelemetry resource attribute that gives it.
+    pub(crate) otel_key: &'static str,
+    /// The environment variables detection reads after the attribute, in priority order.
+    pub(crate) vars: &'static [&'static str],
+}
 
 impl InstanceMetadata {
     /// True when nothing at all is known (the request then omits `metadata`).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.values().iter().all(|value| value.is_none()) && self.custom.is_empty()
-    }
-
-    /// Every field but `custom` with its value, in wire order.
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static MetadataField, Option<&str>)> {
-        METADATA_FIELDS
-            .iter()
-            .zip(self.values().map(Option::as_deref))
-    }
-
-    /// Every field but `custom` with its value to be set, in wire order.
-    pub(crate) fn fields_mut(
-        &mut self,
-    ) -> impl Iterator<Item = (&'static MetadataField, &mut Option<String>)> {
-        METADATA_FIELDS.iter().zip(self.values_mut())
+        self.fields().all(|(_, value)| value.is_none()) && self.custom.is_empty()
     }
 
     /// Fills every field that is `None` here from `other`; custom labels set here win.
     pub(crate) fn fill_from(&mut self, mut other: InstanceMetadata) {
-        for (slot, value) in self.values_mut().into_iter().zip(other.values_mut()) {
-            if slot.is_none() {
-                *slot = value.take();
-            }
+        for ((_, slot), (_, value)) in self.fields_mut().zip(other.fields_mut()) {
+            *slot = slot.take().or(value.take());
         }
         for (k, v) in other.custom {
             self.custom.entry(k).or_insert(v);
