@@ -51,6 +51,9 @@ pub(crate) struct Transport {
     /// What the SDK's own client is built from, to build it again when its pooled connection
     /// is past the max age; `None` for the application's client.
     setup: Option<(Arc<HeartbeatConfig>, ProxyRoute)>,
+    /// The last answer's body and what it says: a steady server repeats itself, so an answer
+    /// is parsed once.
+    last: Option<(Vec<u8>, Answer)>,
 }
 
 impl fmt::Debug for Transport {
@@ -102,6 +105,7 @@ impl Transport {
                 pool_idle_timeout(config.interval),
             ),
             setup,
+            last: None,
         })
     }
 
@@ -133,12 +137,25 @@ impl Transport {
         let (result, kept) = self.attempt(body, started, using).await;
         self.age.finished(kept && !using.close);
         match result {
+            Ok(raw) => Ok(self.read(raw)),
             Err(ReporterError::Timeout { url, timeout, .. }) => Err(ReporterError::Timeout {
                 url,
                 timeout,
                 elapsed: started.elapsed(),
             }),
-            done => done,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The answer in `raw`, parsed once per distinct body.
+    fn read(&mut self, raw: Vec<u8>) -> Answer {
+        match &self.last {
+            Some((seen, answer)) if *seen == raw => answer.clone(),
+            _ => {
+                let answer = Answer::parse(&raw);
+                self.last = Some((raw, answer.clone()));
+                answer
+            }
         }
     }
 
@@ -160,7 +177,7 @@ impl Transport {
         body: Bytes,
         started: tokio::time::Instant,
         using: Use,
-    ) -> (Result<Answer, ReporterError>, bool) {
+    ) -> (Result<Vec<u8>, ReporterError>, bool) {
         let close = using.close;
         let response = match self.post(body.clone(), self.timeout, close).await {
             Ok(response) => response,
@@ -189,8 +206,8 @@ impl Transport {
         (self.answer(response).await, kept)
     }
 
-    /// What a response means: a redirect, a proxy's 407, an error status, or the answer.
-    async fn answer(&self, mut response: reqwest::Response) -> Result<Answer, ReporterError> {
+    /// What a response means: a redirect, a proxy's 407, an error status, or an answer's body.
+    async fn answer(&self, mut response: reqwest::Response) -> Result<Vec<u8>, ReporterError> {
         let status = response.status();
         if self.shared.is_some() && !same_target(response.url(), &self.url) {
             return Err(ReporterError::Redirect {
@@ -228,10 +245,8 @@ impl Transport {
                 body,
             });
         }
-        let body = self
-            .read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
-            .await?;
-        Ok(Answer::parse(&body))
+        self.read_bounded(&mut response, MAX_RESPONSE_BYTES, false)
+            .await
     }
 
     /// One POST, within `timeout` (the SDK's own client already has the full one).
