@@ -781,7 +781,7 @@ impl<T> HeartbeatBuilder<T> {
         make: impl FnOnce(HeartbeatConfig) -> Result<U, ConfigError>,
     ) -> Result<U, ConfigError> {
         let taken = fallback::fill(&mut self.config, &self.resource, self.set)?;
-        make(self.config).map_err(|error| fallback::blame(&taken, error))
+        make(self.config).map_err(|error| taken.blame(error))
     }
 }
 
