@@ -10,9 +10,10 @@ use std::time::Duration;
 use crate::support::in_ci;
 use serde_json::{json, Value};
 use vortex_client::testing::MockServer;
-use vortex_client::{
-    Environment, HeartbeatBuilder, HeartbeatClient, InstanceMetadata, MAX_LABEL_VALUE_LEN,
-};
+use vortex_client::{Environment, HeartbeatBuilder, HeartbeatClient, InstanceMetadata};
+
+/// The longest detected metadata value (docs/metadata.md).
+const MAX_LABEL_VALUE_LEN: usize = 1024;
 
 /// An environment holding `vars`, on a machine called `hostname`.
 fn env(vars: &[(&str, &str)], hostname: &str) -> Environment {

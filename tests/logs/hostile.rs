@@ -16,12 +16,19 @@ use tokio::net::TcpListener;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Disposition, Environment, Health, HeartbeatBuilder, HeartbeatClient,
-    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_DURATION, MAX_HEADERS, MAX_LABELS,
-    MAX_NAME_LEN, MAX_RESPONSE_BYTES, MAX_URL_LEN, MIN_PERIOD,
+    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_RESPONSE_BYTES,
 };
 
 const WITHIN: Duration = Duration::from_secs(5);
 const MIB: usize = 1 << 20;
+
+// The limits of docs/security.md's validation table.
+const MAX_NAME_LEN: usize = 253;
+const MAX_URL_LEN: usize = 2048;
+const MAX_HEADERS: usize = 32;
+const MAX_LABELS: usize = 64;
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+const MIN_PERIOD: Duration = Duration::from_millis(1);
 
 /// What a careless user or a broken environment hands over.
 fn hostile_strings() -> Vec<String> {
