@@ -1,6 +1,5 @@
 //! [`HeartbeatBuilder`]: the builder's setters, and the configuration it builds (each client's
-//! module builds its client from it).
-//! The fallback for settings left unset is in `fallback.rs`.
+//! module builds its client from it). The fallback for settings left unset is `fallback.rs`.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,13 +10,21 @@ use crate::env::Environment;
 use crate::error::ConfigError;
 use crate::fallback::{self, ExplicitlySet};
 use crate::health_check::HealthCheck;
-#[cfg(doc)]
-use crate::limits::{
-    MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_SERVER_URLS, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
-};
 use crate::proxy::ProxySetting;
 use crate::wire::{Health, InstanceMetadata};
+
+/// Setters that store their argument in one field of the configuration; `interval` and
+/// `timeout`, which a variable can also give, also note that they were set explicitly.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident $(, $set:ident)?;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, $arg: $ty) -> Self {
+            self.config.$field = $arg.into();
+            $(self.set.$set = true;)?
+            self
+        }
+    )*};
+}
 
 impl HeartbeatConfig {
     /// A builder that validates the configuration and fills unset values from the environment.
@@ -42,9 +49,11 @@ impl HeartbeatConfig {
 /// | `timeout` | `VORTEX_HEARTBEAT_TIMEOUT` (same forms) | | 5 s |
 ///
 /// A `service.name` of `unknown_service` or `unknown_service:...` (what OpenTelemetry SDKs
-/// fill in when the application set none) is ignored.
-/// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md#identity-app-profile-and-instance-id) has the
-/// reasons for this order and the metadata fields.
+/// fill in when the application set none) is ignored. The reasons for this order are in
+/// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md#identity-app-profile-and-instance-id);
+/// every setting's limits in
+/// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#validation-limits).
+/// `build()` fails with a [`ConfigError`] naming any setting it cannot use.
 ///
 /// [`HeartbeatClient::builder`]: crate::HeartbeatClient::builder
 ///
@@ -73,12 +82,10 @@ pub struct HeartbeatBuilder<T> {
 
 impl<T> fmt::Debug for HeartbeatBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let attributes: Vec<&String> = self.resource.iter().map(|(key, _)| key).collect();
         f.debug_struct("HeartbeatBuilder")
             .field("config", &self.config)
-            .field(
-                "resource_attributes",
-                &self.resource.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("resource_attributes", &attributes)
             .finish()
     }
 }
@@ -91,14 +98,6 @@ impl<T> Default for HeartbeatBuilder<T> {
 
 impl<T> HeartbeatBuilder<T> {
     /// A builder with every default.
-    ///
-    /// ```
-    /// use vortex_client::{HeartbeatBuilder, HeartbeatConfig};
-    ///
-    /// // Where a type annotation reads better than `HeartbeatConfig::builder()`:
-    /// let builder: HeartbeatBuilder<HeartbeatConfig> = HeartbeatBuilder::new();
-    /// # let _ = builder;
-    /// ```
     pub fn new() -> Self {
         Self {
             config: HeartbeatConfig::default(),
@@ -108,27 +107,12 @@ impl<T> HeartbeatBuilder<T> {
         }
     }
 
-    /// Base URL of the Vortex Config server (required, or `VORTEX_URL`): http or https, a host,
-    /// optionally a path prefix and userinfo; no query or fragment (never echoed in errors:
-    /// it may carry a token); at most [`MAX_URL_LEN`] bytes. The base, not the heartbeat
-    /// endpoint: a URL whose path holds `/api/drift/heartbeat` is refused. The prefix joins
-    /// `api/drift/heartbeat/...` with exactly one `/` whatever run of trailing slashes it has
-    /// (`/gw//` sends `/gw/api/...`); a `//` inside it (`/a//b/`) is kept as written. Userinfo
-    /// (`http://user:password@host`) is sent as HTTP Basic authentication and never logged;
-    /// percent-encode `/`, `?`, `#` and `@` inside it.
-    ///
-    /// ```
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
-    /// // A server behind a gateway that serves it under /config:
-    /// let config = builder
-    ///     .server_url("https://gateway.internal/config/")
-    ///     .app("billing")
-    ///     .profile("test")
-    ///     .build()?;
-    /// assert_eq!(config.server_url, "https://gateway.internal/config/");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Base URL of the Vortex Config server (required): http or https, a host, optionally a
+    /// path prefix and userinfo; not the heartbeat endpoint (`/api/drift/heartbeat` in the path
+    /// is refused), no query or fragment. The prefix joins `api/drift/heartbeat/...` with
+    /// exactly one `/` (`/gw//` sends `/gw/api/...`). Userinfo (`http://user:password@host`) is
+    /// sent as HTTP Basic authentication and never logged; percent-encode `/`, `?`, `#` and `@`
+    /// inside it.
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
         self.config.fallback_urls.clear();
@@ -136,24 +120,17 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Several server URLs, in order of preference (or a comma-separated `VORTEX_URL`); replaces
-    /// what [`server_url`](Self::server_url) set, which is the same as a list of one. Each URL
-    /// follows `server_url`'s rules, with userinfo of its own; at most [`MAX_SERVER_URLS`],
-    /// each server once. An empty list, a rejected URL or a duplicate makes `build()` fail
-    /// with a [`ConfigError`] naming the URL by position (`server URL #2`).
+    /// Several server URLs, in order of preference, each following `server_url`'s rules with
+    /// userinfo of its own; replaces what [`server_url`](Self::server_url) set. At most 8, each
+    /// server once; an error names a URL by position (`server URL #2`).
     ///
-    /// A report goes to the URL that accepted the last one (the first until one did). When
-    /// that URL is down or busy (a connection error, a timeout, 5xx, 408, 425, 429), has no
-    /// drift API (404, 405) or refuses its credentials (401, 403), the same report goes at
-    /// once to the next URL; the attempt fails, and the backoff starts, only when every URL
-    /// failed once, so an outage costs one request per URL per backoff step. A report the
-    /// server refuses as such (400, 422) is not sent elsewhere. Reports return to the first
-    /// URL within one [`connection_max_age`](Self::connection_max_age) after it recovered.
-    /// The rules, next to other clients', are in `docs/resilience.md` ("Several servers");
-    /// [`HeartbeatStatus::server_url`](crate::HeartbeatStatus::server_url) shows the URL in
-    /// use.
-    ///
-    /// Two mock servers and a scripted outage test a service's failover:
+    /// A report goes to the URL that accepted the last one. When that URL is down or busy
+    /// (connection error, timeout, 5xx, 408, 425, 429), has no drift API (404, 405) or refuses
+    /// its credentials (401, 403), the same report goes at once to the next URL, and the
+    /// backoff starts only when every URL failed; a report refused as such (400, 422) goes
+    /// nowhere else. Reports return to the first URL within one
+    /// [`connection_max_age`](Self::connection_max_age) after it recovered
+    /// ([docs/resilience.md](https://github.com/vortex-config/vortex-client/blob/main/docs/resilience.md#several-servers)).
     ///
     /// ```
     /// use vortex_client::testing::{MockServer, Reply};
@@ -170,7 +147,6 @@ impl<T> HeartbeatBuilder<T> {
     ///     .server_urls([first.url(), second.url()])
     ///     .app("payment-service")
     ///     .profile("production")
-    ///     .config_version("v1")
     ///     .build()?;
     ///
     /// client.report_now().await?; // one attempt: 503 from the first, accepted by the second
@@ -188,399 +164,62 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// How long reports keep one connection before the next report opens a new one, starting
-    /// again from the first server URL. Default 5 minutes; each period is drawn between three
-    /// quarters of it and all of it, so that a fleet does not reconnect in the same second; at
-    /// least [`MIN_PERIOD`], at most [`MAX_DURATION`].
-    ///
-    /// A keep-alive connection that never idles would otherwise reach the same server for the
-    /// life of the process: this is how a scale-out, a drained server or a DNS change reaches
-    /// the client, also with one URL, and how reports return to the first URL after a
-    /// failover. The report at the max age asks for its connection to be closed
-    /// (`Connection: close`), so the next one opens a new connection and resolves the name
-    /// again: a TCP and a resumed TLS handshake per max age. This works over HTTP/1.1, also
-    /// with [`http_client`](Self::http_client); over HTTP/2 an application's client decides
-    /// when it reconnects.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://vortex-config:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Behind a load balancer that adds replicas often: pick the new ones up within a minute.
-    /// let config = builder.connection_max_age(Duration::from_secs(60)).build()?;
-    /// assert_eq!(config.connection_max_age, Duration::from_secs(60));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn connection_max_age(mut self, max_age: Duration) -> Self {
-        self.config.connection_max_age = max_age;
-        self
+    setters! {
+        /// How long reports keep one connection before the next report opens a new one from the
+        /// first server URL, so that a scale-out, a drained server or a DNS change reaches the
+        /// client, and reports return to the first URL after a failover. Default 5 minutes, each
+        /// period drawn between three quarters of it and all of it (a fleet does not reconnect at
+        /// once). Over HTTP/2, an application's [`http_client`](Self::http_client) decides itself.
+        connection_max_age(max_age: Duration) => connection_max_age;
+        /// Application name (required): a path segment, so not blank, `.` or `..`. A name holding
+        /// whitespace (`"my service"`) is sent as written, with a warning at `build()`: a typo
+        /// would register the instance under an app nobody watches.
+        app(app: impl Into<String>) => app;
+        /// Profile, e.g. `production` (required). Same rules as [`app`](Self::app).
+        profile(profile: impl Into<String>) => profile;
+        /// Instance id, stable for the process; a restart with the same id replaces the instance
+        /// rather than adding one. Default generated (see [`HeartbeatConfig::instance_id`]).
+        instance_id(id: impl Into<String>) => instance_id;
+        /// The configuration version loaded at start; later ones go to `set_config_version`.
+        /// Default `"unknown"`.
+        config_version(version: impl Into<String>) => config_version;
+        /// The health at start; later ones go to `set_health`. Default [`Health::Healthy`].
+        health(health: Health) => health;
+        /// Time between periodic reports. Default 30 s; a warning is logged when it approaches the
+        /// server's 5-minute instance TTL.
+        interval(interval: Duration) => interval, interval;
+        /// Total time one HTTP attempt may take, body included. Default 5 s.
+        timeout(timeout: Duration) => timeout, timeout;
+        /// Time to connect. Default 2 s. Ignored with [`http_client`](Self::http_client).
+        connect_timeout(timeout: Duration) => connect_timeout;
+        /// Attempts one `report_now()` call makes. Default 3.
+        max_retries(attempts: u32) => max_retries;
+        /// Backoff delay after the first failure. Default 1 s.
+        initial_retry_delay(delay: Duration) => initial_retry_delay;
+        /// Longest backoff delay. Default 60 s; a warning is logged when it approaches the
+        /// server's 5-minute instance TTL.
+        max_retry_delay(delay: Duration) => max_retry_delay;
+        /// Minimum gap between on-demand reports once the burst is spent. Default 1 s.
+        min_report_gap(gap: Duration) => min_report_gap;
+        /// On-demand reports allowed at once. Default 3.
+        report_burst(burst: u32) => report_burst;
+        /// How long `stop()` lets a request in flight finish. Default 1 s.
+        stop_grace(grace: Duration) => stop_grace;
+        /// How long one health check may take before it counts as [`Health::Degraded`]. Default
+        /// 1 s.
+        health_check_timeout(bound: Duration) => health_check_timeout;
+        /// Reads environment variables and files from `env` instead of the process.
+        environment(env: Environment) => environment;
     }
 
-    /// Application name (required, or from the environment: see the table on
-    /// [`HeartbeatBuilder`]): not blank, at most
-    /// [`MAX_NAME_LEN`] bytes, no control characters, not `.` or `..`. Percent-encoded as one
-    /// path segment. The server takes any such name, so one holding whitespace
-    /// (`"my service"`) is sent, with one warning at `build()` naming the character and its
-    /// position: a typo would register the instance under an app nobody watches.
-    ///
-    /// ```
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
-    /// let config = builder.server_url("http://localhost:8888").app("billing").profile("test").build()?;
-    /// assert_eq!(config.app, "billing"); // the server files the instance under this name
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn app(mut self, app: impl Into<String>) -> Self {
-        self.config.app = app.into();
-        self
-    }
-
-    /// Profile, e.g. `production` (required, or from the environment: see the table on
-    /// [`HeartbeatBuilder`]). Same rules as [`app`](Self::app).
-    ///
-    /// ```
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder().environment(Environment::empty());
-    /// // The same application reports separately per profile (staging, production, ...).
-    /// let config = builder.server_url("http://localhost:8888").app("billing").profile("staging").build()?;
-    /// assert_eq!(config.profile, "staging");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn profile(mut self, profile: impl Into<String>) -> Self {
-        self.config.profile = profile.into();
-        self
-    }
-
-    /// Instance id. When neither this nor the environment gives one, `build()` generates it
-    /// (see [`HeartbeatConfig::instance_id`]). At most [`MAX_NAME_LEN`] bytes, no control
-    /// characters.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A stable id (a pod name, say) so that a restart replaces the instance rather than adding one.
-    /// let config = builder.instance_id("billing-7f9c").build()?;
-    /// assert_eq!(config.instance_id, "billing-7f9c");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
-        self.config.instance_id = id.into();
-        self
-    }
-
-    /// The initial configuration version. Default `"unknown"`. Not blank, at most
-    /// [`MAX_VERSION_LEN`] bytes, no control characters.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // The version the application loaded at start; later changes go to `set_config_version`.
-    /// let config = builder.config_version("v2.3.4").build()?;
-    /// assert_eq!(config.config_version, "v2.3.4");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn config_version(mut self, version: impl Into<String>) -> Self {
-        self.config.config_version = version.into();
-        self
-    }
-
-    /// The initial health. Default [`Health::Healthy`].
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// use vortex_client::Health;
-    ///
-    /// // Still warming caches at start: say so from the first report.
-    /// let config = builder.health(Health::Degraded).build()?;
-    /// assert_eq!(config.health, Health::Degraded);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn health(mut self, health: Health) -> Self {
-        self.config.health = health;
-        self
-    }
-
-    /// Time between periodic reports. Default 30 s; non-zero, at most [`MAX_DURATION`]. A
-    /// warning is logged when it approaches the server's 5-minute instance TTL.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Report more often than every 30 s, e.g. for a short-lived batch job.
-    /// let config = builder.interval(Duration::from_secs(10)).build()?;
-    /// assert_eq!(config.interval, Duration::from_secs(10));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.config.interval = interval;
-        self.set.interval = true;
-        self
-    }
-
-    /// Total time one HTTP attempt may take, body included. Default 5 s; non-zero, at most
-    /// [`MAX_DURATION`].
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A slow link to the server: give each attempt longer than 5 s.
-    /// let config = builder.timeout(Duration::from_secs(15)).build()?;
-    /// assert_eq!(config.timeout, Duration::from_secs(15));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.config.timeout = timeout;
-        self.set.timeout = true;
-        self
-    }
-
-    /// Time to establish a connection (bounded by the total timeout). Default 2 s; non-zero,
-    /// at most [`MAX_DURATION`]. Ignored with [`http_client`](Self::http_client): the
-    /// application's client connects.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A server in the same cluster: give up on a dead address quickly.
-    /// let config = builder.connect_timeout(Duration::from_millis(500)).build()?;
-    /// assert_eq!(config.connect_timeout, Duration::from_millis(500));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.config.connect_timeout = timeout;
-        self
-    }
-
-    /// Attempts one `report_now()` call makes. Default 3.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // `report_now()` on a shutdown path: one attempt, no backoff.
-    /// let config = builder.max_retries(1).build()?;
-    /// assert_eq!(config.max_retries, 1);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn max_retries(mut self, attempts: u32) -> Self {
-        self.config.max_retries = attempts;
-        self
-    }
-
-    /// Backoff delay after the first failure. Default 1 s; non-zero, at most
-    /// [`max_retry_delay`](Self::max_retry_delay).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Back off more gently on a fleet of thousands.
-    /// let config = builder.initial_retry_delay(Duration::from_secs(5)).build()?;
-    /// assert_eq!(config.initial_retry_delay, Duration::from_secs(5));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn initial_retry_delay(mut self, delay: Duration) -> Self {
-        self.config.initial_retry_delay = delay;
-        self
-    }
-
-    /// Longest backoff delay. Default 60 s; at most [`MAX_DURATION`]. A warning is logged when
-    /// it approaches the server's 5-minute instance TTL.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Come back sooner after a long outage than the 60 s cap would.
-    /// let config = builder.max_retry_delay(Duration::from_secs(20)).build()?;
-    /// assert_eq!(config.max_retry_delay, Duration::from_secs(20));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn max_retry_delay(mut self, delay: Duration) -> Self {
-        self.config.max_retry_delay = delay;
-        self
-    }
-
-    /// Minimum gap between on-demand reports once the burst is spent. Default 1 s; at most
-    /// [`MAX_DURATION`].
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // An application that reloads often: at most one on-demand report per 5 s.
-    /// let config = builder.min_report_gap(Duration::from_secs(5)).build()?;
-    /// assert_eq!(config.min_report_gap, Duration::from_secs(5));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn min_report_gap(mut self, gap: Duration) -> Self {
-        self.config.min_report_gap = gap;
-        self
-    }
-
-    /// On-demand reports allowed at once. Default 3.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Allow only one prompt report, then the gap.
-    /// let config = builder.report_burst(1).build()?;
-    /// assert_eq!(config.report_burst, 1);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn report_burst(mut self, burst: u32) -> Self {
-        self.config.report_burst = burst;
-        self
-    }
-
-    /// How long `stop()` lets a request in flight finish. Default 1 s; at most
-    /// [`MAX_DURATION`].
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A shutdown budget tighter than Kubernetes' default: wait at most 200 ms for a report.
-    /// let config = builder.stop_grace(Duration::from_millis(200)).build()?;
-    /// assert_eq!(config.stop_grace, Duration::from_millis(200));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn stop_grace(mut self, grace: Duration) -> Self {
-        self.config.stop_grace = grace;
-        self
-    }
-
-    /// How long one health check may take before it counts as [`Health::Degraded`]. Default
-    /// 1 s; at most [`MAX_DURATION`].
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// use vortex_client::Health;
-    ///
-    /// // A health check that queries a database: give it 3 s before it counts as degraded.
-    /// let config = builder
-    ///     .health_check(|| async { Health::Healthy })
-    ///     .health_check_timeout(Duration::from_secs(3))
-    ///     .build()?;
-    /// assert_eq!(config.health_check_timeout, Duration::from_secs(3));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn health_check_timeout(mut self, bound: Duration) -> Self {
-        self.config.health_check_timeout = bound;
-        self
-    }
-
-    /// Adds a custom label, sent under `metadata.custom`. At most [`MAX_LABELS`] labels, keys
-    /// of at most [`MAX_LABEL_KEY_LEN`] bytes, values of at most [`MAX_LABEL_VALUE_LEN`], no
-    /// control characters; all explicit metadata together must leave the request body (capped
-    /// at 32 KiB) 8 KiB for detected metadata.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Labels an operator filters on in the server's instance list.
-    /// let config = builder.metadata("team", "platform").metadata("canary", "true").build()?;
-    /// assert_eq!(config.metadata.custom["team"], "platform");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Adds a custom label, sent under `metadata.custom`.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.metadata.custom.insert(key.into(), value.into());
         self
     }
 
-    /// Sets explicit metadata fields; any field set here wins over detection.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// use vortex_client::InstanceMetadata;
-    ///
-    /// // Facts the application knows better than detection does:
-    /// let config = builder
-    ///     .instance_metadata(InstanceMetadata {
-    ///         region: Some("eu-west-1".into()),
-    ///         ..InstanceMetadata::default()
-    ///     })
-    ///     .build()?;
-    /// assert_eq!(config.metadata.region.as_deref(), Some("eu-west-1"));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Sets explicit metadata fields, which win over detection; labels set with
+    /// [`metadata`](Self::metadata) are kept.
     pub fn instance_metadata(mut self, metadata: InstanceMetadata) -> Self {
         let labels = std::mem::take(&mut self.config.metadata.custom);
         self.config.metadata = metadata;
@@ -591,113 +230,35 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// The application's own version, e.g. `.app_version(env!("CARGO_PKG_VERSION"))`.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // The binary's version, so the server shows which release runs which configuration.
-    /// let config = builder.app_version(env!("CARGO_PKG_VERSION")).build()?;
-    /// assert!(config.metadata.app_version.is_some());
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
     pub fn app_version(mut self, version: impl Into<String>) -> Self {
         self.config.metadata.app_version = Some(version.into());
         self
     }
 
     /// Disables detection: only explicit metadata is sent.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // Send nothing about the host (no host name, IP, pod): only what is set explicitly.
-    /// let config = builder.disable_auto_detect().build()?;
-    /// assert!(!config.auto_detect_metadata);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
     pub fn disable_auto_detect(mut self) -> Self {
         self.config.auto_detect_metadata = false;
         self
     }
 
-    /// Sends `Authorization: Bearer <token>` on every request. Never logged, never shown in
-    /// `Debug` or errors. At most [`MAX_HEADER_VALUE_LEN`] bytes, no control characters; cannot
-    /// be combined with userinfo in `server_url` or an `Authorization` header.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A server that requires a token; read it from a secret, never from code.
-    /// # let token = String::from("s3cr3t");
-    /// let config = builder.bearer_token(token).build()?;
-    /// assert!(config.bearer_token.is_some());
-    /// assert!(!format!("{config:?}").contains("s3cr3t")); // never shown
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Sends `Authorization: Bearer <token>` on every request. Never logged or shown. Cannot
+    /// be combined with userinfo in the server URL or an `Authorization` header.
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.config.bearer_token = Some(token.into());
         self
     }
 
-    /// Sends an extra header on every request (e.g. for a gateway). Its value is never logged,
-    /// never shown in `Debug` or errors.
-    ///
-    /// At most [`MAX_HEADERS`] headers; a valid header name; a value of at most
-    /// [`MAX_HEADER_VALUE_LEN`] bytes without control characters. Headers the client sets
-    /// itself (`Content-Type`, `Accept`, `User-Agent`) and connection-level ones (`Host`,
-    /// `Content-Length`, `Transfer-Encoding`, `Connection`, ...) cannot be set.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// // A gateway that routes on a tenant header:
-    /// let config = builder.header("X-Tenant", "acme").build()?;
-    /// assert_eq!(config.headers, [("X-Tenant".to_string(), "acme".to_string())]);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
+    /// Sends an extra header on every request (e.g. for a gateway); its value is never logged
+    /// or shown. Headers the client sets itself (`Content-Type`, `Accept`, `User-Agent`) and
+    /// connection-level ones (`Host`, `Content-Length`, `Connection`, ...) cannot be set.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
     }
 
-    /// Trusts an extra root certificate (PEM; a bundle of several is fine), for a server
-    /// behind a private CA. For https it is trusted in addition to the platform's roots.
-    /// `build()` fails with a [`ConfigError`] when the data holds no PEM certificate, and when
-    /// combined with [`http_client`](Self::http_client) (trust it in that client instead).
-    ///
-    /// ```no_run
-    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let ca = std::fs::read("/etc/vortex/ca.pem")?;
-    /// let client = vortex_client::HeartbeatClient::builder()
-    ///     .server_url("https://vortex-config.internal:8443")
-    ///     .app("payment-service")
-    ///     .profile("production")
-    ///     .add_root_certificate(ca)
-    ///     .build()?;
-    /// # drop(client);
-    /// # Ok(())
-    /// # }
-    /// ```
+    /// Trusts an extra root certificate (PEM; a bundle is fine) besides the platform's, for a
+    /// server behind a private CA. Cannot be combined with [`http_client`](Self::http_client):
+    /// trust it in that client instead.
     pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.config.root_certificates.push(pem.into());
         self
@@ -705,8 +266,7 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Takes the key-value pairs of the application's OpenTelemetry `Resource`, so that the
     /// heartbeat carries the identity its telemetry has, without this crate depending on the
-    /// OpenTelemetry crates. Keys not listed below are ignored; calling it again adds pairs, and
-    /// of repeated keys the last one counts.
+    /// OpenTelemetry crates. Other keys are ignored; of repeated keys the last one counts.
     ///
     /// | key | fills |
     /// |---|---|
@@ -716,9 +276,7 @@ impl<T> HeartbeatBuilder<T> {
     /// | `service.version`, `host.name`, `host.ip`, `cloud.region`, `k8s.pod.name`, `k8s.namespace.name` | the metadata fields, as explicit values |
     ///
     /// They rank below the builder's methods and `VORTEX_*`, above `OTEL_*` (the table on
-    /// [`HeartbeatBuilder`]; the reasons are in
-    /// [docs/metadata.md](https://github.com/vortex-config/vortex-client/blob/main/docs/metadata.md)).
-    /// An unusable metadata value is left out, as a detected one would be.
+    /// [`HeartbeatBuilder`]). An unusable metadata value is left out, as a detected one would be.
     ///
     /// ```
     /// use vortex_client::{Environment, HeartbeatConfig};
@@ -746,91 +304,21 @@ impl<T> HeartbeatBuilder<T> {
         K: Into<String>,
         V: Into<String>,
     {
-        self.resource
-            .extend(attributes.into_iter().map(|(k, v)| (k.into(), v.into())));
+        let attributes = attributes.into_iter().map(|(k, v)| (k.into(), v.into()));
+        self.resource.extend(attributes);
         self
     }
 
-    /// Reads environment variables and files from `env` instead of the process.
-    ///
-    /// ```
-    /// use vortex_client::{Environment, HeartbeatConfig};
-    ///
-    /// // A test that must not see the developer's own VORTEX_* variables:
-    /// let env = Environment::from_vars([("VORTEX_URL", "http://localhost:8888"), ("VORTEX_APP", "billing")]);
-    /// let config = HeartbeatConfig::builder().environment(env).profile("test").build()?;
-    /// assert_eq!(config.app, "billing");
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    pub fn environment(mut self, env: Environment) -> Self {
-        self.config.environment = env;
-        self
-    }
-
-    /// Sets the health check (each client's builder takes its own kind).
-    pub(crate) fn with_health_check(mut self, check: HealthCheck) -> Self {
-        self.config.health_check = Some(check);
-        self
-    }
-
-    /// Fills unset settings from the environment and the resource attributes, then makes the
-    /// value (which validates the configuration, once). A rejected value taken from the
-    /// environment is reported under the variable's name.
-    pub(crate) fn finish<U>(
-        mut self,
-        make: impl FnOnce(HeartbeatConfig) -> Result<U, ConfigError>,
-    ) -> Result<U, ConfigError> {
-        let taken = fallback::fill(&mut self.config, &self.resource, self.set)?;
-        make(self.config).map_err(|error| fallback::blame(&taken, error))
-    }
-}
-
-impl HeartbeatBuilder<HeartbeatConfig> {
-    /// Validates and returns the configuration.
-    ///
-    /// ```
-    /// use vortex_client::{ConfigError, Environment, HeartbeatConfig};
-    ///
-    /// let missing = HeartbeatConfig::builder().environment(Environment::empty()).build();
-    /// // The error says what to set, and where:
-    /// assert_eq!(missing.unwrap_err(), ConfigError::MissingField("server_url"));
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for a missing or invalid setting or a malformed environment variable.
-    pub fn build(self) -> Result<HeartbeatConfig, ConfigError> {
-        self.finish(|mut config| {
-            config.validate()?;
-            config.fill_instance_id()?;
-            Ok(config)
-        })
-    }
-
-    /// An async health check, as the async client's builder takes it.
-    pub fn health_check<F, Fut>(self, check: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: std::future::Future<Output = Health> + Send + 'static,
-    {
-        self.with_health_check(HealthCheck::new(check))
-    }
-}
-
-impl<T> HeartbeatBuilder<T> {
-    /// Sends reports through the application's own `reqwest::Client` instead of a client the
-    /// SDK builds: its pool, proxies, TLS stack and trusted roots serve the reports too. A
-    /// `reqwest::Client` is a handle: keep using your clone, the pool is shared.
-    ///
-    /// The SDK still applies its [`timeout`](Self::timeout), headers, credentials and answer
-    /// cap per request. An answer reached through a redirect is a
-    /// [`ReporterError::Redirect`](crate::ReporterError::Redirect), never a delivered report;
-    /// build the client with `Policy::none()` so that no request leaves for another address.
-    /// [`add_root_certificate`](Self::add_root_certificate), [`proxy`](Self::proxy) and
-    /// [`no_proxy`](Self::no_proxy) make `build()` fail (the client's own proxy settings
-    /// decide), and [`connect_timeout`](Self::connect_timeout) is ignored: configure the client
-    /// instead. The details are in
-    /// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#the-applications-own-http-client).
+    /// Sends reports through the application's own `reqwest::Client` (a handle: keep using your
+    /// clone) instead of one the SDK builds, so that its pool, proxies, TLS stack and roots
+    /// serve the reports too. The SDK still applies its [`timeout`](Self::timeout), headers,
+    /// credentials and answer cap; [`add_root_certificate`](Self::add_root_certificate),
+    /// [`proxy`](Self::proxy) and [`no_proxy`](Self::no_proxy) make `build()` fail, and
+    /// [`connect_timeout`](Self::connect_timeout) is ignored: configure the client instead. An
+    /// answer reached through a redirect is a
+    /// [`ReporterError::Redirect`](crate::ReporterError::Redirect): build the client with
+    /// `Policy::none()` so that no request leaves for another address
+    /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#the-applications-own-http-client)).
     ///
     /// ```no_run
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -852,35 +340,12 @@ impl<T> HeartbeatBuilder<T> {
         self
     }
 
-    /// Sends every report through this proxy (`http://[user:password@]host:port`; a URL
-    /// without a scheme is taken as http), whatever the environment's `HTTP_PROXY`,
-    /// `HTTPS_PROXY` and `NO_PROXY` say, loopback servers included. Userinfo goes out as
-    /// `Proxy-Authorization: Basic`, and is never logged or shown in an error.
-    ///
-    /// By default the SDK's own client uses the proxy its [`environment`](Self::environment)
-    /// names, and never one for `localhost` or a loopback server
-    /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#proxies)). Cannot be combined with [`http_client`](Self::http_client), whose own
-    /// proxy settings apply.
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// use vortex_client::ProxySetting;
-    ///
-    /// // A network whose only way out is a proxy, whatever the environment says:
-    /// let config = builder.proxy("http://proxy.internal:3128").build()?;
-    /// assert_eq!(config.proxy, ProxySetting::Url("http://proxy.internal:3128".into()));
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// `build()` fails with a [`ConfigError`] for a URL that is not an http or https proxy.
+    /// Sends every report through this proxy (`http://[user:password@]host:port`; without a
+    /// scheme, http), whatever the environment says, loopback servers included. Userinfo goes
+    /// out as `Proxy-Authorization: Basic` and is never shown. By default the SDK uses the
+    /// proxy its [`environment`](Self::environment) names, never for a loopback server
+    /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#proxies)).
+    /// Cannot be combined with [`http_client`](Self::http_client).
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.config.proxy = ProxySetting::Url(url.into());
         self
@@ -888,25 +353,50 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Sends every report straight to the server, whatever proxy the environment names.
     /// Cannot be combined with [`http_client`](Self::http_client).
-    ///
-    /// ```
-    /// # use std::time::Duration;
-    /// # use vortex_client::{Environment, HeartbeatConfig};
-    /// # let builder = HeartbeatConfig::builder()
-    /// #     .environment(Environment::empty())
-    /// #     .server_url("http://localhost:8888")
-    /// #     .app("billing")
-    /// #     .profile("test");
-    /// use vortex_client::ProxySetting;
-    ///
-    /// // The server is in the same network: bypass the HTTPS_PROXY meant for the internet.
-    /// let config = builder.no_proxy().build()?;
-    /// assert_eq!(config.proxy, ProxySetting::Direct);
-    /// # Ok::<(), vortex_client::ConfigError>(())
-    /// ```
     pub fn no_proxy(mut self) -> Self {
         self.config.proxy = ProxySetting::Direct;
         self
+    }
+
+    /// Sets the health check (each client's builder takes its own kind).
+    pub(crate) fn with_health_check(mut self, check: HealthCheck) -> Self {
+        self.config.health_check = Some(check);
+        self
+    }
+
+    /// Fills unset settings from the environment and the resource attributes, then makes the
+    /// value (which validates the configuration, once). A rejected value taken from the
+    /// environment is reported under the variable's name.
+    pub(crate) fn finish<U>(
+        mut self,
+        make: impl FnOnce(HeartbeatConfig) -> Result<U, ConfigError>,
+    ) -> Result<U, ConfigError> {
+        let taken = fallback::fill(&mut self.config, &self.resource, self.set)?;
+        make(self.config).map_err(|error| taken.blame(error))
+    }
+}
+
+impl HeartbeatBuilder<HeartbeatConfig> {
+    /// Validates and returns the configuration, with the generated `instance_id` filled in.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a missing or invalid setting or a malformed environment variable.
+    pub fn build(self) -> Result<HeartbeatConfig, ConfigError> {
+        self.finish(|mut config| {
+            config.validate()?;
+            config.fill_instance_id()?;
+            Ok(config)
+        })
+    }
+
+    /// An async health check, as the async client's builder takes it.
+    pub fn health_check<F, Fut>(self, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Health> + Send + 'static,
+    {
+        self.with_health_check(HealthCheck::new(check))
     }
 }
 
@@ -947,6 +437,81 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(config.config_version, "unknown");
+    }
+
+    /// What the setters' examples showed, in one place: each setter sets its field.
+    #[test]
+    fn every_setter_sets_its_field() {
+        let (s, ms) = (Duration::from_secs, Duration::from_millis);
+        let region = InstanceMetadata {
+            region: Some("eu-west-1".into()),
+            ..InstanceMetadata::default()
+        };
+        let c = builder()
+            .server_url("http://gateway.internal/config/")
+            .app("billing")
+            .profile("staging")
+            .instance_id("billing-7f9c")
+            .config_version("v2.3.4")
+            .health(Health::Degraded)
+            .interval(s(10))
+            .timeout(s(15))
+            .connect_timeout(ms(500))
+            .max_retries(1)
+            .initial_retry_delay(s(5))
+            .max_retry_delay(s(20))
+            .min_report_gap(s(5))
+            .report_burst(1)
+            .stop_grace(ms(200))
+            .health_check(|| async { Health::Healthy })
+            .health_check_timeout(s(3))
+            .connection_max_age(s(60))
+            .metadata("team", "platform")
+            .instance_metadata(region)
+            .app_version("1.8.0")
+            .disable_auto_detect()
+            .bearer_token("s3cr3t")
+            .header("X-Tenant", "acme")
+            .proxy("http://proxy.internal:3128")
+            .build()
+            .unwrap();
+        assert_eq!(c.server_url, "http://gateway.internal/config/");
+        assert_eq!((c.app.as_str(), c.profile.as_str()), ("billing", "staging"));
+        assert_eq!(c.instance_id, "billing-7f9c");
+        assert_eq!(c.config_version, "v2.3.4");
+        assert_eq!(c.health, Health::Degraded);
+        assert_eq!(
+            (c.interval, c.timeout, c.connect_timeout),
+            (s(10), s(15), ms(500))
+        );
+        assert_eq!(c.max_retries, 1);
+        assert_eq!((c.initial_retry_delay, c.max_retry_delay), (s(5), s(20)));
+        assert_eq!(
+            (c.min_report_gap, c.report_burst, c.stop_grace),
+            (s(5), 1, ms(200))
+        );
+        assert!(c.health_check.is_some());
+        assert_eq!(
+            (c.health_check_timeout, c.connection_max_age),
+            (s(3), s(60))
+        );
+        assert_eq!(c.metadata.custom["team"], "platform");
+        assert_eq!(c.metadata.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.metadata.app_version.as_deref(), Some("1.8.0"));
+        assert!(!c.auto_detect_metadata);
+        assert_eq!(c.bearer_token.as_deref(), Some("s3cr3t"));
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!(c.headers, [("X-Tenant".to_owned(), "acme".to_owned())]);
+        assert_eq!(
+            c.proxy,
+            ProxySetting::Url("http://proxy.internal:3128".into())
+        );
+        let direct = builder()
+            .server_url("http://h:1")
+            .app("a")
+            .profile("p")
+            .no_proxy();
+        assert_eq!(direct.build().unwrap().proxy, ProxySetting::Direct);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! [`HeartbeatConfig`]: every setting of a client, and its validation.
 
 use std::fmt;
+use std::iter::once;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -19,14 +20,17 @@ use crate::proxy::{route, ProxySetting};
 use crate::redact::redact_url;
 use crate::server_list::parse_server_urls;
 use crate::tls::parse_root_certificates;
-use crate::validate::{check_credentials, check_name, check_segment, check_text, check_version};
+use crate::validate::{
+    check_credentials, check_name, check_segment, check_text, check_version, ensure, name_warning,
+};
 use crate::wire::{Health, HeartbeatRequest, InstanceMetadata};
 
 /// Everything a [`HeartbeatClient`](crate::HeartbeatClient) needs to know.
 ///
 /// Build it with [`HeartbeatConfig::builder`] (validated, with environment fallbacks) or as a
 /// struct literal over [`Default`]; [`HeartbeatClient::new`](crate::HeartbeatClient::new)
-/// validates it either way.
+/// validates it either way. The fields' limits are in
+/// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#validation-limits).
 ///
 /// ```
 /// use std::time::Duration;
@@ -42,8 +46,9 @@ use crate::wire::{Health, HeartbeatRequest, InstanceMetadata};
 /// assert_eq!(config.timeout, Duration::from_secs(5));
 /// ```
 ///
-/// It grows only by fields whose default keeps the previous behaviour, so a literal written
-/// with `..Default::default()` keeps compiling (hence not `#[non_exhaustive]`).
+/// Not `#[non_exhaustive]`, so that it can be written as a literal: a new field is therefore a
+/// breaking change (a major version), as it breaks a literal written without
+/// `..Default::default()`; one written with it keeps compiling.
 #[derive(Clone)]
 pub struct HeartbeatConfig {
     /// Base URL of the Vortex Config server, e.g. `http://vortex-config:8888`. May carry a path
@@ -51,8 +56,7 @@ pub struct HeartbeatConfig {
     pub server_url: String,
     /// Further server URLs, tried in this order after [`server_url`](Self::server_url) when
     /// it fails; each checked like it, with userinfo of its own. Default none. See
-    /// [`HeartbeatBuilder::server_urls`](crate::HeartbeatBuilder::server_urls) for the rules
-    /// (together at most [`MAX_SERVER_URLS`](crate::MAX_SERVER_URLS), each server once).
+    /// [`HeartbeatBuilder::server_urls`](crate::HeartbeatBuilder::server_urls) for the rules.
     pub fallback_urls: Vec<String>,
     /// Application name: the `{app}` path segment.
     pub app: String,
@@ -113,7 +117,7 @@ pub struct HeartbeatConfig {
     /// none. See [`HeartbeatBuilder::health_check`](crate::HeartbeatBuilder::health_check).
     pub health_check: Option<HealthCheck>,
     /// How long one health check may take before it counts as [`Health::Degraded`]. Default
-    /// 1 s; at most [`MAX_DURATION`].
+    /// 1 s.
     pub health_check_timeout: Duration,
     /// The application's own HTTP client, used instead of one the SDK builds (see
     /// [`HeartbeatBuilder::http_client`](crate::HeartbeatBuilder::http_client) for what the
@@ -161,65 +165,33 @@ impl Default for HeartbeatConfig {
 }
 
 impl fmt::Debug for HeartbeatConfig {
+    /// The settings that tell configurations apart, never a secret: URLs without userinfo,
+    /// header names without their values, the token hidden.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        let fallback_urls: Vec<String> = self.fallback_urls.iter().map(|u| redact_url(u)).collect();
+        let header_names: Vec<&String> = self.headers.iter().map(|(name, _)| name).collect();
+        let token = self.bearer_token.as_ref().map(|_| "<redacted>");
+        // The client's own Debug shows its default headers, which may hold credentials.
+        let http_client = self.http_client.as_ref().map(|_| "<application's client>");
         f.debug_struct("HeartbeatConfig")
             .field("server_url", &redact_url(&self.server_url))
-            .field(
-                "fallback_urls",
-                &self
-                    .fallback_urls
-                    .iter()
-                    .map(|url| redact_url(url))
-                    .collect::<Vec<_>>(),
-            )
+            .field("fallback_urls", &fallback_urls)
             .field("app", &self.app)
             .field("profile", &self.profile)
             .field("instance_id", &self.instance_id)
             .field("config_version", &self.config_version)
-            .field("health", &self.health)
-            .field("interval", &self.interval)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_retries", &self.max_retries)
-            .field("initial_retry_delay", &self.initial_retry_delay)
-            .field("max_retry_delay", &self.max_retry_delay)
-            .field("min_report_gap", &self.min_report_gap)
-            .field("report_burst", &self.report_burst)
-            .field("stop_grace", &self.stop_grace)
-            .field("connection_max_age", &self.connection_max_age)
-            .field("metadata", &self.metadata)
-            .field("auto_detect_metadata", &self.auto_detect_metadata)
-            .field(
-                "bearer_token",
-                &self.bearer_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "headers",
-                &format_args!("{header_names:?} (values redacted)"),
-            )
-            .field("root_certificates", &self.root_certificates.len())
-            .field("environment", &self.environment)
-            .field("health_check", &self.health_check)
-            .field("health_check_timeout", &self.health_check_timeout)
-            // The client's own Debug shows its default headers, which may hold credentials.
-            .field(
-                "http_client",
-                &self.http_client.as_ref().map(|_| "<application's client>"),
-            )
+            .field("header_names", &header_names)
+            .field("bearer_token", &token)
+            .field("http_client", &http_client)
             .field("proxy", &self.proxy)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl HeartbeatConfig {
     /// Checks every setting; [`HeartbeatClient::new`](crate::HeartbeatClient::new) calls this.
-    ///
-    /// The limits are those of the builder's methods (see
-    /// [`HeartbeatBuilder`](crate::HeartbeatBuilder)): required names not blank and bounded, no
-    /// control characters anywhere, durations non-zero and at most [`MAX_DURATION`], a bounded
-    /// label set and request body, valid extra headers and PEM root certificates, and at most
-    /// one source of the `Authorization` header.
+    /// The limits are those of
+    /// [docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#validation-limits).
     ///
     /// # Errors
     ///
@@ -232,50 +204,28 @@ impl HeartbeatConfig {
     /// [`validate`](Self::validate), returning the parsed server URLs (`server_url` first,
     /// then `fallback_urls`), so that the sender need not parse them again.
     pub(crate) fn check(&self) -> Result<Vec<Url>, ConfigError> {
-        let urls = self.check_server_urls()?;
+        let fallbacks = self.fallback_urls.iter().map(String::as_str);
+        let all: Vec<&str> = once(self.server_url.as_str()).chain(fallbacks).collect();
+        let urls = parse_server_urls(&all)?;
         check_segment("app", &self.app)?;
         check_segment("profile", &self.profile)?;
         check_name("instance_id", &self.instance_id, true)?;
         check_version(&self.config_version)?;
         self.check_durations()?;
-        if self.max_retries == 0 {
-            return Err(invalid(
-                "max_retries",
-                "must be at least 1 (it counts attempts)",
-            ));
-        }
-        if self.report_burst == 0 {
-            return Err(invalid("report_burst", "must be at least 1"));
-        }
+        let reason = "must be at least 1 (it counts attempts)";
+        ensure(self.max_retries > 0, "max_retries", reason)?;
+        ensure(self.report_burst > 0, "report_burst", "must be at least 1")?;
         self.check_metadata()?;
         self.check_body_size()?;
-        check_credentials(
-            &self.headers,
-            self.bearer_token.as_deref(),
-            urls.iter().any(has_userinfo),
-        )?;
+        let userinfo = urls.iter().any(has_userinfo);
+        check_credentials(&self.headers, self.bearer_token.as_deref(), userinfo)?;
         parse_root_certificates(&self.root_certificates)?;
-        self.check_http_client()?;
-        for url in &urls {
-            self.check_proxy(url)?;
-        }
+        self.check_client(&urls)?;
         Ok(urls)
     }
 
-    /// `server_url` then `fallback_urls`, as one list (a list of one has exactly the errors
-    /// of a single URL).
-    fn check_server_urls(&self) -> Result<Vec<Url>, ConfigError> {
-        if self.fallback_urls.is_empty() {
-            return parse_server_urls(&[self.server_url.as_str()]);
-        }
-        let all: Vec<&str> = std::iter::once(self.server_url.as_str())
-            .chain(self.fallback_urls.iter().map(String::as_str))
-            .collect();
-        parse_server_urls(&all)
-    }
-
     /// Every duration non-zero (where zero means nothing) and at most [`MAX_DURATION`]; the
-    /// periods at least [`MIN_PERIOD`]; the backoff's start below its cap.
+    /// periods at least [`MIN_PERIOD`]; the backoff's start at most its cap.
     fn check_durations(&self) -> Result<(), ConfigError> {
         for (field, d, zero_allowed) in [
             ("interval", self.interval, false),
@@ -288,60 +238,36 @@ impl HeartbeatConfig {
             ("health_check_timeout", self.health_check_timeout, false),
             ("connection_max_age", self.connection_max_age, false),
         ] {
-            if d.is_zero() && !zero_allowed {
-                return Err(invalid(field, "must be greater than zero"));
-            }
-            if d > MAX_DURATION {
-                return Err(invalid(
-                    field,
-                    format!("{d:?} is longer than the limit of 24 hours"),
-                ));
-            }
+            let zero = d.is_zero() && !zero_allowed;
+            ensure(!zero, field, "must be greater than zero")?;
+            let too_long = format!("{d:?} is longer than the limit of 24 hours");
+            ensure(d <= MAX_DURATION, field, too_long)?;
         }
         for (field, d) in [
             ("interval", self.interval),
             ("initial_retry_delay", self.initial_retry_delay),
             ("connection_max_age", self.connection_max_age),
         ] {
-            if d < MIN_PERIOD {
-                return Err(invalid(
-                    field,
-                    format!("{d:?} is shorter than the minimum of {MIN_PERIOD:?}"),
-                ));
-            }
+            let too_short = format!("{d:?} is shorter than the minimum of {MIN_PERIOD:?}");
+            ensure(d >= MIN_PERIOD, field, too_short)?;
         }
-        if self.initial_retry_delay > self.max_retry_delay {
-            return Err(invalid(
-                "initial_retry_delay",
-                format!(
-                    "{:?} is longer than max_retry_delay {:?}",
-                    self.initial_retry_delay, self.max_retry_delay
-                ),
-            ));
-        }
-        Ok(())
+        let (initial, max) = (self.initial_retry_delay, self.max_retry_delay);
+        let reason = format!("{initial:?} is longer than max_retry_delay {max:?}");
+        ensure(initial <= max, "initial_retry_delay", reason)
     }
 
     /// A bounded label set; every explicit value bounded and free of control characters.
     fn check_metadata(&self) -> Result<(), ConfigError> {
-        let m = &self.metadata;
-        if m.custom.len() > MAX_LABELS {
-            return Err(invalid(
-                "metadata",
-                format!(
-                    "{} custom labels; at most {MAX_LABELS} are allowed",
-                    m.custom.len()
-                ),
-            ));
+        let labels = &self.metadata.custom;
+        let count = labels.len();
+        let reason = format!("{count} custom labels; at most {MAX_LABELS} are allowed");
+        ensure(count <= MAX_LABELS, "metadata", reason)?;
+        for (key, value) in labels {
+            ensure(!key.is_empty(), "metadata", "a custom label key is empty")?;
+            check_text("metadata", key, MAX_LABEL_KEY_LEN)?;
+            check_text("metadata", value, MAX_LABEL_VALUE_LEN)?;
         }
-        for (k, v) in &m.custom {
-            if k.is_empty() {
-                return Err(invalid("metadata", "a custom label key is empty"));
-            }
-            check_text("metadata", k, MAX_LABEL_KEY_LEN)?;
-            check_text("metadata", v, MAX_LABEL_VALUE_LEN)?;
-        }
-        for value in m.fields().filter_map(|(_, value)| value) {
+        for value in self.metadata.fields().filter_map(|(_, value)| value) {
             check_text("metadata", value, MAX_LABEL_VALUE_LEN)?;
         }
         Ok(())
@@ -351,35 +277,43 @@ impl HeartbeatConfig {
     /// and instance id, plus detected metadata, would not fit in [`MAX_REQUEST_BYTES`].
     fn check_body_size(&self) -> Result<(), ConfigError> {
         let limit = MAX_REQUEST_BYTES - DETECTED_METADATA_ALLOWANCE;
-        let longest_id;
-        let instance_id = if self.instance_id.is_empty() {
-            longest_id = "i".repeat(MAX_NAME_LEN);
-            &longest_id
-        } else {
-            &self.instance_id
-        };
-        let longest_version = "v".repeat(MAX_VERSION_LEN);
+        let longest_id = "i".repeat(MAX_NAME_LEN);
+        let instance_id = Some(&self.instance_id).filter(|id| !id.is_empty());
         let size = serde_json::to_vec(&HeartbeatRequest {
-            instance_id,
-            config_version: &longest_version,
+            instance_id: instance_id.unwrap_or(&longest_id),
+            config_version: &"v".repeat(MAX_VERSION_LEN),
             metadata: &self.metadata,
             health: Health::Unhealthy,
         })
         .map_or(usize::MAX, |body| body.len());
-        if size > limit {
-            return Err(invalid(
-                "metadata",
-                format!("explicit metadata makes a report of up to {size} bytes; at most {limit} are allowed (the request body is capped at {MAX_REQUEST_BYTES} bytes, with room kept for detected metadata)"),
-            ));
+        let reason = format!("explicit metadata makes a report of up to {size} bytes; at most {limit} are allowed (the request body is capped at {MAX_REQUEST_BYTES} bytes, with room kept for detected metadata)");
+        ensure(size <= limit, "metadata", reason)
+    }
+
+    /// The proxy the SDK's own client would use can be used (an unparseable `HTTP_PROXY`
+    /// fails here, not at the first report); the settings of the SDK's own client cannot
+    /// apply to the application's, which decides its certificates and proxy itself.
+    fn check_client(&self, urls: &[Url]) -> Result<(), ConfigError> {
+        if self.http_client.is_none() {
+            for url in urls {
+                route(&self.proxy, url, &|name| self.environment.var(name))?;
+            }
+            return Ok(());
         }
-        Ok(())
+        let reason = "cannot be combined with http_client(): the application's client decides which certificates it trusts; add the certificate to that client (reqwest::ClientBuilder::tls_certs_merge) instead";
+        ensure(
+            self.root_certificates.is_empty(),
+            "root_certificates",
+            reason,
+        )?;
+        let reason = "cannot be combined with http_client(): the application's client decides its proxy; set it on that client (reqwest::ClientBuilder::proxy or no_proxy) instead";
+        ensure(self.proxy == ProxySetting::Environment, "proxy", reason)
     }
 
     /// Fills an empty `instance_id` with the generated one (the pod name in Kubernetes, else
     /// the host name plus a random suffix; see `docs/metadata.md`) and checks it like a user
-    /// value. A set id is kept, so calling it again changes nothing. Both the builder's
-    /// `build()` and `HeartbeatClient::new` call it, so the id a configuration shows is the
-    /// one sent.
+    /// value. A set id is kept. Both the builder's `build()` and `HeartbeatClient::new` call
+    /// it, so the id a configuration shows is the one sent.
     ///
     /// # Errors
     ///
@@ -395,10 +329,9 @@ impl HeartbeatConfig {
                 ConfigError::InvalidValue { reason, .. } => reason,
                 other => other.to_string(),
             };
-            invalid(
-                "instance_id",
-                format!("the generated id (from the pod name or host name) is unusable: {why}"),
-            )
+            let reason =
+                format!("the generated id (from the pod name or host name) is unusable: {why}");
+            invalid("instance_id", reason)
         })?;
         self.instance_id = id;
         Ok(())
@@ -407,53 +340,24 @@ impl HeartbeatConfig {
     /// Warnings about settings that work but are probably not what the user wants. (Credentials
     /// over plain http are warned about where the URL is parsed for sending.)
     pub(crate) fn warn_if_questionable(&self) {
-        let names = [("app", &self.app), ("profile", &self.profile)];
-        for warning in names
-            .iter()
-            .filter_map(|(f, v)| crate::validate::name_warning(f, v))
-        {
-            tracing::warn!("{warning}");
+        for (field, name) in [("app", &self.app), ("profile", &self.profile)] {
+            if let Some(warning) = name_warning(field, name) {
+                tracing::warn!("{warning}");
+            }
         }
-        if self.interval >= SERVER_INSTANCE_TTL.mul_f64(0.8) {
+        let near_ttl = SERVER_INSTANCE_TTL.mul_f64(0.8);
+        if self.interval >= near_ttl {
             tracing::warn!(
                 interval = ?self.interval,
                 "the heartbeat interval is close to or above the server's 5-minute instance TTL: healthy instances may vanish from the drift report"
             );
         }
-        if self.max_retry_delay >= SERVER_INSTANCE_TTL.mul_f64(0.8) {
+        if self.max_retry_delay >= near_ttl {
             tracing::warn!(
                 max_retry_delay = ?self.max_retry_delay,
                 "the backoff cap is close to or above the server's 5-minute instance TTL: after an outage instances may vanish from the drift report until their next attempt"
             );
         }
-    }
-}
-
-impl HeartbeatConfig {
-    /// Settings that configure the SDK's own HTTP client cannot apply to the application's.
-    fn check_http_client(&self) -> Result<(), ConfigError> {
-        if self.http_client.is_some() && !self.root_certificates.is_empty() {
-            return Err(invalid(
-                "root_certificates",
-                "cannot be combined with http_client(): the application's client decides which certificates it trusts; add the certificate to that client (reqwest::ClientBuilder::tls_certs_merge) instead",
-            ));
-        }
-        Ok(())
-    }
-
-    /// The proxy the SDK's own client would use can be used (an unparseable `HTTP_PROXY`
-    /// fails here, not at the first report). The application's client decides its own.
-    fn check_proxy(&self, server: &Url) -> Result<(), ConfigError> {
-        if self.http_client.is_none() {
-            return route(&self.proxy, server, &|name| self.environment.var(name)).map(drop);
-        }
-        if self.proxy != ProxySetting::Environment {
-            return Err(invalid(
-                "proxy",
-                "cannot be combined with http_client(): the application's client decides its proxy; set it on that client (reqwest::ClientBuilder::proxy or no_proxy) instead",
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -6,38 +6,35 @@ use reqwest::Url;
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_URL_LEN;
 use crate::redact::{excerpt, redact_url};
-use crate::validate::check_len;
+use crate::validate::{check_text, ensure};
+
+const FIELD: &str = "server_url";
 
 /// Parses and checks `server_url`: bounded, http(s), a host, no query or fragment, and no `@`
 /// outside the userinfo (an unencoded `/` in a password would otherwise leak it into the path).
 pub(crate) fn parse_server_url(raw: &str) -> Result<Url, ConfigError> {
-    let trimmed = check_raw(raw)?;
-    let shown = excerpt(&redact_url(trimmed));
-    let url = Url::parse(trimmed).map_err(|e| {
-        invalid(
-            "server_url",
-            format!("{shown} is not a URL ({e}); expected e.g. http://vortex-config:8888"),
-        )
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(ConfigError::MissingField(FIELD));
+    }
+    check_text(FIELD, raw, MAX_URL_LEN)?;
+    let shown = excerpt(&redact_url(raw));
+    let url = Url::parse(raw).map_err(|e| {
+        let reason = format!("{shown} is not a URL ({e}); expected e.g. http://vortex-config:8888");
+        invalid(FIELD, reason)
     })?;
     check_scheme(&url, &shown)?;
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid("server_url", format!("{shown} has no host")));
-    }
+    let host = url.host_str().is_some_and(|host| !host.is_empty());
+    ensure(host, FIELD, format!("{shown} has no host"))?;
     // `shown` has neither: a query often carries a token.
     for (part, present) in [("query", url.query()), ("fragment", url.fragment())] {
-        if present.is_some() {
-            return Err(invalid(
-                "server_url",
-                format!("{shown} has a {part} (not shown: it may carry a secret); give only the base URL"),
-            ));
-        }
+        let reason = format!(
+            "{shown} has a {part} (not shown: it may carry a secret); give only the base URL"
+        );
+        ensure(present.is_none(), FIELD, reason)?;
     }
-    if url.path().contains('@') {
-        return Err(invalid(
-            "server_url",
-            format!("{shown} has an `@` in its path; in a user name or password, percent-encode `/`, `?`, `#` and `@` (e.g. `/` as %2F)"),
-        ));
-    }
+    let reason = format!("{shown} has an `@` in its path; in a user name or password, percent-encode `/`, `?`, `#` and `@` (e.g. `/` as %2F)");
+    ensure(!url.path().contains('@'), FIELD, reason)?;
     check_not_endpoint(&url, &shown)?;
     Ok(url)
 }
@@ -59,7 +56,7 @@ fn check_not_endpoint(url: &Url, shown: &str) -> Result<(), ConfigError> {
     let mut base = url.clone();
     base.set_path(&path[..at]);
     Err(invalid(
-        "server_url",
+        FIELD,
         format!(
             "{shown} holds the heartbeat path {}: give the server's base address, e.g. {}; the SDK appends /api/drift/heartbeat/{{app}}/{{profile}} itself",
             excerpt(&path[at..]),
@@ -68,36 +65,25 @@ fn check_not_endpoint(url: &Url, shown: &str) -> Result<(), ConfigError> {
     ))
 }
 
-/// The checks that come before parsing: present, bounded, no control characters.
-fn check_raw(raw: &str) -> Result<&str, ConfigError> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
-        return Err(ConfigError::MissingField("server_url"));
-    }
-    check_len("server_url", "", trimmed.len(), MAX_URL_LEN)?;
-    if trimmed.chars().any(char::is_control) {
-        return Err(invalid(
-            "server_url",
-            "must not contain control characters (a stray newline or tab?)",
-        ));
-    }
-    Ok(trimmed)
+/// True for the schemes the client speaks.
+pub(crate) fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
 }
 
 fn check_scheme(url: &Url, shown: &str) -> Result<(), ConfigError> {
     match url.scheme() {
-        "http" => Ok(()),
-        "https" if cfg!(any(feature = "rustls", feature = "rustls-ring")) => Ok(()),
-        // Not an `InvalidValue`: its hint (call .server_url(..) or set VORTEX_URL) does not
-        // fix this; the build's features do.
-        "https" => Err(ConfigError::Http(format!(
-            "server_url {shown} uses https, but vortex-client was built without a TLS feature: enable its `rustls` feature (the default) or `rustls-ring`, or drop `default-features = false`"
-        ))),
+        "https" if !cfg!(any(feature = "rustls", feature = "rustls-ring")) => {
+            // Not an `InvalidValue`: its hint (call .server_url(..) or set VORTEX_URL) does
+            // not fix this; the build's features do.
+            Err(ConfigError::Http(format!(
+                "server_url {shown} uses https, but vortex-client was built without a TLS feature: enable its `rustls` feature (the default) or `rustls-ring`, or drop `default-features = false`"
+            )))
+        }
         // The scheme is not echoed: in `user:password@host` the parser takes `user` for it.
-        _ => Err(invalid(
-            "server_url",
-            format!("{shown} does not start with http:// or https://; only http and https are supported"),
-        )),
+        _ => {
+            let reason = format!("{shown} does not start with http:// or https://; only http and https are supported");
+            ensure(is_http(url), FIELD, reason)
+        }
     }
 }
 
@@ -110,7 +96,7 @@ pub(crate) fn has_userinfo(url: &Url) -> bool {
 /// whatever run of trailing slashes the prefix has (`/gw`, `/gw/` and `/gw//` all give
 /// `/gw/api/...`), `app` and `profile` percent-encoded as single segments. A `//` inside the
 /// prefix (`/a//b/`) is kept as written: a gateway may route on it. `app` and `profile` must
-/// have passed [`check_segment`]: whatever passes travels as exactly one segment and
+/// have passed `check_segment`: whatever passes travels as exactly one segment and
 /// percent-decodes back to itself.
 pub(crate) fn join_heartbeat_path(
     mut server: Url,
@@ -121,7 +107,7 @@ pub(crate) fn join_heartbeat_path(
     let trailing = path.len() - path.trim_end_matches('/').len();
     let mut segments = server
         .path_segments_mut()
-        .map_err(|()| invalid("server_url", "cannot carry a path"))?;
+        .map_err(|()| invalid(FIELD, "cannot carry a path"))?;
     for _ in 0..trailing {
         segments.pop_if_empty();
     }

@@ -1,70 +1,59 @@
-//! Where the SDK reads its environment from.
-//!
-//! Metadata detection and configuration from the environment never call
-//! [`std::env::var`] or read `/var/run/...` directly: they go through an [`Environment`], which is
-//! the real process environment and file system by default and an in-memory map plus a temporary
-//! directory in tests. Tests therefore never mutate the process environment.
+//! Where the SDK reads its environment from: variables, the host name and a few small files,
+//! always through an [`Environment`], so that a test injects one instead of changing the
+//! process's.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use crate::limits::MAX_FILE_BYTES;
 
-/// A source of environment variables and files, injectable for tests.
+/// Where the SDK reads environment variables, the host name and files from: the process
+/// ([`process`](Self::process), the default), or variables a test gives
+/// ([`from_vars`](Self::from_vars), [`empty`](Self::empty)), so that the developer's own
+/// `VORTEX_*`, `OTEL_*` and proxy variables stay out of the test.
 ///
-/// [`Environment::process()`] (the default) reads the real process environment and file system.
-/// [`Environment::from_vars`] builds an isolated one, optionally rooted in a directory with
-/// [`Environment::with_root`], so that a test can simulate a Kubernetes pod, a VM or a laptop
-/// without touching the process. The host name is the operating system's unless one is injected
-/// with [`Environment::with_hostname`].
+/// An injected environment reads no files. Its host name is its `HOSTNAME` variable (as a
+/// container runtime sets it), else the operating system's.
 ///
 /// ```
-/// use vortex_client::Environment;
+/// use vortex_client::{Environment, HeartbeatConfig};
 ///
-/// let env = Environment::from_vars([("POD_NAME", "api-7d4f9b8c-abc12"), ("POD_NAMESPACE", "payments")])
-///     .with_hostname("api-7d4f9b8c-abc12");
-/// assert_eq!(env.var("POD_NAME").as_deref(), Some("api-7d4f9b8c-abc12"));
-/// assert_eq!(env.var("HOME"), None);
-/// assert_eq!(env.hostname().as_deref(), Some("api-7d4f9b8c-abc12"));
+/// let laptop = Environment::from_vars([
+///     ("VORTEX_URL", "http://localhost:8888"),
+///     ("VORTEX_APP", "billing"),
+///     ("VORTEX_PROFILE", "test"),
+///     ("HOSTNAME", "dev-laptop"),
+/// ]);
+/// let config = HeartbeatConfig::builder().environment(laptop).build()?;
+/// assert!(config.instance_id.starts_with("dev-laptop-")); // the host name and a random suffix
+/// # Ok::<(), vortex_client::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct Environment {
-    vars: Vars,
-    root: PathBuf,
-    host: Host,
-}
-
-#[derive(Clone)]
-enum Host {
-    /// Ask the operating system.
-    Os,
-    /// An injected name (tests, simulations).
-    Fixed(Arc<OsString>),
-}
-
-#[derive(Clone)]
-enum Vars {
-    Process,
-    Map(Arc<BTreeMap<String, String>>),
+    /// The injected variables; `None`: the process's.
+    vars: Option<Arc<BTreeMap<String, String>>>,
+    /// Where absolute paths are read below; `None`: no files.
+    root: Option<PathBuf>,
+    /// Stands in for the host name (unit tests: an empty or non-UTF-8 one).
+    host: Option<Arc<OsString>>,
 }
 
 impl Environment {
-    /// The real process environment and the real file system (root `/`).
+    /// The real process environment and the real file system.
     #[must_use]
     pub fn process() -> Self {
         Self {
-            vars: Vars::Process,
-            root: PathBuf::from("/"),
-            host: Host::Os,
+            vars: None,
+            root: Some(PathBuf::from("/")),
+            host: None,
         }
     }
 
-    /// An isolated environment holding exactly these variables, with the real file system root.
-    /// Combine with [`Environment::with_root`] to isolate files too.
+    /// An environment holding exactly these variables, and no files.
     #[must_use]
     pub fn from_vars<K, V, I>(vars: I) -> Self
     where
@@ -72,61 +61,41 @@ impl Environment {
         K: Into<String>,
         V: Into<String>,
     {
+        let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
         Self {
-            vars: Vars::Map(Arc::new(
-                vars.into_iter()
-                    .map(|(k, v)| (k.into(), v.into()))
-                    .collect(),
-            )),
-            root: PathBuf::from("/"),
-            host: Host::Os,
+            vars: Some(Arc::new(vars.collect())),
+            root: None,
+            host: None,
         }
     }
 
-    /// An environment with no variables and a file system root that holds nothing the SDK reads.
-    /// The host name is still the operating system's; inject one with
-    /// [`Environment::with_hostname`].
+    /// An environment with no variables and no files.
     #[must_use]
     pub fn empty() -> Self {
         Self::from_vars(std::iter::empty::<(String, String)>())
-            .with_root("/nonexistent-vortex-client-root")
     }
 
-    /// The same variables, with absolute paths such as
-    /// `/var/run/secrets/kubernetes.io/serviceaccount/namespace` read below `root` instead of `/`.
-    #[must_use]
-    pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
-        self.root = root.into();
+    /// Reads absolute paths below `root`.
+    #[cfg(test)]
+    pub(crate) fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = Some(root.into());
         self
     }
 
-    /// The same variables and files, with `hostname` standing in for the operating system's host
-    /// name, so that a test can simulate a pod (the host name is the pod's name), a pod with
-    /// `hostNetwork: true` (the host name is the node's), a laptop or a VM.
-    ///
-    /// An empty name simulates a machine whose host name cannot be read; a name that is not
-    /// valid UTF-8 (possible on Unix) is ignored like the operating system's would be.
-    ///
-    /// ```
-    /// use vortex_client::Environment;
-    ///
-    /// let laptop = Environment::empty().with_hostname("dev-laptop");
-    /// assert_eq!(laptop.hostname().as_deref(), Some("dev-laptop"));
-    /// assert_eq!(Environment::empty().with_hostname("").hostname(), None);
-    /// ```
-    #[must_use]
-    pub fn with_hostname(mut self, hostname: impl Into<OsString>) -> Self {
-        self.host = Host::Fixed(Arc::new(hostname.into()));
+    /// `hostname` stands in for the host name; an empty one is a host name that cannot be read.
+    #[cfg(test)]
+    pub(crate) fn with_hostname(mut self, hostname: impl Into<OsString>) -> Self {
+        self.host = Some(Arc::new(hostname.into()));
         self
     }
 
-    /// The host name: the injected one, else the operating system's. `None` when it cannot be
-    /// read, is not valid UTF-8, or is blank. Never panics.
-    #[must_use]
-    pub fn hostname(&self) -> Option<String> {
-        let raw = match &self.host {
-            Host::Os => hostname::get().ok()?,
-            Host::Fixed(name) => OsString::clone(name),
+    /// The host name, trimmed; `None` when it cannot be read, is not UTF-8, or is blank.
+    pub(crate) fn hostname(&self) -> Option<String> {
+        let injected = self.vars.as_ref().and_then(|_| self.var("HOSTNAME"));
+        let raw = match (&self.host, injected) {
+            (Some(name), _) => OsString::clone(name),
+            (None, Some(name)) => name.into(),
+            (None, None) => hostname::get().ok()?,
         };
         let Ok(name) = raw.into_string() else {
             tracing::debug!("the host name is not valid UTF-8; not using it");
@@ -136,50 +105,32 @@ impl Environment {
     }
 
     /// The value of a variable, if it is set, is valid UTF-8 and is not blank.
-    #[must_use]
-    pub fn var(&self, name: &str) -> Option<String> {
+    pub(crate) fn var(&self, name: &str) -> Option<String> {
         // No variable has such a name, and the standard library may panic on one.
         if name.is_empty() || name.contains(['=', '\0']) {
             return None;
         }
         let value = match &self.vars {
-            Vars::Process => std::env::var(name).ok()?,
-            Vars::Map(map) => map.get(name)?.clone(),
+            None => std::env::var(name).ok()?,
+            Some(map) => map.get(name)?.clone(),
         };
-        if value.trim().is_empty() {
-            None
-        } else {
-            Some(value)
-        }
+        (!value.trim().is_empty()).then_some(value)
     }
 
-    /// Reads a small text file at an absolute `path`, resolved below this environment's root.
-    /// Returns `None` when it is missing, unreadable, not UTF-8, blank, larger than 4 KiB, or
-    /// when the path holds a `..` component.
-    #[must_use]
-    pub fn read_small_file(&self, path: &str) -> Option<String> {
-        // `..` could leave the root an injected environment is confined to.
-        if Path::new(path)
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
+    /// A small text file at an absolute `path` below the root, trimmed; `None` when it is
+    /// missing, unreadable, not UTF-8, blank, over [`MAX_FILE_BYTES`], or the path holds `..`
+    /// (which could leave the root).
+    pub(crate) fn read_small_file(&self, path: &str) -> Option<String> {
+        let path = Path::new(path.trim_start_matches('/'));
+        if path.components().any(|c| c == Component::ParentDir) {
             return None;
         }
-        let full = self.resolve(path);
-        let file = std::fs::File::open(full).ok()?;
+        let file = std::fs::File::open(self.root.as_ref()?.join(path)).ok()?;
         let mut text = String::new();
         file.take(MAX_FILE_BYTES + 1)
             .read_to_string(&mut text)
             .ok()?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return None;
-        }
-        trimmed_non_blank(&text)
-    }
-
-    fn resolve(&self, path: &str) -> PathBuf {
-        let relative = Path::new(path.trim_start_matches('/'));
-        self.root.join(relative)
+        trimmed_non_blank(&text).filter(|_| text.len() as u64 <= MAX_FILE_BYTES)
     }
 }
 
@@ -198,19 +149,10 @@ impl Default for Environment {
 impl fmt::Debug for Environment {
     // Variable values may hold secrets: show only where they come from.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let vars = match &self.vars {
-            Vars::Process => "process".to_owned(),
-            Vars::Map(map) => format!("{} injected variables", map.len()),
-        };
-        let host = match &self.host {
-            Host::Os => "os",
-            Host::Fixed(_) => "injected",
-        };
-        f.debug_struct("Environment")
-            .field("vars", &vars)
-            .field("root", &self.root)
-            .field("hostname", &host)
-            .finish()
+        match &self.vars {
+            None => f.write_str("Environment(process)"),
+            Some(vars) => write!(f, "Environment({} injected variables)", vars.len()),
+        }
     }
 }
 
@@ -227,12 +169,12 @@ mod tests {
 
     #[test]
     fn files_resolve_below_the_root_and_are_bounded() {
-        let dir = std::env::temp_dir().join(format!("vortex-env-test-{}", std::process::id()));
-        let ns = dir.join("var/run");
+        let root = Root::new();
+        let ns = root.0.join("var/run");
         std::fs::create_dir_all(&ns).unwrap();
         std::fs::write(ns.join("ns"), "payments\n").unwrap();
         std::fs::write(ns.join("big"), vec![b'a'; 5000]).unwrap();
-        let env = Environment::empty().with_root(&dir);
+        let env = Environment::empty().with_root(&root.0);
         assert_eq!(
             env.read_small_file("/var/run/ns").as_deref(),
             Some("payments")
@@ -241,12 +183,39 @@ mod tests {
         assert_eq!(env.read_small_file("/var/run/missing"), None);
         // No way out of the root.
         assert_eq!(env.read_small_file("/var/../var/run/ns"), None);
-        std::fs::remove_dir_all(&dir).unwrap();
+        // An injected environment reads no files.
+        assert_eq!(Environment::empty().read_small_file("/etc/hostname"), None);
+        // Endless, binary or odd files are refused, not slurped.
+        let process = Environment::process();
+        for path in ["/dev/zero", "/dev/urandom", "/", "/nonexistent/\0/x"] {
+            assert_eq!(process.read_small_file(path), None, "{path}");
+        }
+    }
+
+    /// Hostile variable names, paths and roots: `None`, never a panic.
+    #[test]
+    fn hostile_names_and_paths_do_not_panic() {
+        let long = "y".repeat(1 << 20);
+        let lossy = String::from_utf8_lossy(&[0xff, 0xfe, 0x80, b'a', 0xc0]).into_owned();
+        let strings = [
+            "", " ", "\0", "a\0b", "=", "a=b", "\n", "..", "../..", "a/b", "é", "🦀",
+        ];
+        let strings = strings.into_iter().chain([lossy.as_str(), long.as_str()]);
+        let injected = Environment::from_vars(strings.clone().map(|s| (s, s)));
+        for s in strings {
+            let _ = (Environment::process().var(s), injected.var(s));
+            let _ = Environment::process().read_small_file(s);
+            let rooted = Environment::empty().with_root(s);
+            let _ = (
+                rooted.read_small_file("/etc/hostname"),
+                format!("{rooted:?}"),
+            );
+        }
     }
 
     #[test]
     fn debug_hides_values() {
-        let env = Environment::from_vars([("VORTEX_TOKEN", "s3cret")]).with_hostname("secret-host");
+        let env = Environment::from_vars([("VORTEX_TOKEN", "s3cret"), ("HOSTNAME", "secret-host")]);
         let shown = format!("{env:?}");
         assert!(!shown.contains("s3cret"));
         assert!(!shown.contains("secret-host"));
@@ -254,9 +223,11 @@ mod tests {
     }
 
     #[test]
-    fn injected_hostname_replaces_the_os_one() {
-        let env = Environment::empty().with_hostname("  node-1\n");
+    fn an_injected_hostname_replaces_the_os_one() {
+        let env = Environment::from_vars([("HOSTNAME", "  node-1\n")]);
         assert_eq!(env.hostname().as_deref(), Some("node-1"));
+        let env = env.with_hostname("node-2");
+        assert_eq!(env.hostname().as_deref(), Some("node-2"));
         assert_eq!(Environment::empty().with_hostname(" ").hostname(), None);
     }
 
@@ -267,4 +238,171 @@ mod tests {
         let env = Environment::empty().with_hostname(OsString::from_vec(vec![b'h', 0xff, b'x']));
         assert_eq!(env.hostname(), None);
     }
+
+    /// A directory standing in for `/`, removed when dropped.
+    struct Root(PathBuf);
+
+    impl Root {
+        fn new() -> Root {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("vortex-env-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Root(dir)
+        }
+
+        /// A root holding the service-account namespace file Kubernetes mounts in every pod.
+        fn with_namespace(namespace: &str) -> Root {
+            let root = Root::new();
+            root.write_namespace(namespace);
+            root
+        }
+
+        fn write_namespace(&self, namespace: &str) {
+            let file = self.0.join(NAMESPACE_FILE);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, format!("{namespace}\n")).unwrap();
+        }
+    }
+
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Detection of what only the host tells (the namespace file, the host name), seen
+    /// through a client, as a report carries it. Moved here from `tests/it/metadata.rs`, where
+    /// an environment can no longer have files or an unusable host name.
+    mod detection {
+        use super::*;
+        use crate::{HeartbeatClient, InstanceMetadata};
+
+        const K8S: (&str, &str) = ("KUBERNETES_SERVICE_HOST", "10.96.0.1");
+
+        fn machine(vars: &[(&str, &str)], root: &Root, host: &str) -> Environment {
+            Environment::from_vars(vars.iter().copied())
+                .with_root(&root.0)
+                .with_hostname(host)
+        }
+
+        fn client(env: Environment) -> HeartbeatClient {
+            HeartbeatClient::builder()
+                .environment(env)
+                .server_url("http://127.0.0.1:9")
+                .app("a")
+                .profile("p")
+                .build()
+                .unwrap()
+        }
+
+        /// The instance id and the metadata a client on `env` reports.
+        async fn detect(env: Environment) -> (String, InstanceMetadata) {
+            let client = client(env);
+            let metadata = InstanceMetadata::clone(&*client.metadata().await);
+            (client.config().instance_id.clone(), metadata)
+        }
+
+        #[tokio::test]
+        async fn a_pod_without_the_downward_api_uses_the_hostname_and_the_namespace_file() {
+            let root = Root::with_namespace("payments");
+            let (id, meta) = detect(machine(&[K8S], &root, "api-7d4f9b8c-abc12")).await;
+            assert_eq!(id, "api-7d4f9b8c-abc12");
+            assert_eq!(meta.hostname.as_deref(), Some("api-7d4f9b8c-abc12"));
+            assert_eq!(meta.kubernetes_pod.as_deref(), Some("api-7d4f9b8c-abc12"));
+            assert_eq!(meta.kubernetes_namespace.as_deref(), Some("payments"));
+        }
+
+        #[tokio::test]
+        async fn variables_and_otel_beat_the_namespace_file() {
+            let root = Root::with_namespace("from-file");
+            for (var, value) in [
+                ("POD_NAMESPACE", "payments"),
+                ("KUBERNETES_NAMESPACE", "payments"),
+                ("OTEL_RESOURCE_ATTRIBUTES", "k8s.namespace.name=payments"),
+            ] {
+                let (_, meta) = detect(machine(&[K8S, (var, value)], &root, "api-0")).await;
+                assert_eq!(
+                    meta.kubernetes_namespace.as_deref(),
+                    Some("payments"),
+                    "{var}"
+                );
+            }
+        }
+
+        #[tokio::test]
+        async fn a_host_network_pod_keeps_the_node_as_hostname_but_not_as_the_pod() {
+            let root = Root::with_namespace("ingress");
+            let node = [K8S, ("NODE_NAME", "node-eu-1a-7")];
+            let (first, meta) = detect(machine(&node, &root, "node-eu-1a-7")).await;
+            let (second, _) = detect(machine(&node, &root, "node-eu-1a-7")).await;
+            assert_eq!(meta.hostname.as_deref(), Some("node-eu-1a-7"));
+            assert_eq!(meta.kubernetes_namespace.as_deref(), Some("ingress"));
+            assert_eq!(meta.kubernetes_pod, None);
+            // Two such pods on one node must not share an instance id.
+            assert!(first.starts_with("node-eu-1a-7-"), "{first}");
+            assert_ne!(first, second);
+            // With the downward API, the pod is known.
+            let pod = [node[0], node[1], ("POD_NAME", "ingress-x9k2p")];
+            let (id, meta) = detect(machine(&pod, &root, "node-eu-1a-7")).await;
+            assert_eq!(id, "ingress-x9k2p");
+            assert_eq!(meta.hostname.as_deref(), Some("node-eu-1a-7"));
+            assert_eq!(meta.kubernetes_namespace.as_deref(), Some("ingress"));
+        }
+
+        #[tokio::test]
+        async fn the_file_and_the_hostname_count_only_inside_kubernetes() {
+            // A VM that happens to have the file (e.g. a copied image) but is no pod.
+            let root = Root::with_namespace("stale");
+            let (id, meta) = detect(machine(&[], &root, "vm-billing-03")).await;
+            assert_eq!(meta.kubernetes_pod, None);
+            assert_eq!(meta.kubernetes_namespace, None);
+            assert_eq!(meta.hostname.as_deref(), Some("vm-billing-03"));
+            assert!(id.starts_with("vm-billing-03-"), "{id}");
+        }
+
+        #[tokio::test]
+        async fn an_oversized_or_hostile_namespace_file_is_ignored() {
+            for namespace in ["n".repeat(64 * 1024), "bad\u{1b}[31mnamespace".into()] {
+                let root = Root::with_namespace(&namespace);
+                let (_, meta) = detect(machine(&[K8S], &root, "api-0")).await;
+                assert_eq!(meta.kubernetes_namespace, None);
+                assert_eq!(meta.kubernetes_pod.as_deref(), Some("api-0"));
+            }
+        }
+
+        #[tokio::test]
+        async fn detection_is_cached_for_the_life_of_the_client() {
+            let root = Root::with_namespace("payments");
+            let pod = || machine(&[K8S], &root, "api-0");
+            let client = client(pod());
+            let first = client.metadata().await;
+            assert_eq!(first.kubernetes_namespace.as_deref(), Some("payments"));
+            // The file changes: this client does not read it again...
+            root.write_namespace("moved");
+            assert_eq!(client.metadata().await, first);
+            // ...while a new client detects afresh (so the file really is what detection reads).
+            let (_, fresh) = detect(pod()).await;
+            assert_eq!(fresh.kubernetes_namespace.as_deref(), Some("moved"));
+        }
+
+        #[cfg(unix)]
+        #[tokio::test]
+        async fn a_non_utf8_hostname_is_left_out_without_failing() {
+            use std::os::unix::ffi::OsStringExt;
+            let root = Root::new();
+            let odd = OsString::from_vec(vec![b'h', 0xff, b'x']);
+            let env = Environment::from_vars([("AWS_REGION", "eu-west-1")])
+                .with_root(&root.0)
+                .with_hostname(odd);
+            let (id, meta) = detect(env).await;
+            assert_eq!(meta.hostname, None);
+            assert_eq!(meta.region.as_deref(), Some("eu-west-1"));
+            assert!(id.starts_with("instance-"), "{id}");
+        }
+    }
+
+    /// Where Kubernetes mounts the pod's namespace, below a root.
+    const NAMESPACE_FILE: &str = "var/run/secrets/kubernetes.io/serviceaccount/namespace";
 }

@@ -1,30 +1,29 @@
 //! The settings a builder was not given, filled from the environment and from OpenTelemetry
-//! resource attributes, in one precedence (the table is in `docs/metadata.md` and on
-//! [`HeartbeatBuilder`](crate::HeartbeatBuilder)):
+//! resource attributes given in code, in one precedence (the table is [`SOURCES`]; the reasons
+//! are in `docs/metadata.md`):
 //!
 //! 1. the builder's method;
 //! 2. the SDK's variable (`VORTEX_*`), then other configuration variables
 //!    (`SPRING_PROFILES_ACTIVE`);
 //! 3. resource attributes given in code (`resource_attributes`): an application's `Resource`
-//!    is already merged with the environment's by its OpenTelemetry SDK, with the code's values
-//!    winning, as the specification says;
+//!    is already merged with the environment's by its OpenTelemetry SDK, the code's winning;
 //! 4. the environment's OpenTelemetry variables: `OTEL_SERVICE_NAME`, then
 //!    `OTEL_RESOURCE_ATTRIBUTES`;
 //! 5. detection (`instance_id` only: the pod name, else the host name plus a random suffix).
 //!
-//! A value found here and then rejected by validation is reported under its source.
+//! A value found here and then rejected is reported under its source.
 
 use std::time::Duration;
 
 use crate::config::HeartbeatConfig;
 use crate::env::Environment;
-use crate::error::ConfigError;
+use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_DURATION;
 use crate::metadata::{metadata_from_attributes, otel_env_attributes, warn_malformed};
 use crate::server_list::{shown_list, split_server_list};
-use crate::sources::{source_of, Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
+use crate::sources::{Source, OTEL_RESOURCE_ATTRIBUTES, SOURCES};
 
-/// Which settings with an environment variable but a default value were set explicitly.
+/// Which settings that have both a default and a variable were set explicitly.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct ExplicitlySet {
     pub(crate) interval: bool,
@@ -33,62 +32,93 @@ pub(crate) struct ExplicitlySet {
     pub(crate) server_urls: bool,
 }
 
-/// Where a value was found (the environment or code, never the builder's methods).
-#[derive(Debug, Clone, Copy)]
-enum Provenance {
-    /// An environment variable.
-    Var(&'static str),
-    /// A resource attribute given in code.
-    Code(&'static str),
-    /// An entry of `OTEL_RESOURCE_ATTRIBUTES`.
-    OtelEnv(&'static str),
-}
-
-/// A setting filled here: where from, and its value.
+/// Where a filled setting came from, as an error names it.
 #[derive(Debug)]
-pub(crate) struct Taken {
-    field: &'static str,
-    provenance: Provenance,
-    value: String,
+enum Origin {
+    /// A variable and its value; for `OTEL_RESOURCE_ATTRIBUTES`, the entry `key=value`.
+    Env(&'static str, String),
+    /// The key of a resource attribute given in code.
+    Code(&'static str),
 }
 
-/// The sources a configuration is filled from.
-struct Lookup<'a> {
-    env: &'a Environment,
-    code: &'a [(String, String)],
-    otel_env: Vec<(String, String)>,
-}
+/// The settings [`fill`] took, each with its origin.
+#[derive(Debug)]
+pub(crate) struct Taken(Vec<(&'static str, Origin)>);
 
-impl Lookup<'_> {
-    /// The first source of `source.field` with a usable value.
-    fn find(&self, source: &Source) -> Option<(Provenance, String)> {
-        if let Some(found) = source
-            .vars
-            .iter()
-            .find_map(|&var| self.var(var).map(|v| (Provenance::Var(var), v)))
-        {
-            return Some(found);
+/// Fills every unset setting that the environment or `code` (resource attributes given to the
+/// builder) can give, and adds the metadata fields among `code` that are not set explicitly.
+pub(crate) fn fill(
+    config: &mut HeartbeatConfig,
+    code: &[(String, String)],
+    set: ExplicitlySet,
+) -> Result<Taken, ConfigError> {
+    let no_url = config.server_url.is_empty() && config.fallback_urls.is_empty();
+    if set.server_urls && no_url {
+        let reason = "server_urls(..) was given an empty list: give at least one URL";
+        return Err(invalid("server_url", reason));
+    }
+    // Explicit fields win; the attributes hold no custom labels.
+    config.metadata.fill_from(metadata_from_attributes(code));
+    let env = config.environment.clone();
+    let (otel_env, mut malformed) = match otel_env_attributes(&env) {
+        Ok(attributes) => (attributes, None),
+        Err(error) => (Vec::new(), Some(error)),
+    };
+    let mut taken = Taken(Vec::new());
+    for source in SOURCES {
+        let unset = match source.field {
+            "server_url" => no_url,
+            "app" => config.app.is_empty(),
+            "profile" => config.profile.is_empty(),
+            "instance_id" => config.instance_id.is_empty(),
+            "interval" => !set.interval,
+            _ => !set.timeout,
+        };
+        if !unset {
+            continue;
         }
-        if let Some((key, value)) = attribute(self.code, source) {
-            return Some((Provenance::Code(key), value));
-        }
-        if let Some(var) = source.otel_var {
-            if let Some(value) = self.env.var(var).filter(|v| !is_placeholder(var, v)) {
-                return Some((Provenance::Var(var), value));
+        let Some((value, origin)) = find(source, &env, code, &otel_env) else {
+            // Detection warns about a malformed variable when the client starts; say it here
+            // when the build is about to fail for want of a value the variable may have held.
+            let identity = matches!(source.field, "app" | "profile");
+            if let Some(error) = malformed.take_if(|_| identity) {
+                warn_malformed(&error);
             }
-        }
-        attribute(&self.otel_env, source).map(|(key, value)| (Provenance::OtelEnv(key), value))
+            continue;
+        };
+        taken.0.push((source.field, origin));
+        apply(config, source.field, &value).map_err(|error| taken.blame(error))?;
     }
+    Ok(taken)
+}
 
-    /// A variable's value; for `SPRING_PROFILES_ACTIVE` its first profile.
-    fn var(&self, var: &str) -> Option<String> {
-        let value = self.env.var(var)?;
-        if var != "SPRING_PROFILES_ACTIVE" {
-            return Some(value);
-        }
-        let first = value.split(',').map(str::trim).find(|p| !p.is_empty())?;
-        Some(first.to_owned())
-    }
+/// The first usable value of a setting, and where it came from (the module's precedence).
+fn find(
+    source: &Source,
+    env: &Environment,
+    code: &[(String, String)],
+    otel_env: &[(String, String)],
+) -> Option<(String, Origin)> {
+    let from_var = |var: &'static str| {
+        let value = env.var(var).filter(|value| !is_placeholder(var, value))?;
+        // A list of profiles: the first.
+        let value = match var {
+            "SPRING_PROFILES_ACTIVE" => value.split(',').map(str::trim).find(|p| !p.is_empty())?,
+            _ => value.as_str(),
+        };
+        Some((value.to_owned(), Origin::Env(var, value.to_owned())))
+    };
+    let otel_env_entry = |(key, value): (&str, String)| {
+        let entry = format!("{key}={value}");
+        (value, Origin::Env(OTEL_RESOURCE_ATTRIBUTES, entry))
+    };
+    source
+        .vars
+        .iter()
+        .find_map(|&var| from_var(var))
+        .or_else(|| attribute(code, source).map(|(key, value)| (value, Origin::Code(key))))
+        .or_else(|| source.otel_var.and_then(from_var))
+        .or_else(|| attribute(otel_env, source).map(otel_env_entry))
 }
 
 /// The value of the first of `source.otel_keys` present with a usable value; of repeated keys
@@ -108,152 +138,59 @@ fn is_placeholder(key: &str, value: &str) -> bool {
         && (value == "unknown_service" || value.starts_with("unknown_service:"))
 }
 
-/// Fills every unset setting that the environment or `code` (resource attributes given to the
-/// builder) can give, and adds the metadata fields among `code` that are not set explicitly.
-/// Returns what it took, for [`blame`].
-pub(crate) fn fill(
+/// Puts a value found for `field` into the configuration: `VORTEX_URL` may hold a list, and a
+/// duration is parsed.
+fn apply(
     config: &mut HeartbeatConfig,
-    code: &[(String, String)],
-    set: ExplicitlySet,
-) -> Result<Vec<Taken>, ConfigError> {
-    let env = config.environment.clone();
-    let no_url = config.server_url.is_empty() && config.fallback_urls.is_empty();
-    if set.server_urls && no_url {
-        return Err(ConfigError::InvalidValue {
-            field: "server_url",
-            reason: "server_urls(..) was given an empty list: give at least one URL".into(),
-        });
-    }
-    // Explicit fields win; the attributes hold no custom labels.
-    config.metadata.fill_from(metadata_from_attributes(code));
-    let slots = [
-        ("server_url", no_url),
-        ("app", config.app.is_empty()),
-        ("profile", config.profile.is_empty()),
-        ("instance_id", config.instance_id.is_empty()),
-    ];
-    let needs_otel = slots[1..].iter().any(|&(_, unset)| unset);
-    let (otel_env, malformed) = match needs_otel.then(|| otel_env_attributes(&env)) {
-        Some(Ok(attributes)) => (attributes, None),
-        Some(Err(error)) => (Vec::new(), Some(error)),
-        None => (Vec::new(), None),
+    field: &'static str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    let duration = || {
+        let reason = "expected a positive duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds";
+        let valid = |d: &Duration| !d.is_zero() && *d <= MAX_DURATION;
+        parse_duration(value)
+            .filter(valid)
+            .ok_or_else(|| invalid(field, reason))
     };
-    let lookup = Lookup {
-        env: &env,
-        code,
-        otel_env,
-    };
-    let mut taken = Vec::new();
-    for (field, unset) in slots {
-        let found = source_of(field)
-            .filter(|_| unset)
-            .and_then(|s| lookup.find(s));
-        if let Some((provenance, value)) = found {
-            let took = Taken {
-                field,
-                provenance,
-                value,
-            };
-            if field == "server_url" {
-                // `VORTEX_URL` may hold a comma-separated list.
-                take_server_list(config, &took.value)
-                    .map_err(|error| blame(std::slice::from_ref(&took), error))?;
-            } else {
-                *slot(config, field) = took.value.clone();
-            }
-            taken.push(took);
+    match field {
+        "server_url" => {
+            let mut urls = split_server_list(value)?.into_iter().map(str::to_owned);
+            config.server_url = urls.next().unwrap_or_default();
+            config.fallback_urls = urls.collect();
         }
+        "app" => config.app = value.to_owned(),
+        "profile" => config.profile = value.to_owned(),
+        "instance_id" => config.instance_id = value.to_owned(),
+        "interval" => config.interval = duration()?,
+        _ => config.timeout = duration()?,
     }
-    // Detection warns about a malformed variable when the client starts; say it here when
-    // the build is about to fail for want of a value the variable may have held.
-    if let Some(error) = malformed.filter(|_| config.app.is_empty() || config.profile.is_empty()) {
-        warn_malformed(&error);
-    }
-    if !set.interval {
-        if let Some(d) = env_duration(&env, var_of("interval"))? {
-            config.interval = d;
-        }
-    }
-    if !set.timeout {
-        if let Some(d) = env_duration(&env, var_of("timeout"))? {
-            config.timeout = d;
-        }
-    }
-    Ok(taken)
-}
-
-/// Puts a comma-separated list of server URLs into the configuration: the first as
-/// `server_url`, the others as `fallback_urls`. A blank value leaves both unset.
-fn take_server_list(config: &mut HeartbeatConfig, value: &str) -> Result<(), ConfigError> {
-    let mut items = split_server_list(value)?.into_iter();
-    config.server_url = items.next().unwrap_or_default().to_owned();
-    config.fallback_urls = items.map(str::to_owned).collect();
     Ok(())
 }
 
-/// The string setting called `field` (one of those [`fill`] takes).
-fn slot<'c>(config: &'c mut HeartbeatConfig, field: &str) -> &'c mut String {
-    match field {
-        "server_url" => &mut config.server_url,
-        "app" => &mut config.app,
-        "profile" => &mut config.profile,
-        _ => &mut config.instance_id,
-    }
-}
-
-/// The SDK's variable for `field`.
-fn var_of(field: &str) -> &'static str {
-    SOURCES
-        .iter()
-        .find(|s| s.field == field)
-        .and_then(|s| s.vars.first().copied())
-        .unwrap_or("")
-}
-
-/// Reports a rejected value that [`fill`] took under its source: a variable as
-/// [`ConfigError::InvalidEnv`] (a URL without its userinfo), an entry of
-/// `OTEL_RESOURCE_ATTRIBUTES` likewise as `key=value`, an attribute given in code as
-/// [`ConfigError::InvalidValue`] naming the key.
-pub(crate) fn blame(taken: &[Taken], error: ConfigError) -> ConfigError {
-    let ConfigError::InvalidValue { field, reason } = error else {
-        return error;
-    };
-    let Some(taken) = taken.iter().find(|t| t.field == field) else {
-        return ConfigError::InvalidValue { field, reason };
-    };
-    match taken.provenance {
-        Provenance::Var(var) => ConfigError::InvalidEnv {
-            var,
-            value: if field == "server_url" {
-                shown_list(&taken.value)
-            } else {
-                taken.value.clone()
+impl Taken {
+    /// Reports a rejected value that [`fill`] took under its source: a variable (or an entry of
+    /// `OTEL_RESOURCE_ATTRIBUTES`) as [`ConfigError::InvalidEnv`], a URL list without its
+    /// userinfo; an attribute given in code as [`ConfigError::InvalidValue`] naming the key.
+    pub(crate) fn blame(&self, error: ConfigError) -> ConfigError {
+        let ConfigError::InvalidValue { field, reason } = error else {
+            return error;
+        };
+        match self.0.iter().find(|(taken, _)| *taken == field) {
+            Some((_, Origin::Env(var, value))) => ConfigError::InvalidEnv {
+                var,
+                value: if field == "server_url" {
+                    shown_list(value)
+                } else {
+                    value.clone()
+                },
+                reason,
             },
-            reason,
-        },
-        Provenance::OtelEnv(key) => ConfigError::InvalidEnv {
-            var: OTEL_RESOURCE_ATTRIBUTES,
-            value: format!("{key}={}", taken.value),
-            reason,
-        },
-        Provenance::Code(key) => ConfigError::InvalidValue {
-            field,
-            reason: format!("{reason}; the value is {key} given to .resource_attributes(..)"),
-        },
-    }
-}
-
-fn env_duration(env: &Environment, var: &'static str) -> Result<Option<Duration>, ConfigError> {
-    let Some(value) = env.var(var) else {
-        return Ok(None);
-    };
-    match parse_duration(&value) {
-        Some(d) if !d.is_zero() && d <= MAX_DURATION => Ok(Some(d)),
-        _ => Err(ConfigError::InvalidEnv {
-            var,
-            value,
-            reason: "expected a positive duration of at most 24 hours, such as 30s, 500ms, 2m or plain seconds".into(),
-        }),
+            Some((_, Origin::Code(key))) => invalid(
+                field,
+                format!("{reason}; the value is {key} given to .resource_attributes(..)"),
+            ),
+            None => ConfigError::InvalidValue { field, reason },
+        }
     }
 }
 
@@ -278,6 +215,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::source_of;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

@@ -164,11 +164,7 @@ pub use config::HeartbeatConfig;
 pub use env::Environment;
 pub use error::{Cause, ConfigError, Disposition, ReporterError};
 pub use health_check::HealthCheck;
-pub use limits::{
-    MAX_DURATION, MAX_HEADERS, MAX_HEADER_VALUE_LEN, MAX_LABELS, MAX_LABEL_KEY_LEN,
-    MAX_LABEL_VALUE_LEN, MAX_NAME_LEN, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RETRY_AFTER,
-    MAX_SERVER_URLS, MAX_URL_LEN, MAX_VERSION_LEN, MIN_PERIOD,
-};
+pub use limits::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RETRY_AFTER};
 pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;
 pub use status::{DriftState, HeartbeatStatus};

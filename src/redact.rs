@@ -24,12 +24,9 @@ pub(crate) fn redact_url(url: &str) -> String {
     format!("{userinfo_masked}{rest}")
 }
 
-/// The first `max` characters of `text`, and whether anything was cut.
-fn head(text: &str, max: usize) -> (&str, bool) {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => (&text[..end], true),
-        None => (text, false),
-    }
+/// The first `max` characters of `text`, when it has more.
+fn head(text: &str, max: usize) -> Option<&str> {
+    text.char_indices().nth(max).map(|(end, _)| &text[..end])
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
@@ -43,17 +40,14 @@ pub(crate) fn prefix_within(text: &str, max: usize) -> &str {
 
 /// At most `max` characters of `text`, with `...` when it was longer.
 pub(crate) fn shorten(text: &str, max: usize) -> Cow<'_, str> {
-    match head(text, max) {
-        (head, true) => Cow::Owned(format!("{head}...")),
-        (all, false) => Cow::Borrowed(all),
-    }
+    head(text, max).map_or(Cow::Borrowed(text), |head| Cow::Owned(format!("{head}...")))
 }
 
 /// At most 64 characters of `value`, quoted, for an error message that must stay short.
 pub(crate) fn excerpt(value: &str) -> String {
     match head(value, MAX_QUOTED_CHARS) {
-        (head, true) => format!("{head:?}... ({} bytes)", value.len()),
-        (all, false) => format!("{all:?}"),
+        Some(head) => format!("{head:?}... ({} bytes)", value.len()),
+        None => format!("{value:?}"),
     }
 }
 
@@ -70,18 +64,12 @@ pub(crate) fn percent_decode_lossy(text: &str) -> String {
 pub(crate) fn scrub(text: &str, secrets: &[String], cut: bool) -> String {
     let mut text = text.to_owned();
     for secret in secrets {
-        if text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), "<redacted>");
-        }
+        text = text.replace(secret.as_str(), "<redacted>");
     }
-    if cut {
-        for secret in secrets {
-            if let Some(k) = (1..secret.len())
-                .rev()
-                .find(|&k| secret.is_char_boundary(k) && text.ends_with(&secret[..k]))
-            {
-                text.truncate(text.len() - k);
-            }
+    for secret in secrets.iter().filter(|_| cut) {
+        let split = |k: &usize| secret.is_char_boundary(*k) && text.ends_with(&secret[..*k]);
+        if let Some(k) = (1..secret.len()).rev().find(split) {
+            text.truncate(text.len() - k);
         }
     }
     text

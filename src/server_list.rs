@@ -1,61 +1,44 @@
 //! Several server URLs: the list a user gives (builder or a comma-separated `VORTEX_URL`),
-//! split, parsed and checked as a whole. Each URL is checked exactly as a single one is
+//! split, parsed and checked as a whole. Each URL is checked as a single one is
 //! ([`parse_server_url`]); this file adds what only a list can get wrong: none, too many, an
 //! empty item, a raw comma in a password, the same server twice. Errors name the URL by its
 //! 1-based position.
 
 use reqwest::Url;
 
-use crate::endpoint::{join_heartbeat_path, parse_server_url};
+use crate::endpoint::{is_http, join_heartbeat_path, parse_server_url};
 use crate::error::{invalid, ConfigError};
 use crate::limits::MAX_SERVER_URLS;
 use crate::redact::{excerpt, redact_url};
+use crate::validate::ensure;
 
 /// The setting the errors name (and whose variable, `VORTEX_URL`, they point to).
 const FIELD: &str = "server_url";
 
 /// Splits a comma-separated list (`VORTEX_URL=http://a:8888,http://b:8888`) into its items,
-/// each trimmed of spaces. A blank value is an empty list (the URL is then "not set"). An
-/// empty item (`a,,b`, a leading or trailing comma) is an error naming its position: it is a
-/// typo, and skipping it would hide one. A comma inside a URL (a password) must be
-/// percent-encoded as `%2C`; a raw one cuts the URL in two, an error that quotes neither half.
-/// In a list of two or more, an item that is not an http(s) URL is an error that does not
-/// quote it either.
+/// each trimmed. A blank value is an empty list (the URL is then "not set"). An empty item
+/// (`a,,b`, a comma at an end) is an error naming its position: a typo, which skipping would
+/// hide. In a list of two or more, an item that is not an http(s) URL is an error that does
+/// not quote it: a raw comma in a password (which must be `%2C`) cuts the URL in two.
 pub(crate) fn split_server_list(value: &str) -> Result<Vec<&str>, ConfigError> {
     if value.trim().is_empty() {
         return Ok(Vec::new());
     }
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
-    if let [one] = items[..] {
-        return Ok(vec![one]);
+    if items.len() == 1 {
+        return Ok(items);
     }
-    let http =
-        |item: &str| Url::parse(item).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
-    // A raw comma in a userinfo leaves its rest, up to the `@`, as an item of its own. No item
-    // that is not an http(s) URL is quoted: it may be a piece of a password.
-    if let Some(i) = items
-        .iter()
-        .skip(1)
-        .position(|item| item.contains('@') && !http(item))
-    {
-        return Err(invalid(
-            FIELD,
-            format!(
-                "server URL #{} holds an `@` but is not an http:// or https:// URL: a comma in a user name or password splits the list; percent-encode it as %2C",
-                i + 2
-            ),
-        ));
+    let http = |item: &str| Url::parse(item).is_ok_and(|url| is_http(&url));
+    // A raw comma in a userinfo leaves its rest, up to the `@`, as an item of its own.
+    let cut = |item: &&str| item.contains('@') && !http(item);
+    if let Some(n) = items.iter().skip(1).position(cut).map(|i| i + 2) {
+        let reason = format!("server URL #{n} holds an `@` but is not an http:// or https:// URL: a comma in a user name or password splits the list; percent-encode it as %2C");
+        return Err(invalid(FIELD, reason));
     }
     for (n, item) in (1..).zip(&items) {
-        if item.is_empty() {
-            return Err(empty_item(n));
-        }
-        if !http(item) {
-            return Err(invalid(
-                FIELD,
-                format!("server URL #{n} is not an http:// or https:// URL (not quoted: it may be part of a password; percent-encode a comma in one as %2C)"),
-            ));
-        }
+        ensure(!item.is_empty(), FIELD, empty_item(n))?;
+        let reason = format!("server URL #{n} is not an http:// or https:// URL (not quoted: it may be part of a password; percent-encode a comma in one as %2C)");
+        ensure(http(item), FIELD, reason)?;
     }
     Ok(items)
 }
@@ -63,22 +46,16 @@ pub(crate) fn split_server_list(value: &str) -> Result<Vec<&str>, ConfigError> {
 /// A `VORTEX_URL` value as an error shows it: URL by URL without userinfo, or not at all when
 /// it does not split into URLs (a comma may have cut a password in two).
 pub(crate) fn shown_list(value: &str) -> String {
-    match split_server_list(value) {
-        Ok(items) => items
-            .into_iter()
-            .map(redact_url)
-            .collect::<Vec<_>>()
-            .join(","),
-        Err(_) => "(not shown: it may hold part of a password)".to_owned(),
-    }
+    let Ok(items) = split_server_list(value) else {
+        return "(not shown: it may hold part of a password)".to_owned();
+    };
+    let urls: Vec<String> = items.into_iter().map(redact_url).collect();
+    urls.join(",")
 }
 
-/// Parses and checks a list of server URLs, in order of preference.
-///
-/// A list of one gives exactly the errors a single `server_url` gives today (no position in
-/// the message). An empty list is [`ConfigError::MissingField`]; more than
-/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice (compared by the heartbeat
-/// URL it gives, without userinfo) is [`ConfigError::InvalidValue`] naming the URL as
+/// Parses and checks a list of server URLs, in order of preference. A list of one has exactly
+/// the errors of a single URL; an empty list is [`ConfigError::MissingField`]; more than
+/// [`MAX_SERVER_URLS`], a rejected URL or the same server twice is an error naming the URL as
 /// `server URL #n`.
 pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, ConfigError> {
     match raw {
@@ -86,30 +63,21 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
         [one] => return parse_server_url(one.as_ref()).map(|url| vec![url]),
         _ => {}
     }
-    if raw.len() > MAX_SERVER_URLS {
-        return Err(invalid(
-            FIELD,
-            format!(
-                "{} server URLs were given; at most {MAX_SERVER_URLS} are allowed (each failed round costs one request per URL)",
-                raw.len()
-            ),
-        ));
-    }
-    let mut urls: Vec<Url> = Vec::with_capacity(raw.len());
-    let mut servers: Vec<Url> = Vec::with_capacity(raw.len());
-    for (i, item) in raw.iter().enumerate() {
-        let url = parse_server_url(item.as_ref()).map_err(|e| at_position(i + 1, e))?;
+    let count = raw.len();
+    let reason = format!("{count} server URLs were given; at most {MAX_SERVER_URLS} are allowed (each failed round costs one request per URL)");
+    ensure(count <= MAX_SERVER_URLS, FIELD, reason)?;
+    let mut urls: Vec<Url> = Vec::with_capacity(count);
+    let mut servers: Vec<Url> = Vec::with_capacity(count);
+    for (n, item) in (1..).zip(raw) {
+        let url = parse_server_url(item.as_ref()).map_err(|e| at_position(n, e))?;
         let server = server_of(&url)?;
         if let Some(first) = servers.iter().position(|seen| *seen == server) {
-            return Err(invalid(
-                FIELD,
-                format!(
-                    "server URL #{} ({}) is the same server as #{}: list each server once",
-                    i + 1,
-                    excerpt(&redact_url(url.as_str())),
-                    first + 1
-                ),
-            ));
+            let shown = excerpt(&redact_url(url.as_str()));
+            let reason = format!(
+                "server URL #{n} ({shown}) is the same server as #{}: list each server once",
+                first + 1
+            );
+            return Err(invalid(FIELD, reason));
         }
         servers.push(server);
         urls.push(url);
@@ -120,20 +88,16 @@ pub(crate) fn parse_server_urls<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Url>, Co
 /// Puts the position in front of a single URL's error.
 fn at_position(n: usize, error: ConfigError) -> ConfigError {
     match error {
-        ConfigError::MissingField(_) => empty_item(n),
-        ConfigError::InvalidValue { field, reason } => ConfigError::InvalidValue {
-            field,
-            reason: format!("server URL #{n}: {reason}"),
-        },
+        ConfigError::MissingField(_) => invalid(FIELD, empty_item(n)),
+        ConfigError::InvalidValue { field, reason } => {
+            invalid(field, format!("server URL #{n}: {reason}"))
+        }
         other => other,
     }
 }
 
-fn empty_item(n: usize) -> ConfigError {
-    invalid(
-        FIELD,
-        format!("server URL #{n} is empty (two commas in a row, or one at an end?)"),
-    )
+fn empty_item(n: usize) -> String {
+    format!("server URL #{n} is empty (two commas in a row, or one at an end?)")
 }
 
 /// What tells servers apart: the heartbeat URL a parsed server URL gives, without userinfo.

@@ -1,15 +1,14 @@
-//! Where each setting that the environment can give comes from: its builder method, its
-//! environment variables and its OpenTelemetry resource attributes, in precedence order.
-//!
-//! One table serves both the lookup (the builder's fallback) and the error messages, so that a
-//! message never names a variable the builder does not read.
+//! Where each setting that the environment can give comes from, besides its builder method:
+//! its variables and its OpenTelemetry resource attributes, in precedence order. One table
+//! serves the builder's fallback (`fallback.rs`) and the error messages, so that a message
+//! never names a variable the builder does not read.
 
 /// OpenTelemetry's resource attributes variable.
 pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 
-/// The sources of one setting other than its builder method (which has the setting's name),
-/// highest priority first: `vars`, then the attributes `otel_keys` given in code, then
-/// `otel_var`, then the attributes `otel_keys` in [`OTEL_RESOURCE_ATTRIBUTES`].
+/// The sources of one setting, highest priority first: `vars`, then the attributes `otel_keys`
+/// given in code, then `otel_var`, then the attributes `otel_keys` in
+/// [`OTEL_RESOURCE_ATTRIBUTES`].
 #[derive(Debug)]
 pub(crate) struct Source {
     /// The setting, which is also the name of its builder method.
@@ -22,45 +21,44 @@ pub(crate) struct Source {
     pub(crate) otel_keys: &'static [&'static str],
 }
 
-/// Every setting with an environment variable.
+const fn source(
+    field: &'static str,
+    vars: &'static [&'static str],
+    otel_var: Option<&'static str>,
+    otel_keys: &'static [&'static str],
+) -> Source {
+    Source {
+        field,
+        vars,
+        otel_var,
+        otel_keys,
+    }
+}
+
+/// Every setting with an environment variable, in the order the builder fills them.
 pub(crate) const SOURCES: &[Source] = &[
-    Source {
-        field: "server_url",
-        vars: &["VORTEX_URL"],
-        otel_var: None,
-        otel_keys: &[],
-    },
-    Source {
-        field: "app",
-        vars: &["VORTEX_APP"],
-        otel_var: Some("OTEL_SERVICE_NAME"),
-        otel_keys: &["service.name"],
-    },
-    Source {
-        field: "profile",
-        vars: &["VORTEX_PROFILE", "SPRING_PROFILES_ACTIVE"],
-        otel_var: None,
-        // `deployment.environment` was renamed in the semantic conventions 1.27.
-        otel_keys: &["deployment.environment.name", "deployment.environment"],
-    },
-    Source {
-        field: "instance_id",
-        vars: &["VORTEX_INSTANCE_ID"],
-        otel_var: None,
-        otel_keys: &["service.instance.id"],
-    },
-    Source {
-        field: "interval",
-        vars: &["VORTEX_HEARTBEAT_INTERVAL"],
-        otel_var: None,
-        otel_keys: &[],
-    },
-    Source {
-        field: "timeout",
-        vars: &["VORTEX_HEARTBEAT_TIMEOUT"],
-        otel_var: None,
-        otel_keys: &[],
-    },
+    source("server_url", &["VORTEX_URL"], None, &[]),
+    source(
+        "app",
+        &["VORTEX_APP"],
+        Some("OTEL_SERVICE_NAME"),
+        &["service.name"],
+    ),
+    // `deployment.environment` was renamed in the semantic conventions 1.27.
+    source(
+        "profile",
+        &["VORTEX_PROFILE", "SPRING_PROFILES_ACTIVE"],
+        None,
+        &["deployment.environment.name", "deployment.environment"],
+    ),
+    source(
+        "instance_id",
+        &["VORTEX_INSTANCE_ID"],
+        None,
+        &["service.instance.id"],
+    ),
+    source("interval", &["VORTEX_HEARTBEAT_INTERVAL"], None, &[]),
+    source("timeout", &["VORTEX_HEARTBEAT_TIMEOUT"], None, &[]),
 ];
 
 /// The sources of `field`, when the environment can give it.
@@ -71,17 +69,13 @@ pub(crate) fn source_of(field: &str) -> Option<&'static Source> {
 /// The setting an environment variable gives. For [`OTEL_RESOURCE_ATTRIBUTES`], `value` is
 /// the offending `key=value` entry, which says which setting.
 pub(crate) fn field_of_var(var: &str, value: &str) -> Option<&'static str> {
+    let entry_of = |key: &&str| value.strip_prefix(key).is_some_and(|v| v.starts_with('='));
     SOURCES
         .iter()
         .find(|s| {
             s.vars.contains(&var)
                 || s.otel_var == Some(var)
-                || (var == OTEL_RESOURCE_ATTRIBUTES
-                    && s.otel_keys.iter().any(|key| {
-                        value
-                            .strip_prefix(key)
-                            .is_some_and(|rest| rest.starts_with('='))
-                    }))
+                || (var == OTEL_RESOURCE_ATTRIBUTES && s.otel_keys.iter().any(entry_of))
         })
         .map(|s| s.field)
 }
@@ -91,24 +85,17 @@ impl Source {
     /// OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES)`.
     pub(crate) fn how_to_set(&self) -> String {
         let mut text = format!("call .{}(..) on the builder", self.field);
-        let mut vars = self.vars.iter().copied();
-        if let Some(first) = vars.next() {
-            text.push_str(" or set ");
-            text.push_str(first);
-        }
-        let others: Vec<String> = vars
-            .map(str::to_owned)
-            .chain(self.otel_var.map(str::to_owned))
-            .chain(
-                self.otel_keys
-                    .first()
-                    .map(|key| format!("{key} in {OTEL_RESOURCE_ATTRIBUTES}")),
-            )
+        let [first, others @ ..] = self.vars else {
+            return text;
+        };
+        text += &format!(" or set {first}");
+        let attribute = self.otel_keys.first();
+        let others: Vec<String> = (others.iter().chain(&self.otel_var))
+            .map(|var| var.to_string())
+            .chain(attribute.map(|key| format!("{key} in {OTEL_RESOURCE_ATTRIBUTES}")))
             .collect();
         if !others.is_empty() {
-            text.push_str(" (or ");
-            text.push_str(&others.join(", or "));
-            text.push(')');
+            text += &format!(" (or {})", others.join(", or "));
         }
         text
     }

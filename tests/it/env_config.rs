@@ -327,8 +327,8 @@ async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environme
         ("VORTEX_APP", "payment-service"),
         ("VORTEX_PROFILE", "production"),
         ("VORTEX_INSTANCE_ID", "payment-1"),
-    ])
-    .with_hostname("dev-laptop");
+        LAPTOP,
+    ]);
     let client = HeartbeatClient::builder()
         .server_url(rx.url())
         .environment(env)
@@ -368,6 +368,8 @@ async fn configuration_entirely_from_the_environment_reports() {
 // OpenTelemetry identity: service.name, deployment.environment.name, service.instance.id
 
 const URL: (&str, &str) = ("VORTEX_URL", "http://vortex-config:8888");
+/// The host name an injected environment stands in for the operating system's.
+const LAPTOP: (&str, &str) = ("HOSTNAME", "dev-laptop");
 
 /// A configuration from `vars` (plus `VORTEX_URL`), on a machine called `dev-laptop`, with
 /// `code` given to `resource_attributes`.
@@ -375,10 +377,10 @@ fn build(
     vars: &[(&'static str, &'static str)],
     code: &[(&str, &str)],
 ) -> Result<HeartbeatConfig, ConfigError> {
-    let mut all = vec![URL];
+    let mut all = vec![URL, LAPTOP];
     all.extend_from_slice(vars);
     HeartbeatConfig::builder()
-        .environment(Environment::from_vars(all).with_hostname("dev-laptop"))
+        .environment(Environment::from_vars(all))
         .resource_attributes(code.iter().copied())
         .build()
 }
@@ -430,11 +432,11 @@ fn ladder_step(
     vars: &[(&'static str, &'static str)],
     code: &[(&'static str, &'static str)],
 ) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatConfig> {
-    let mut all = vec![URL];
+    let mut all = vec![URL, LAPTOP];
     all.extend_from_slice(fixed);
     all.extend_from_slice(vars);
     HeartbeatConfig::builder()
-        .environment(Environment::from_vars(all).with_hostname("dev-laptop"))
+        .environment(Environment::from_vars(all))
         .resource_attributes(code.iter().copied())
 }
 
@@ -612,7 +614,7 @@ fn the_config_builder_fills_the_generated_instance_id() {
         server_url: "http://127.0.0.1:9".into(),
         app: "a".into(),
         profile: "p".into(),
-        environment: Environment::empty().with_hostname("bare-host"),
+        environment: Environment::from_vars([("HOSTNAME", "bare-host")]),
         ..HeartbeatConfig::default()
     };
     let client = HeartbeatClient::new(bare).unwrap();
@@ -627,7 +629,7 @@ fn the_config_builder_fills_the_generated_instance_id() {
 async fn the_built_instance_id_is_the_one_the_server_receives() {
     let server = MockServer::start().await.unwrap();
     let config = HeartbeatConfig::builder()
-        .environment(Environment::empty().with_hostname("dev-laptop"))
+        .environment(Environment::from_vars([LAPTOP]))
         .server_url(server.url())
         .app("payment-service")
         .profile("production")

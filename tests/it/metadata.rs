@@ -1,65 +1,23 @@
 //! Instance metadata detection, observed in the report bodies the mock server gets on loopback.
 //!
-//! Every environment is injected (`Environment::from_vars(..).with_root(..).with_hostname(..)`):
-//! no test reads or changes the process environment. Servers live on loopback only.
+//! Every environment is injected (`Environment::from_vars`, its `HOSTNAME` standing in for the
+//! host name): no test reads or changes the process environment. Servers live on loopback only.
+//! What only files or an unusable host name tell is covered by the unit tests of `src/env.rs`.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::in_ci;
 use serde_json::{json, Value};
 use vortex_client::testing::MockServer;
-use vortex_client::{
-    Environment, HeartbeatBuilder, HeartbeatClient, InstanceMetadata, MAX_LABEL_VALUE_LEN,
-};
+use vortex_client::{Environment, HeartbeatBuilder, HeartbeatClient, InstanceMetadata};
 
-const SERVICE_ACCOUNT_NAMESPACE: &str = "var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// The longest detected metadata value (docs/metadata.md).
+const MAX_LABEL_VALUE_LEN: usize = 1024;
 
-/// A directory standing in for `/`, removed when dropped.
-struct Root(PathBuf);
-
-impl Root {
-    fn new() -> Root {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "vortex-metadata-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Root(dir)
-    }
-
-    /// A root holding the service-account namespace file Kubernetes mounts in every pod.
-    fn with_namespace(namespace: &str) -> Root {
-        let root = Root::new();
-        root.write_namespace(namespace);
-        root
-    }
-
-    fn write_namespace(&self, namespace: &str) {
-        let file = self.0.join(SERVICE_ACCOUNT_NAMESPACE);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, format!("{namespace}\n")).unwrap();
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn env(vars: &[(&str, &str)], root: &Root, hostname: &str) -> Environment {
-    Environment::from_vars(vars.iter().copied())
-        .with_root(root.path())
-        .with_hostname(hostname)
+/// An environment holding `vars`, on a machine called `hostname`.
+fn env(vars: &[(&str, &str)], hostname: &str) -> Environment {
+    Environment::from_vars(vars.iter().copied().chain([("HOSTNAME", hostname)]))
 }
 
 fn builder(rx: &MockServer, env: Environment) -> HeartbeatBuilder<HeartbeatClient> {
@@ -130,7 +88,6 @@ fn local_address_or_skip(addr: &str, required: bool, test: &str) -> bool {
 #[tokio::test]
 async fn pod_with_downward_api_reports_pod_namespace_and_pod_ip() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("from-service-account");
     let pod = env(
         &[
             ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
@@ -138,7 +95,6 @@ async fn pod_with_downward_api_reports_pod_namespace_and_pod_ip() {
             ("POD_NAMESPACE", "payments"),
             ("POD_IP", "10.42.3.17"),
         ],
-        &root,
         "payment-service-7d4f9b8c-abc12",
     );
     let body = report(&rx, builder(&rx, pod)).await;
@@ -155,12 +111,10 @@ async fn pod_with_downward_api_reports_pod_namespace_and_pod_ip() {
 }
 
 #[tokio::test]
-async fn pod_without_downward_api_uses_hostname_and_service_account_file() {
+async fn pod_without_downward_api_uses_the_hostname_as_the_pod() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("payments");
     let pod = env(
         &[("KUBERNETES_SERVICE_HOST", "10.96.0.1")],
-        &root,
         "payment-service-7d4f9b8c-abc12",
     );
     let body = report(&rx, builder(&rx, pod)).await;
@@ -171,7 +125,6 @@ async fn pod_without_downward_api_uses_hostname_and_service_account_file() {
             "hostname": "payment-service-7d4f9b8c-abc12",
             "ip_address": loopback_source(),
             "kubernetes_pod": "payment-service-7d4f9b8c-abc12",
-            "kubernetes_namespace": "payments",
         })
     );
 }
@@ -179,14 +132,13 @@ async fn pod_without_downward_api_uses_hostname_and_service_account_file() {
 #[tokio::test]
 async fn pod_and_namespace_variables_are_tried_in_order() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("from-file");
     let pods = ["POD_NAME", "MY_POD_NAME", "KUBERNETES_POD_NAME"];
     let namespaces = ["POD_NAMESPACE", "MY_POD_NAMESPACE", "KUBERNETES_NAMESPACE"];
     for first in 0..pods.len() {
         let mut vars = vec![("KUBERNETES_SERVICE_HOST", "10.96.0.1")];
         vars.extend(pods[first..].iter().map(|v| (*v, *v)));
         vars.extend(namespaces[first..].iter().map(|v| (*v, *v)));
-        let body = report(&rx, builder(&rx, env(&vars, &root, "the-hostname"))).await;
+        let body = report(&rx, builder(&rx, env(&vars, "the-hostname"))).await;
         assert_eq!(body["metadata"]["kubernetes_pod"], pods[first]);
         assert_eq!(body["metadata"]["kubernetes_namespace"], namespaces[first]);
         assert_eq!(body["instance_id"], pods[first]);
@@ -196,7 +148,6 @@ async fn pod_and_namespace_variables_are_tried_in_order() {
 #[tokio::test]
 async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downward_api() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("ingress");
     // hostNetwork: true: the container's host name is the node's, and so is POD_IP.
     let host_network = env(
         &[
@@ -205,7 +156,6 @@ async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downwa
             ("POD_IP", "10.0.12.5"),
             ("NODE_NAME", "node-eu-1a-7"),
         ],
-        &root,
         "node-eu-1a-7",
     );
     let body = report(&rx, builder(&rx, host_network)).await;
@@ -216,7 +166,6 @@ async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downwa
             "hostname": "node-eu-1a-7",
             "ip_address": "10.0.12.5",
             "kubernetes_pod": "ingress-controller-x9k2p",
-            "kubernetes_namespace": "ingress",
         })
     );
 }
@@ -224,21 +173,18 @@ async fn host_network_pod_keeps_the_node_as_hostname_and_the_pod_from_the_downwa
 #[tokio::test]
 async fn host_network_pod_without_pod_name_does_not_report_the_node_as_the_pod() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("ingress");
     let host_network = || {
         env(
             &[
                 ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
                 ("NODE_NAME", "node-eu-1a-7"),
             ],
-            &root,
             "node-eu-1a-7",
         )
     };
     let first = report(&rx, builder(&rx, host_network())).await;
     let second = report(&rx, builder(&rx, host_network())).await;
     assert_eq!(first["metadata"]["hostname"], "node-eu-1a-7");
-    assert_eq!(first["metadata"]["kubernetes_namespace"], "ingress");
     assert!(first["metadata"].get("kubernetes_pod").is_none(), "{first}");
     // Two such pods on one node must not share an instance id.
     let (a, b) = (
@@ -250,26 +196,14 @@ async fn host_network_pod_without_pod_name_does_not_report_the_node_as_the_pod()
 }
 
 #[tokio::test]
-async fn service_account_file_and_hostname_count_only_inside_kubernetes() {
+async fn the_hostname_is_a_pod_only_inside_kubernetes() {
     let rx = MockServer::start().await.unwrap();
-    // A VM that happens to have the file (e.g. a copied image) but is no pod.
-    let root = Root::with_namespace("stale");
-    let vm = env(&[], &root, "vm-billing-03");
+    let vm = env(&[], "vm-billing-03");
     let body = report(&rx, builder(&rx, vm)).await;
     let meta = &body["metadata"];
     assert!(meta.get("kubernetes_pod").is_none(), "{meta}");
     assert!(meta.get("kubernetes_namespace").is_none(), "{meta}");
     assert_eq!(meta["hostname"], "vm-billing-03");
-}
-
-#[tokio::test]
-async fn oversized_service_account_file_is_ignored() {
-    let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace(&"n".repeat(64 * 1024));
-    let pod = env(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")], &root, "api-0");
-    let body = report(&rx, builder(&rx, pod)).await;
-    assert!(body["metadata"].get("kubernetes_namespace").is_none());
-    assert_eq!(body["metadata"]["kubernetes_pod"], "api-0");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,8 +212,7 @@ async fn oversized_service_account_file_is_ignored() {
 #[tokio::test]
 async fn laptop_reports_hostname_and_the_route_to_the_server() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
-    let laptop = env(&[("HOME", "/home/dev")], &root, "dev-laptop");
+    let laptop = env(&[("HOME", "/home/dev")], "dev-laptop");
     let body = report(&rx, builder(&rx, laptop)).await;
     assert_eq!(
         body["metadata"],
@@ -293,8 +226,7 @@ async fn laptop_reports_hostname_and_the_route_to_the_server() {
 #[tokio::test]
 async fn instance_id_is_stable_for_the_client() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
-    let client = builder(&rx, env(&[], &root, "dev-laptop")).build().unwrap();
+    let client = builder(&rx, env(&[], "dev-laptop")).build().unwrap();
     let first = report_with(&rx, &client).await;
     client.set_config_version("v2");
     let second = report_with(&rx, &client).await;
@@ -305,7 +237,6 @@ async fn instance_id_is_stable_for_the_client() {
 #[tokio::test]
 async fn region_variables_are_tried_in_order() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     let regions = [
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
@@ -316,7 +247,7 @@ async fn region_variables_are_tried_in_order() {
     ];
     for first in 0..regions.len() {
         let vars: Vec<_> = regions[first..].iter().map(|v| (*v, *v)).collect();
-        let body = report(&rx, builder(&rx, env(&vars, &root, "vm-1"))).await;
+        let body = report(&rx, builder(&rx, env(&vars, "vm-1"))).await;
         assert_eq!(body["metadata"]["region"], regions[first]);
     }
 }
@@ -324,30 +255,11 @@ async fn region_variables_are_tried_in_order() {
 #[tokio::test]
 async fn app_version_comes_from_the_environment_unless_set() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
-    let vm = || env(&[("APP_VERSION", "1.8.0")], &root, "vm-1");
+    let vm = || env(&[("APP_VERSION", "1.8.0")], "vm-1");
     let detected = report(&rx, builder(&rx, vm())).await;
     assert_eq!(detected["metadata"]["app_version"], "1.8.0");
     let explicit = report(&rx, builder(&rx, vm()).app_version("2.0.0")).await;
     assert_eq!(explicit["metadata"]["app_version"], "2.0.0");
-}
-
-#[cfg(unix)]
-#[tokio::test]
-async fn non_utf8_hostname_is_left_out_without_failing() {
-    use std::os::unix::ffi::OsStringExt;
-    let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
-    let odd = Environment::from_vars([("AWS_REGION", "eu-west-1")])
-        .with_root(root.path())
-        .with_hostname(std::ffi::OsString::from_vec(vec![b'h', 0xff, b'x']));
-    let body = report(&rx, builder(&rx, odd)).await;
-    assert!(body["metadata"].get("hostname").is_none());
-    assert_eq!(body["metadata"]["region"], "eu-west-1");
-    assert!(body["instance_id"]
-        .as_str()
-        .unwrap()
-        .starts_with("instance-"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,7 +268,6 @@ async fn non_utf8_hostname_is_left_out_without_failing() {
 #[tokio::test]
 async fn otel_resource_attributes_beat_the_other_sources() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("from-file");
     let vars = [
         (
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -370,7 +281,7 @@ async fn otel_resource_attributes_beat_the_other_sources() {
         ("AWS_REGION", "env-region"),
         ("APP_VERSION", "0.0.1"),
     ];
-    let body = report(&rx, builder(&rx, env(&vars, &root, "os-host"))).await;
+    let body = report(&rx, builder(&rx, env(&vars, "os-host"))).await;
     assert_eq!(
         body["metadata"],
         json!({
@@ -388,7 +299,6 @@ async fn otel_resource_attributes_beat_the_other_sources() {
 #[tokio::test]
 async fn explicit_values_beat_otel_which_beats_the_environment() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     let vars = [
         (
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -404,7 +314,7 @@ async fn explicit_values_beat_otel_which_beats_the_environment() {
     };
     let body = report(
         &rx,
-        builder(&rx, env(&vars, &root, "os-host"))
+        builder(&rx, env(&vars, "os-host"))
             .instance_metadata(explicit)
             .app_version("9.9.9")
             .metadata("team", "platform"),
@@ -429,12 +339,11 @@ async fn explicit_values_beat_otel_which_beats_the_environment() {
 #[tokio::test]
 async fn otel_values_are_percent_decoded() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     let vars = [(
         "OTEL_RESOURCE_ATTRIBUTES",
         "service.version=1.0%2Bbuild%2C7,host.name=caf%C3%A9%20host,cloud.region=eu+west",
     )];
-    let body = report(&rx, builder(&rx, env(&vars, &root, "os-host"))).await;
+    let body = report(&rx, builder(&rx, env(&vars, "os-host"))).await;
     assert_eq!(body["metadata"]["app_version"], "1.0+build,7");
     assert_eq!(body["metadata"]["hostname"], "café host");
     // Percent-decoding, not form-decoding: `+` stays.
@@ -445,7 +354,6 @@ async fn otel_values_are_percent_decoded() {
 async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
     let (logs, _guard) = crate::support::capture_logs();
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     for malformed in [
         "host.name=otel-host,cloud.region",        // an entry without '='
         "host.name=otel-host,cloud.region=%E2%82", // truncated UTF-8
@@ -457,7 +365,7 @@ async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
             ("OTEL_RESOURCE_ATTRIBUTES", malformed),
             ("AWS_REGION", "env-region"),
         ];
-        let body = report(&rx, builder(&rx, env(&vars, &root, "os-host"))).await;
+        let body = report(&rx, builder(&rx, env(&vars, "os-host"))).await;
         // The well-formed first entry is discarded too: the whole value is ignored.
         assert_eq!(body["metadata"]["hostname"], "os-host", "{malformed}");
         assert_eq!(body["metadata"]["region"], "env-region", "{malformed}");
@@ -475,7 +383,6 @@ async fn malformed_otel_attributes_are_ignored_whole_with_a_warning() {
 #[tokio::test]
 async fn disable_auto_detect_sends_only_explicit_values() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("payments");
     let everything = || {
         env(
             &[
@@ -489,7 +396,6 @@ async fn disable_auto_detect_sends_only_explicit_values() {
                 ("AWS_REGION", "eu-west-1"),
                 ("APP_VERSION", "1.0"),
             ],
-            &root,
             "api-0",
         )
     };
@@ -521,7 +427,6 @@ async fn disable_auto_detect_sends_only_explicit_values() {
 #[tokio::test]
 async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_environment() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     let vars = [
         (
             "OTEL_RESOURCE_ATTRIBUTES",
@@ -540,7 +445,7 @@ async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_
         ("host.ip", "not\nan address"), // unusable: left out, the next source is used
         ("telemetry.sdk.language", "rust"), // not a metadata field
     ];
-    let client = builder(&rx, env(&vars, &root, "os-host"))
+    let client = builder(&rx, env(&vars, "os-host"))
         .resource_attributes(code)
         .app_version("9.9.9")
         .build()
@@ -567,7 +472,7 @@ async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_
     // Values given in code are the application's own: sent without detection too.
     let bare = report(
         &rx,
-        builder(&rx, env(&vars, &root, "os-host"))
+        builder(&rx, env(&vars, "os-host"))
             .resource_attributes([("host.name", "code-host")])
             .disable_auto_detect(),
     )
@@ -581,7 +486,6 @@ async fn resource_attributes_given_in_code_rank_between_explicit_values_and_the_
 #[tokio::test]
 async fn unusable_values_are_dropped_and_the_next_source_is_used() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("bad\u{1b}[31mnamespace");
     let too_long = "r".repeat(MAX_LABEL_VALUE_LEN + 1);
     let vars = [
         ("OTEL_RESOURCE_ATTRIBUTES", "host.name=evil%0Ahost"),
@@ -592,7 +496,7 @@ async fn unusable_values_are_dropped_and_the_next_source_is_used() {
         ("AWS_DEFAULT_REGION", "eu-west-1"),
         ("APP_VERSION", "1.0\r\nX-Injected: yes"),
     ];
-    let body = report(&rx, builder(&rx, env(&vars, &root, "api-0"))).await;
+    let body = report(&rx, builder(&rx, env(&vars, "api-0"))).await;
     assert_eq!(body["instance_id"], "api-0");
     assert_eq!(
         body["metadata"],
@@ -608,20 +512,20 @@ async fn unusable_values_are_dropped_and_the_next_source_is_used() {
 #[tokio::test]
 async fn maximal_detected_values_still_fit_the_request() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace(&"\\".repeat(MAX_LABEL_VALUE_LEN));
     // Quotes and backslashes double in JSON: six such values would not fit the reserve.
     let quotes = "\"".repeat(MAX_LABEL_VALUE_LEN);
+    let backslashes = "\\".repeat(MAX_LABEL_VALUE_LEN);
     let vars = [
         ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
         ("POD_NAME", quotes.as_str()),
+        ("POD_NAMESPACE", backslashes.as_str()),
         ("POD_IP", quotes.as_str()),
         ("AWS_REGION", quotes.as_str()),
         ("APP_VERSION", quotes.as_str()),
     ];
     // Custom labels take the request close to what the client accepts at build time, which
     // leaves a fixed reserve for detected metadata.
-    let mut near_the_limit =
-        builder(&rx, env(&vars, &root, &"\\".repeat(MAX_LABEL_VALUE_LEN))).instance_id("api-0");
+    let mut near_the_limit = builder(&rx, env(&vars, &backslashes)).instance_id("api-0");
     for i in 0..23 {
         near_the_limit = near_the_limit.metadata(format!("k{i:02}"), "x".repeat(1000));
     }
@@ -655,8 +559,7 @@ async fn ip_address_is_the_source_of_the_route_to_the_server() {
         return;
     }
     let rx = start_on("127.0.0.2:0").await;
-    let root = Root::new();
-    let body = report(&rx, builder(&rx, env(&[], &root, "multi-homed"))).await;
+    let body = report(&rx, builder(&rx, env(&[], "multi-homed"))).await;
     let ip: IpAddr = body["metadata"]["ip_address"]
         .as_str()
         .unwrap()
@@ -675,21 +578,19 @@ async fn ip_address_follows_the_server_over_ipv6() {
         return;
     }
     let rx = start_on("[::1]:0").await;
-    let root = Root::new();
-    let body = report(&rx, builder(&rx, env(&[], &root, "dual-stack"))).await;
+    let body = report(&rx, builder(&rx, env(&[], "dual-stack"))).await;
     assert_eq!(body["metadata"]["ip_address"], "::1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ip_address_resolves_a_server_host_name() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
     let by_name = HeartbeatClient::builder()
         .server_url(format!("http://localhost:{}", rx.addr().port()))
         .app("payment-service")
         .profile("production")
         .config_version("v1")
-        .environment(env(&[], &root, "dev-laptop"));
+        .environment(env(&[], "dev-laptop"));
     let body = report(&rx, by_name).await;
     let ip: IpAddr = body["metadata"]["ip_address"]
         .as_str()
@@ -702,8 +603,7 @@ async fn ip_address_resolves_a_server_host_name() {
 #[tokio::test]
 async fn explicit_and_pod_ip_beat_the_route() {
     let rx = MockServer::start().await.unwrap();
-    let root = Root::new();
-    let pod_ip = env(&[("POD_IP", "10.42.3.17")], &root, "api-0");
+    let pod_ip = env(&[("POD_IP", "10.42.3.17")], "api-0");
     let body = report(&rx, builder(&rx, pod_ip.clone())).await;
     assert_eq!(body["metadata"]["ip_address"], "10.42.3.17");
     let explicit = InstanceMetadata {
@@ -716,26 +616,3 @@ async fn explicit_and_pod_ip_beat_the_route() {
 
 // ---------------------------------------------------------------------------------------------
 // Detection happens once per client
-
-#[tokio::test]
-async fn detection_is_cached_for_the_life_of_the_client() {
-    let rx = MockServer::start().await.unwrap();
-    let root = Root::with_namespace("payments");
-    let pod = || env(&[("KUBERNETES_SERVICE_HOST", "10.96.0.1")], &root, "api-0");
-    let client = builder(&rx, pod()).build().unwrap();
-    let first = report_with(&rx, &client).await;
-    assert_eq!(first["metadata"]["kubernetes_namespace"], "payments");
-
-    // The file changes after the first report: this client does not read it again...
-    root.write_namespace("moved");
-    client.set_config_version("v2");
-    let second = report_with(&rx, &client).await;
-    let third = report_with(&rx, &client).await;
-    assert_eq!(second["config_version"], "v2");
-    assert_eq!(second["metadata"], first["metadata"]);
-    assert_eq!(third["metadata"], first["metadata"]);
-
-    // ...while a new client detects afresh (so the file really is what detection reads).
-    let fresh = report(&rx, builder(&rx, pod())).await;
-    assert_eq!(fresh["metadata"]["kubernetes_namespace"], "moved");
-}

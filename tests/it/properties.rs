@@ -10,8 +10,11 @@ use std::io::{Read, Write};
 
 use proptest::prelude::*;
 use vortex_client::{
-    Environment, HeartbeatClient, HeartbeatConfig, ReporterError, MAX_NAME_LEN, MAX_RESPONSE_BYTES,
+    Environment, HeartbeatClient, HeartbeatConfig, ReporterError, MAX_RESPONSE_BYTES,
 };
+
+/// The longest `app`, `profile` or `instance_id` (docs/security.md, validation limits).
+const MAX_NAME_LEN: usize = 253;
 
 /// The documented rule for `app` and `profile`.
 fn valid_segment(s: &str) -> bool {

@@ -53,16 +53,23 @@ async fn story_quick_start(server_url: &str) {
     client.stop().await;
 }
 
-/// The story's integration example (`anyhow::Result` becomes a boxed error; the environment
-/// is injected instead of read from the process).
-async fn story_integration_example(env: Environment) -> Result<(), Box<dyn std::error::Error>> {
-    let url = env.var("VORTEX_URL").ok_or("VORTEX_URL")?;
+/// The story's integration example (`anyhow::Result` becomes a boxed error; the variables are
+/// injected instead of read from the process, and the client is given the same ones).
+async fn story_integration_example(
+    vars: &[(&str, String)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let var = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let url = var("VORTEX_URL").ok_or("VORTEX_URL")?;
     // Create heartbeat client
     let heartbeat = HeartbeatClient::builder()
-        .environment(env.clone())
+        .environment(Environment::from_vars(vars.iter().cloned()))
         .server_url(url)
         .app("my-service")
-        .profile(env.var("PROFILE").unwrap_or("default".into()))
+        .profile(var("PROFILE").unwrap_or("default".into()))
         .metadata("team", "platform")
         .build()?;
 
@@ -83,8 +90,8 @@ async fn story_examples_run_against_a_receiver() {
     let rx = MockServer::start().await.unwrap();
     story_usage_example(&rx.url()).await;
     story_quick_start(&rx.url()).await;
-    let env = Environment::from_vars([("VORTEX_URL", rx.url()), ("PROFILE", "staging".into())]);
-    story_integration_example(env).await.unwrap();
+    let vars = [("VORTEX_URL", rx.url()), ("PROFILE", "staging".into())];
+    story_integration_example(&vars).await.unwrap();
     // Each example stops right after starting: stop() is immediate when no request is in
     // flight, so the reports that did go out (if any) must have the right shape.
     for r in rx.reports() {

@@ -16,12 +16,19 @@ use tokio::net::TcpListener;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Disposition, Environment, Health, HeartbeatBuilder, HeartbeatClient,
-    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_DURATION, MAX_HEADERS, MAX_LABELS,
-    MAX_NAME_LEN, MAX_RESPONSE_BYTES, MAX_URL_LEN, MIN_PERIOD,
+    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_RESPONSE_BYTES,
 };
 
 const WITHIN: Duration = Duration::from_secs(5);
 const MIB: usize = 1 << 20;
+
+// The limits of docs/security.md's validation table.
+const MAX_NAME_LEN: usize = 253;
+const MAX_URL_LEN: usize = 2048;
+const MAX_HEADERS: usize = 32;
+const MAX_LABELS: usize = 64;
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+const MIN_PERIOD: Duration = Duration::from_millis(1);
 
 /// What a careless user or a broken environment hands over.
 fn hostile_strings() -> Vec<String> {
@@ -465,6 +472,8 @@ fn labels_and_the_request_body_are_bounded() {
 
 #[test]
 fn environment_methods_survive_hostile_input() {
+    // What the SDK reads through an environment (variables, files, the host name) is checked
+    // against hostile names and paths by the unit tests of src/env.rs.
     let _logs = capture_logs();
     let strings = hostile_strings();
     let mut failures = Vec::new();
@@ -472,32 +481,16 @@ fn environment_methods_survive_hostile_input() {
     let injected = no_panic(&mut failures, "from_vars", || {
         Environment::from_vars(pairs.clone())
     });
-    for s in &strings {
-        let what = short(s);
-        no_panic(&mut failures, &format!("process().var({what})"), || {
-            Environment::process().var(s)
-        });
-        if let Some(env) = &injected {
-            no_panic(&mut failures, &format!("from_vars().var({what})"), || {
-                env.var(s)
-            });
-        }
-        no_panic(&mut failures, &format!("read_small_file({what})"), || {
-            Environment::process().read_small_file(s)
-        });
-        no_panic(&mut failures, &format!("with_root({what})"), || {
-            let env = Environment::empty().with_root(s.as_str());
-            let _ = env.read_small_file("/etc/hostname");
-            format!("{env:?}")
+    if let Some(env) = injected {
+        no_panic(&mut failures, "Debug", || format!("{env:?}"));
+        no_panic(&mut failures, "build()", || {
+            HeartbeatConfig::builder().environment(env).build()
         });
     }
+    no_panic(&mut failures, "process()", || {
+        format!("{:?}", Environment::process())
+    });
     assert!(failures.is_empty(), "{failures:#?}");
-    // Files are read bounded: an endless or binary file is refused, not slurped.
-    let env = Environment::process();
-    assert_eq!(env.read_small_file("/dev/zero"), None);
-    assert_eq!(env.read_small_file("/dev/urandom"), None);
-    assert_eq!(env.read_small_file("/"), None);
-    assert_eq!(env.read_small_file("/nonexistent/\0/x"), None);
 }
 
 #[test]
@@ -544,7 +537,7 @@ fn hostile_environment_variables_give_named_errors() {
             env.push((var.to_owned(), value.clone()));
             let result = no_panic(&mut failures, &what, || {
                 HeartbeatConfig::builder()
-                    .environment(Environment::from_vars(env).with_root("/nonexistent"))
+                    .environment(Environment::from_vars(env))
                     .build()
             });
             if let Some(Err(e)) = result {
@@ -587,9 +580,7 @@ fn hostile_environment_variables_give_named_errors() {
 fn a_hostile_pod_name_cannot_become_the_instance_id() {
     let _logs = capture_logs();
     for pod in ["pod\n1".to_owned(), "p".repeat(10_000)] {
-        let env = Environment::from_vars([("POD_NAME", pod.as_str())])
-            .with_root("/nonexistent")
-            .with_hostname("host-1");
+        let env = Environment::from_vars([("POD_NAME", pod.as_str()), ("HOSTNAME", "host-1")]);
         // Detection never fails the build: the unusable pod name is passed over and the
         // generated id falls back to the host name plus a suffix.
         let client = HeartbeatClient::builder()
@@ -601,7 +592,7 @@ fn a_hostile_pod_name_cannot_become_the_instance_id() {
             .unwrap();
         let id = &client.config().instance_id;
         assert!(id.starts_with("host-1-"), "{id:?}");
-        assert!(id.len() <= vortex_client::MAX_NAME_LEN && !id.chars().any(char::is_control));
+        assert!(id.len() <= MAX_NAME_LEN && !id.chars().any(char::is_control));
     }
 }
 
