@@ -447,13 +447,14 @@ impl ReporterError {
         }
     }
 
-    /// The HTTP status, when the server answered.
+    /// The HTTP status of the answer, when one came (a proxy's 407 included).
     #[must_use]
     pub fn status(&self) -> Option<u16> {
         match self {
             ReporterError::Status { status, .. } | ReporterError::Redirect { status, .. } => {
                 Some(*status)
             }
+            ReporterError::Proxy { status, .. } => *status,
             _ => None,
         }
     }
@@ -461,11 +462,7 @@ impl ReporterError {
     /// What makes two errors the same for the log: a permanent error is logged once until
     /// another one comes.
     pub(crate) fn kind(&self) -> (std::mem::Discriminant<Self>, Option<u16>) {
-        let status = match self {
-            ReporterError::Proxy { status, .. } => *status,
-            _ => self.status(),
-        };
-        (std::mem::discriminant(self), status)
+        (std::mem::discriminant(self), self.status())
     }
 }
 
