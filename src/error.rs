@@ -349,7 +349,7 @@ pub enum ReporterError {
         /// client's credentials, at most 512 characters.
         location: String,
     },
-    /// The response body exceeded [`MAX_RESPONSE_BYTES`](crate::MAX_RESPONSE_BYTES);
+    /// The response body exceeded the client's cap (64 KiB, `limit`);
     /// the connection was dropped.
     #[error("the response from {url} exceeds {limit} bytes; it was not read")]
     ResponseTooLarge {
@@ -358,7 +358,7 @@ pub enum ReporterError {
         /// The limit.
         limit: usize,
     },
-    /// The request body would exceed [`MAX_REQUEST_BYTES`](crate::MAX_REQUEST_BYTES)
+    /// The request body would exceed the client's cap (32 KiB, `limit`)
     /// (too much metadata).
     #[error("the request body is {size} bytes; at most {limit} are sent. Reduce custom metadata {detail}")]
     RequestTooLarge {

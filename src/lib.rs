@@ -164,7 +164,6 @@ pub use config::HeartbeatConfig;
 pub use env::Environment;
 pub use error::{Cause, ConfigError, Disposition, ReporterError};
 pub use health_check::HealthCheck;
-pub use limits::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES, MAX_RETRY_AFTER};
 pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;
 pub use status::{DriftState, HeartbeatStatus};

@@ -34,10 +34,10 @@ pub(crate) const MAX_SERVER_URLS: usize = 8;
 /// The most response-body bytes the client reads: a server cannot make it buffer megabytes.
 /// A larger answer is a
 /// [`ReporterError::ResponseTooLarge`](crate::ReporterError::ResponseTooLarge).
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The largest request body the client sends: a gateway in front of the server must accept it.
-pub const MAX_REQUEST_BYTES: usize = 32 * 1024;
-pub use crate::schedule::MAX_RETRY_AFTER;
+pub(crate) const MAX_REQUEST_BYTES: usize = 32 * 1024;
+pub(crate) use crate::schedule::MAX_RETRY_AFTER;
 
 /// The server forgets an instance that has not reported for this long (its default TTL).
 pub(crate) const SERVER_INSTANCE_TTL: Duration = Duration::from_secs(300);

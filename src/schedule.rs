@@ -11,7 +11,7 @@ use tokio::time::Instant;
 /// The longest `Retry-After` the client honours (5 minutes). A server that asks for more is
 /// waited on for this long: waiting longer would make the instance vanish from the server's
 /// drift report, whose default time-to-live is 5 minutes.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// Jitter factors, as fractions of the nominal delay: each delay is drawn uniformly from
 /// `[low, high] x nominal`. `docs/schedule-notes.md` gives the fleet simulation's numbers

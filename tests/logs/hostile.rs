@@ -16,9 +16,11 @@ use tokio::net::TcpListener;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Disposition, Environment, Health, HeartbeatBuilder, HeartbeatClient,
-    HeartbeatConfig, InstanceMetadata, ReporterError, MAX_RESPONSE_BYTES,
+    HeartbeatConfig, InstanceMetadata, ReporterError,
 };
 
+/// The answer cap (docs/security.md).
+const RESPONSE_CAP: usize = 64 * 1024;
 const WITHIN: Duration = Duration::from_secs(5);
 const MIB: usize = 1 << 20;
 
@@ -970,7 +972,7 @@ async fn bodies_over_the_cap_are_refused_and_the_connection_dropped() {
             matches!(
                 err,
                 ReporterError::ResponseTooLarge {
-                    limit: MAX_RESPONSE_BYTES,
+                    limit: RESPONSE_CAP,
                     ..
                 }
             ),
@@ -993,7 +995,7 @@ async fn a_body_of_exactly_the_cap_is_read() {
     let _logs = capture_logs();
     for chunked in [false, true] {
         let json = br#"{"registered":true,"expected_version":"v9","drift_detected":true}"#;
-        let pad = MAX_RESPONSE_BYTES - json.len();
+        let pad = RESPONSE_CAP - json.len();
         let mut body = json.to_vec();
         body.extend(std::iter::repeat_n(b' ', pad));
         let head_text = if chunked {
