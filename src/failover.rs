@@ -403,7 +403,6 @@ fn rank(disposition: Disposition) -> (u8, Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Cause;
 
     const MAX_AGE: Duration = DEFAULT_CONNECTION_MAX_AGE;
 
@@ -425,7 +424,7 @@ mod tests {
         Fault::of(&ReporterError::Connect {
             url: String::new(),
             detail: "refused".into(),
-            source: Cause::new(io),
+            source: std::sync::Arc::new(io),
         })
     }
 

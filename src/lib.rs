@@ -162,7 +162,7 @@ pub use builder::HeartbeatBuilder;
 pub use client::HeartbeatClient;
 pub use config::HeartbeatConfig;
 pub use env::Environment;
-pub use error::{Cause, ConfigError, Disposition, ReporterError};
+pub use error::{ConfigError, Disposition, ReporterError};
 pub use health_check::HealthCheck;
 pub use metadata::InstanceMetadata;
 pub use proxy::ProxySetting;

@@ -366,7 +366,7 @@ impl Transport {
         if !tls && (detail.contains("tunnel error") || (connect && self.proxy.is_some())) {
             return self.proxy_error(None, detail);
         }
-        let source = Cause::new(error);
+        let source: Cause = Arc::new(error);
         if tls {
             ReporterError::Tls {
                 url,
