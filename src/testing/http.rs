@@ -20,7 +20,7 @@ use super::model::{HeartbeatBody, Rejection, Reply, Report};
 use super::state::Backend;
 
 /// The largest heartbeat body the mock server reads (a real report is well under 4 KiB).
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every request must carry in `Authorization`, as an auth gateway in front of the server
 /// checks it: the scheme (`Bearer`, `Basic`) and the credentials (a token, or
@@ -99,7 +99,7 @@ pub(super) async fn handle(
 }
 
 /// Checks a request as the gateway and then the server would; `body` is `None` when it was
-/// over [`MAX_BODY_BYTES`] or cut.
+/// over `MAX_BODY_BYTES` or cut.
 fn accept(backend: &Backend, parts: &Parts, body: Option<&[u8]>) -> Result<Report, Refusal> {
     if let Some(required) = &backend.credentials {
         required.check(parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes))?;

@@ -4,7 +4,7 @@
 //! [`MockServer`] serves `POST /api/drift/heartbeat/{app}/{profile}` on a loopback port, as the
 //! wire contract says. It checks each body against the server's model (an object of
 //! `instance_id` and `config_version` strings, an optional `health` and `metadata`): not JSON
-//! is 400, the wrong shape 422, over [`MAX_BODY_BYTES`] 413, another `Content-Type` 415. A
+//! is 400, the wrong shape 422, over 64 KiB 413, another `Content-Type` 415. A
 //! well-formed heartbeat is recorded as a typed [`Report`] and answered
 //! `{registered, expected_version, drift_detected}` against the version set with
 //! [`MockServer::set_expected_version`], or as scripted with [`Reply`] (statuses,
@@ -66,7 +66,6 @@ mod server;
 mod state;
 mod wait;
 
-pub use http::MAX_BODY_BYTES;
 pub use model::{Rejection, Reply, Report, ReportedMetadata};
 pub use server::{MockServer, MockServerBuilder};
 pub use wait::WaitError;
