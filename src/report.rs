@@ -1,5 +1,5 @@
 //! The one owner of a report's path. Every report, the worker's or `report_now()`'s, goes
-//! through [`Engine::report`], one at a time: it reads the body when it is sent, runs the round
+//! through the [`Engine`], one at a time: it reads the body when it is sent, runs the round
 //! over the server URLs, and records the outcome in every place it counts (the status and
 //! drift watches, the outage log, the metrics, the worker's schedule), in send order, under
 //! one lock. So the server never gets an older version after a newer one was accepted, and no
