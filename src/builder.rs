@@ -113,6 +113,22 @@ impl<T> HeartbeatBuilder<T> {
     /// exactly one `/` (`/gw//` sends `/gw/api/...`). Userinfo (`http://user:password@host`) is
     /// sent as HTTP Basic authentication and never logged; percent-encode `/`, `?`, `#` and `@`
     /// inside it.
+    ///
+    /// ```
+    /// use vortex_client::{Environment, HeartbeatConfig};
+    ///
+    /// let config = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty()).app("billing").profile("prod")
+    ///     .server_url("https://vortex-config:8443/gateway")
+    ///     .build()?;
+    /// assert_eq!(config.server_url, "https://vortex-config:8443/gateway");
+    /// let endpoint = HeartbeatConfig::builder()
+    /// #     .environment(Environment::empty()).app("billing").profile("prod")
+    ///     .server_url("http://vortex-config:8888/api/drift/heartbeat")
+    ///     .build();
+    /// assert!(endpoint.is_err()); // the base URL, not the endpoint
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn server_url(mut self, url: impl Into<String>) -> Self {
         self.config.server_url = url.into();
         self.config.fallback_urls.clear();
@@ -170,49 +186,237 @@ impl<T> HeartbeatBuilder<T> {
         /// client, and reports return to the first URL after a failover. Default 5 minutes, each
         /// period drawn between three quarters of it and all of it (a fleet does not reconnect at
         /// once). Over HTTP/2, an application's [`http_client`](Self::http_client) decides itself.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .connection_max_age(Duration::from_secs(60))
+        ///     .build()?;
+        /// assert_eq!(config.connection_max_age, Duration::from_secs(60));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         connection_max_age(max_age: Duration) => connection_max_age;
         /// Application name (required): a path segment, so not blank, `.` or `..`. A name holding
         /// whitespace (`"my service"`) is sent as written, with a warning at `build()`: a typo
         /// would register the instance under an app nobody watches.
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .app("payment-service")
+        ///     .build()?;
+        /// assert_eq!(config.app, "payment-service");
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         app(app: impl Into<String>) => app;
         /// Profile, e.g. `production` (required). Same rules as [`app`](Self::app).
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .profile("staging")
+        ///     .build()?;
+        /// assert_eq!(config.profile, "staging");
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         profile(profile: impl Into<String>) => profile;
         /// Instance id, stable for the process; a restart with the same id replaces the instance
         /// rather than adding one. Default generated (see [`HeartbeatConfig::instance_id`]).
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .instance_id("billing-7f9c")
+        ///     .build()?;
+        /// assert_eq!(config.instance_id, "billing-7f9c");
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         instance_id(id: impl Into<String>) => instance_id;
         /// The configuration version loaded at start; later ones go to `set_config_version`.
         /// Default `"unknown"`.
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .config_version("v2.3.5")
+        ///     .build()?;
+        /// assert_eq!(config.config_version, "v2.3.5");
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         config_version(version: impl Into<String>) => config_version;
         /// The health at start; later ones go to `set_health`. Default [`Health::Healthy`].
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .health(vortex_client::Health::Degraded)
+        ///     .build()?;
+        /// assert_eq!(config.health, vortex_client::Health::Degraded);
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         health(health: Health) => health;
         /// Time between periodic reports. Default 30 s; a warning is logged when it approaches the
         /// server's 5-minute instance TTL.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .interval(Duration::from_secs(10))
+        ///     .build()?;
+        /// assert_eq!(config.interval, Duration::from_secs(10));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         interval(interval: Duration) => interval, interval;
         /// Total time one HTTP attempt may take, body included. Default 5 s.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .timeout(Duration::from_secs(2))
+        ///     .build()?;
+        /// assert_eq!(config.timeout, Duration::from_secs(2));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         timeout(timeout: Duration) => timeout, timeout;
         /// Time to connect. Default 2 s. Ignored with [`http_client`](Self::http_client).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .connect_timeout(Duration::from_millis(500))
+        ///     .build()?;
+        /// assert_eq!(config.connect_timeout, Duration::from_millis(500));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         connect_timeout(timeout: Duration) => connect_timeout;
         /// Attempts one `report_now()` call makes. Default 3.
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .max_retries(5)
+        ///     .build()?;
+        /// assert_eq!(config.max_retries, 5);
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         max_retries(attempts: u32) => max_retries;
         /// Backoff delay after the first failure. Default 1 s.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .initial_retry_delay(Duration::from_millis(200))
+        ///     .build()?;
+        /// assert_eq!(config.initial_retry_delay, Duration::from_millis(200));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         initial_retry_delay(delay: Duration) => initial_retry_delay;
         /// Longest backoff delay. Default 60 s; a warning is logged when it approaches the
         /// server's 5-minute instance TTL.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .max_retry_delay(Duration::from_secs(30))
+        ///     .build()?;
+        /// assert_eq!(config.max_retry_delay, Duration::from_secs(30));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         max_retry_delay(delay: Duration) => max_retry_delay;
         /// Minimum gap between on-demand reports once the burst is spent. Default 1 s.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .min_report_gap(Duration::from_millis(250))
+        ///     .build()?;
+        /// assert_eq!(config.min_report_gap, Duration::from_millis(250));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         min_report_gap(gap: Duration) => min_report_gap;
         /// On-demand reports allowed at once. Default 3.
+        ///
+        /// ```
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .report_burst(5)
+        ///     .build()?;
+        /// assert_eq!(config.report_burst, 5);
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         report_burst(burst: u32) => report_burst;
         /// How long `stop()` lets a request in flight finish. Default 1 s.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .stop_grace(Duration::from_millis(300))
+        ///     .build()?;
+        /// assert_eq!(config.stop_grace, Duration::from_millis(300));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         stop_grace(grace: Duration) => stop_grace;
         /// How long one health check may take before it counts as [`Health::Degraded`]. Default
         /// 1 s.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        ///
+        /// let config = vortex_client::HeartbeatConfig::builder()
+        /// #     .environment(vortex_client::Environment::empty())
+        /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+        ///     .health_check_timeout(Duration::from_millis(200))
+        ///     .build()?;
+        /// assert_eq!(config.health_check_timeout, Duration::from_millis(200));
+        /// # Ok::<(), vortex_client::ConfigError>(())
+        /// ```
         health_check_timeout(bound: Duration) => health_check_timeout;
         /// Reads environment variables and files from `env` instead of the process.
         environment(env: Environment) => environment;
     }
 
     /// Adds a custom label, sent under `metadata.custom`.
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .metadata("team", "payments")
+    ///     .build()?;
+    /// assert_eq!(config.metadata.custom["team"], "payments");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.metadata.custom.insert(key.into(), value.into());
         self
@@ -230,12 +434,32 @@ impl<T> HeartbeatBuilder<T> {
     }
 
     /// The application's own version, e.g. `.app_version(env!("CARGO_PKG_VERSION"))`.
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .app_version("1.8.0")
+    ///     .build()?;
+    /// assert_eq!(config.metadata.app_version.as_deref(), Some("1.8.0"));
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn app_version(mut self, version: impl Into<String>) -> Self {
         self.config.metadata.app_version = Some(version.into());
         self
     }
 
     /// Disables detection: only explicit metadata is sent.
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .disable_auto_detect()
+    ///     .build()?;
+    /// assert!(!config.auto_detect_metadata);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn disable_auto_detect(mut self) -> Self {
         self.config.auto_detect_metadata = false;
         self
@@ -243,6 +467,16 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Sends `Authorization: Bearer <token>` on every request. Never logged or shown. Cannot
     /// be combined with userinfo in the server URL or an `Authorization` header.
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .bearer_token("s3cr3t")
+    ///     .build()?;
+    /// assert!(!format!("{config:?}").contains("s3cr3t")); // never shown
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.config.bearer_token = Some(token.into());
         self
@@ -251,6 +485,17 @@ impl<T> HeartbeatBuilder<T> {
     /// Sends an extra header on every request (e.g. for a gateway); its value is never logged
     /// or shown. Headers the client sets itself (`Content-Type`, `Accept`, `User-Agent`) and
     /// connection-level ones (`Host`, `Content-Length`, `Connection`, ...) cannot be set.
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .header("X-Gateway-Key", "k3y")
+    ///     .build()?;
+    /// assert_eq!(config.headers.len(), 1);
+    /// assert!(!format!("{config:?}").contains("k3y")); // never shown
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.config.headers.push((name.into(), value.into()));
         self
@@ -346,6 +591,16 @@ impl<T> HeartbeatBuilder<T> {
     /// proxy its [`environment`](Self::environment) names, never for a loopback server
     /// ([docs/security.md](https://github.com/vortex-config/vortex-client/blob/main/docs/security.md#proxies)).
     /// Cannot be combined with [`http_client`](Self::http_client).
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .proxy("http://proxy.internal:3128")
+    ///     .build()?;
+    /// # drop(config);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.config.proxy = ProxySetting::Url(url.into());
         self
@@ -353,6 +608,16 @@ impl<T> HeartbeatBuilder<T> {
 
     /// Sends every report straight to the server, whatever proxy the environment names.
     /// Cannot be combined with [`http_client`](Self::http_client).
+    ///
+    /// ```
+    /// let config = vortex_client::HeartbeatConfig::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://vortex:8888").app("billing").profile("prod")
+    ///     .no_proxy()
+    ///     .build()?;
+    /// # drop(config);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn no_proxy(mut self) -> Self {
         self.config.proxy = ProxySetting::Direct;
         self

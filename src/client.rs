@@ -99,6 +99,17 @@ impl Drop for EndGuard {
 
 impl HeartbeatClient {
     /// A builder; `build()` validates and returns the client (not started).
+    ///
+    /// ```
+    /// let client = vortex_client::HeartbeatClient::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("billing")
+    ///     .profile("production")
+    ///     .config_version("v1")
+    ///     .build()?; // validated; nothing sent until start()
+    /// assert!(!client.is_running());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn builder() -> HeartbeatBuilder<HeartbeatClient> {
         HeartbeatBuilder::new()
     }
@@ -109,6 +120,19 @@ impl HeartbeatClient {
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid or the HTTP client cannot be built.
+    ///
+    /// ```
+    /// use vortex_client::{HeartbeatClient, HeartbeatConfig};
+    ///
+    /// let client = HeartbeatClient::new(HeartbeatConfig {
+    ///     server_url: "http://vortex-config:8888".into(),
+    ///     app: "billing".into(),
+    ///     profile: "production".into(),
+    ///     ..Default::default()
+    /// })?;
+    /// assert!(!client.config().instance_id.is_empty()); // generated
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn new(mut config: HeartbeatConfig) -> Result<Self, ConfigError> {
         // Validated once: the parsed server URLs go on to the transports.
         let urls = config.check()?;
@@ -193,6 +217,20 @@ impl HeartbeatClient {
     /// [`stop_grace`](HeartbeatConfig::stop_grace) to finish. After `stop()` returns nothing
     /// more is sent, for every caller (concurrent calls all wait for the worker to end).
     /// Idempotent; `start()` works again afterwards.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vortex_client::ConfigError> {
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.start().await;
+    /// client.stop().await; // nothing is sent from here on
+    /// assert!(!client.is_running());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn stop(&self) {
         let Some((mut ended, abort)) = self.signal_stop() else {
             return;
@@ -231,6 +269,15 @@ impl HeartbeatClient {
     }
 
     /// True between `start()` and `stop()`: the worker is alive and not told to stop.
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert!(!client.is_running()); // built, not started
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.lifecycle
@@ -245,6 +292,18 @@ impl HeartbeatClient {
     /// [`report_burst`](HeartbeatBuilder::report_burst)). An invalid version (empty, blank,
     /// over 256 bytes, control characters) is not sent: the previous one stays and a warning
     /// is logged; [`try_set_config_version`](Self::try_set_config_version) returns the error.
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.set_config_version("v2"); // after a reload
+    /// assert_eq!(client.config_version(), "v2");
+    /// client.set_config_version(""); // invalid: logged, not sent
+    /// assert_eq!(client.config_version(), "v2");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn set_config_version(&self, version: impl Into<String>) {
         if let Err(e) = self.try_set_config_version(version) {
             tracing::warn!(error = %e, "set_config_version ignored an invalid version");
@@ -257,6 +316,16 @@ impl HeartbeatClient {
     /// # Errors
     ///
     /// [`ConfigError::InvalidValue`] for an empty, blank, over-long or control-character version.
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert!(client.try_set_config_version(" ").is_err());
+    /// assert_eq!(client.config_version(), "v1"); // unchanged
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
         let version = version.into();
         check_version(&version)?;
@@ -265,17 +334,47 @@ impl HeartbeatClient {
     }
 
     /// The configuration version reported now.
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.config_version(), "v1");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
         self.engine.changes.version().to_string()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly.
+    ///
+    /// ```
+    /// use vortex_client::Health;
+    ///
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.set_health(Health::Degraded);
+    /// assert_eq!(client.health(), Health::Degraded);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn set_health(&self, health: Health) {
         self.engine.changes.set_health(health);
     }
 
     /// The health reported now.
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.health(), vortex_client::Health::Healthy); // the default
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         self.engine.changes.health()
@@ -347,12 +446,35 @@ impl HeartbeatClient {
 
     /// What the client knows: the server's last answer and its drift facts, and why reports
     /// fail (for a health or `/drift` endpoint).
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// let status = client.status();
+    /// assert_eq!(status.reports_accepted, 0); // nothing sent yet
+    /// assert!(status.last_error.is_none());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
         self.engine.status.borrow().clone()
     }
 
     /// A receiver of every status update (each report's outcome), to wait on one.
+    ///
+    /// ```no_run
+    /// # async fn run(client: vortex_client::HeartbeatClient) {
+    /// let mut updates = client.subscribe();
+    /// while updates.changed().await.is_ok() {
+    ///     let status = updates.borrow_and_update().clone();
+    ///     if let Some(error) = &status.last_error {
+    ///         eprintln!("heartbeat failing: {error}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
     #[must_use]
     pub fn subscribe(&self) -> watch::Receiver<HeartbeatStatus> {
         self.engine.status.subscribe()
@@ -388,6 +510,16 @@ impl HeartbeatClient {
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
+    ///
+    /// ```
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.config().app, "billing");
+    /// assert!(!client.config().instance_id.is_empty()); // generated
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
         &self.engine.config
@@ -395,6 +527,19 @@ impl HeartbeatClient {
 
     /// The instance metadata every report carries (detected on first use), for a debug
     /// endpoint, say.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), vortex_client::ConfigError> {
+    /// # let client = vortex_client::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// let metadata = client.metadata().await;
+    /// println!("reporting as {:?}", metadata.hostname);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn metadata(&self) -> Arc<InstanceMetadata> {
         self.engine.metadata().await
     }

@@ -75,6 +75,16 @@ struct Engine {
 
 impl HeartbeatClient {
     /// A builder; `build()` validates and returns the client (not started).
+    ///
+    /// ```
+    /// let client = vortex_client::blocking::HeartbeatClient::builder()
+    ///     .server_url("http://vortex-config:8888")
+    ///     .app("billing")
+    ///     .profile("production")
+    ///     .build()?; // its thread runs; nothing sent until start()
+    /// assert!(!client.is_running());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn builder() -> HeartbeatBuilder<HeartbeatClient> {
         HeartbeatBuilder::new()
     }
@@ -86,6 +96,19 @@ impl HeartbeatClient {
     ///
     /// [`ConfigError`] for an invalid setting or an HTTP client that cannot be built, and
     /// [`ConfigError::Runtime`] when the thread or its runtime cannot be started.
+    ///
+    /// ```
+    /// use vortex_client::{blocking::HeartbeatClient, HeartbeatConfig};
+    ///
+    /// let client = HeartbeatClient::new(HeartbeatConfig {
+    ///     server_url: "http://vortex-config:8888".into(),
+    ///     app: "billing".into(),
+    ///     profile: "production".into(),
+    ///     ..Default::default()
+    /// })?;
+    /// assert!(!client.is_running());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn new(config: HeartbeatConfig) -> Result<Self, ConfigError> {
         let (thread, client, runtime) = Thread::start(config)?;
         Ok(HeartbeatClient {
@@ -126,6 +149,17 @@ impl HeartbeatClient {
     /// Stops reporting, within `stop_grace` plus half a second: a request in flight gets
     /// `stop_grace` to finish. After `stop()` returns nothing more is sent until started
     /// again, whatever the health check does. Idempotent.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.start();
+    /// client.stop(); // nothing is sent from here on
+    /// assert!(!client.is_running());
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn stop(&self) {
         // Signalled from this thread, so that the worker starts nothing new even while the
         // client's thread is busy; then the wait for its end is bounded.
@@ -189,6 +223,16 @@ impl HeartbeatClient {
     /// Sets the configuration version the instance runs now; a change is reported promptly.
     /// An invalid version is not sent (a warning is logged): see
     /// [`crate::HeartbeatClient::set_config_version`].
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.set_config_version("v2"); // after a reload
+    /// assert_eq!(client.config_version(), "v2");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn set_config_version(&self, version: impl Into<String>) {
         self.engine.client.set_config_version(version);
     }
@@ -199,34 +243,92 @@ impl HeartbeatClient {
     /// # Errors
     ///
     /// [`ConfigError::InvalidValue`] for an empty, blank, over-long or control-character version.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert!(client.try_set_config_version("").is_err());
+    /// assert_eq!(client.config_version(), "v1"); // unchanged
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn try_set_config_version(&self, version: impl Into<String>) -> Result<(), ConfigError> {
         self.engine.client.try_set_config_version(version)
     }
 
     /// The configuration version reported now.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.config_version(), "v1");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn config_version(&self) -> String {
         self.engine.client.config_version()
     }
 
     /// Sets the health reported with every heartbeat; a change is reported promptly.
+    ///
+    /// ```
+    /// use vortex_client::Health;
+    ///
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// client.set_health(Health::Degraded);
+    /// assert_eq!(client.health(), Health::Degraded);
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     pub fn set_health(&self, health: Health) {
         self.engine.client.set_health(health);
     }
 
     /// The health reported now.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.health(), vortex_client::Health::Healthy); // the default
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn health(&self) -> Health {
         self.engine.client.health()
     }
 
     /// True between `start()` and `stop()`: the worker is alive and not told to stop.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert!(!client.is_running()); // built, not started
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.engine.client.is_running()
     }
 
     /// What the client knows: the server's last answer, drift, and why reports fail.
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.status().reports_accepted, 0); // nothing sent yet
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn status(&self) -> HeartbeatStatus {
         self.engine.client.status()
@@ -242,6 +344,15 @@ impl HeartbeatClient {
     }
 
     /// The configuration in use (with the generated `instance_id` filled in).
+    ///
+    /// ```
+    /// # let client = vortex_client::blocking::HeartbeatClient::builder()
+    /// #     .environment(vortex_client::Environment::empty())
+    /// #     .server_url("http://127.0.0.1:9").app("billing").profile("prod").config_version("v1")
+    /// #     .build()?;
+    /// assert_eq!(client.config().profile, "prod");
+    /// # Ok::<(), vortex_client::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn config(&self) -> &HeartbeatConfig {
         self.engine.client.config()
