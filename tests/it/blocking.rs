@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support;
 use vortex_client::blocking::{DriftReceiver, HeartbeatClient};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
@@ -18,14 +19,9 @@ fn server() -> MockServer {
     MockServer::start_blocking().unwrap()
 }
 
+/// No periodic report; changes and retries go out within milliseconds.
 fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("blocking-app")
-        .profile("test")
-        .instance_id("i-blocking")
-        .config_version("v1")
+    support::blocking_client(url)
         .interval(Duration::from_secs(3600))
         .min_report_gap(Duration::from_millis(10))
         .initial_retry_delay(Duration::from_millis(20))
@@ -36,7 +32,7 @@ fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
 fn lifecycle(server: &MockServer) {
     let client = builder(&server.url()).build().unwrap();
     assert!(!client.is_running());
-    assert_eq!(client.config().app, "blocking-app");
+    assert_eq!(client.config().app, "app");
 
     client.start();
     assert!(client.is_running());
@@ -53,7 +49,7 @@ fn lifecycle(server: &MockServer) {
         .wait_for_report_blocking(|r| r.health == Health::Degraded, WAIT)
         .unwrap();
 
-    server.set_expected_version("blocking-app", "test", "v3");
+    server.set_expected_version("app", "prod", "v3");
     let answer = client.report_now().unwrap();
     assert!(answer.drift_detected);
     assert_eq!(answer.expected_version.as_deref(), Some("v3"));
@@ -238,7 +234,7 @@ fn drop_of_an_idle_client_is_prompt() {
 #[tokio::test(flavor = "current_thread")]
 async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
     let server = server();
-    server.set_expected_version("blocking-app", "test", "v2");
+    server.set_expected_version("app", "prod", "v2");
     let client = builder(&server.url()).build().unwrap();
     let other = tokio::spawn(async {
         tokio::task::yield_now().await;

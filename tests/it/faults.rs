@@ -11,14 +11,16 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::support::dead_port;
 use crate::support::faults::{self, Attempts, Fault, FaultServer};
 use crate::support::replies::{answering, failures, throttling};
 use crate::support::schedule::{jitter, nominal_retry_delay};
+use crate::support::{self, dead_port};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatStatus, ReporterError};
+use vortex_client::{
+    Disposition, HeartbeatBuilder, HeartbeatClient, HeartbeatStatus, ReporterError,
+};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 /// Virtual time: generous, costs nothing.
@@ -26,14 +28,9 @@ const WAIT: Duration = Duration::from_secs(900);
 const INTERVAL: Duration = Duration::from_secs(30);
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .instance_id("i-1")
-        .config_version("v1")
+/// The schedule and timeout that the expected delays below are computed from.
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .interval(INTERVAL)
         .initial_retry_delay(S(1))
         .max_retry_delay(S(60))
@@ -550,10 +547,7 @@ async fn body_of_50_mb_chunked() {
 async fn redirect_to_another_origin_is_not_followed() {
     let rx = MockServer::start().await.unwrap();
     let elsewhere = MockServer::start().await.unwrap();
-    let location = format!(
-        "{}/api/drift/heartbeat/payment-service/production",
-        elsewhere.url()
-    );
+    let location = format!("{}/api/drift/heartbeat/app/prod", elsewhere.url());
     rx.set_default_reply(Reply::Redirect(302, location.clone()));
     let err = probe(&rx.url()).await;
     assert!(
@@ -661,7 +655,7 @@ async fn a_permanent_error_is_logged_once_with_a_hint() {
         "{}",
         errors[0]
     );
-    assert!(errors[0].contains("/api/drift/heartbeat/payment-service/production"));
+    assert!(errors[0].contains("/api/drift/heartbeat/app/prod"));
     assert_eq!(logs.lines("DEBUG", "heartbeat rejected again").len(), 3);
     assert!(logs.lines("WARN", "").is_empty(), "{}", logs.text());
     c.stop().await;

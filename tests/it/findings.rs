@@ -4,23 +4,13 @@
 
 use std::time::Duration;
 
-use crate::support::capture_logs;
+use crate::support::{capture_logs, client};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig};
+use vortex_client::{Environment, HeartbeatConfig};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
-
-fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v0")
-}
 
 fn config_error(url: &str) -> String {
     HeartbeatConfig::builder()
@@ -87,7 +77,7 @@ async fn a_prefix_joins_with_exactly_one_slash() {
 /// changes again 10 ms later: that change must reach the server by the slot the booked one had.
 async fn a_change_after_report_now_waits_one_gap(burst: Option<u32>) {
     let rx = MockServer::start().await.unwrap();
-    let mut builder = client(&rx.url()).interval(S(60));
+    let mut builder = client(&rx.url()).config_version("v0").interval(S(60));
     if let Some(burst) = burst {
         builder = builder.report_burst(burst).min_report_gap(S(1));
     }

@@ -5,30 +5,25 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::support;
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
-    ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError,
+    ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig,
+    ReporterError,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "sdk-token-1234";
 const GATEWAY_KEY: &str = "gateway-key-5678";
-const HEARTBEAT_PATH: &str = "/api/drift/heartbeat/payment-service/production";
+const HEARTBEAT_PATH: &str = "/api/drift/heartbeat/app/prod";
 
-fn builder(
-    url: &str,
-    http: reqwest::Client,
-) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .instance_id("i-1")
-        .config_version("v1")
+/// A client reporting through `http`, with credentials, a header and a timeout of the SDK's
+/// own that the tests expect on (or around) the client's requests.
+fn builder(url: &str, http: reqwest::Client) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .disable_auto_detect()
         .timeout(TIMEOUT)
         .max_retries(1)
@@ -99,11 +94,7 @@ async fn uses_the_client_and_sends_its_own_headers_multi_thread() {
 async fn userinfo_is_sent_as_basic_authentication() {
     let rx = MockServer::start().await.unwrap();
     let url = rx.url().replacen("http://", "http://user:pass-9876@", 1);
-    let c = HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
+    let c = support::client(&url)
         .http_client(app_client())
         .build()
         .unwrap();

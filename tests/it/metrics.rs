@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::client;
 use crate::support::replies::statuses;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -12,7 +13,6 @@ use metrics::{
 };
 use parking_lot::Mutex;
 use vortex_client::testing::MockServer;
-use vortex_client::{Environment, HeartbeatClient};
 
 /// A recorder that keeps every value, keyed by `name{label=value,...}`.
 #[derive(Default, Clone)]
@@ -146,12 +146,11 @@ impl Recorder for TestRecorder {
     }
 }
 
-const SUCCESS: &str =
-    "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=accepted}";
-const ERROR: &str = "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=failed}";
-const DURATION: &str = "vortex_heartbeat_request_duration_seconds{app=metrics-app,profile=test}";
-const DRIFT: &str = "vortex_heartbeat_drift{app=metrics-app,profile=test}";
-const FAILURES: &str = "vortex_heartbeat_consecutive_failures{app=metrics-app,profile=test}";
+const SUCCESS: &str = "vortex_heartbeat_reports_total{app=app,profile=prod,outcome=accepted}";
+const ERROR: &str = "vortex_heartbeat_reports_total{app=app,profile=prod,outcome=failed}";
+const DURATION: &str = "vortex_heartbeat_request_duration_seconds{app=app,profile=prod}";
+const DRIFT: &str = "vortex_heartbeat_drift{app=app,profile=prod}";
+const FAILURES: &str = "vortex_heartbeat_consecutive_failures{app=app,profile=prod}";
 
 /// Everything runs on this thread (a current-thread runtime), so the local recorder sees the
 /// client's metrics and no other test's.
@@ -165,16 +164,7 @@ fn attempts_successes_failures_and_drift_are_recorded() {
             .unwrap();
         runtime.block_on(async {
             let receiver = MockServer::start().await.unwrap();
-            let client = HeartbeatClient::builder()
-                .environment(Environment::empty())
-                .server_url(receiver.url())
-                .app("metrics-app")
-                .profile("test")
-                .instance_id("i-metrics")
-                .config_version("v1")
-                .max_retries(1)
-                .build()
-                .unwrap();
+            let client = client(&receiver.url()).max_retries(1).build().unwrap();
 
             // In sync: success, no drift.
             client.report_now().await.unwrap();
@@ -183,7 +173,7 @@ fn attempts_successes_failures_and_drift_are_recorded() {
             assert_eq!(recorder.gauge(FAILURES), Some(0.0));
 
             // The server expects another version: drift.
-            receiver.set_expected_version("metrics-app", "test", "v2");
+            receiver.set_expected_version("app", "prod", "v2");
             client.report_now().await.unwrap();
             assert_eq!(recorder.gauge(DRIFT), Some(1.0));
 
@@ -230,11 +220,7 @@ fn connection_failures_are_timed_and_counted() {
             .unwrap();
         runtime.block_on(async {
             let dead = crate::support::dead_port().await;
-            let client = HeartbeatClient::builder()
-                .environment(Environment::empty())
-                .server_url(format!("http://{dead}"))
-                .app("metrics-app")
-                .profile("test")
+            let client = client(&format!("http://{dead}"))
                 .max_retries(1)
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -261,26 +247,16 @@ fn clients_are_labelled_and_metrics_described() {
             .unwrap();
         runtime.block_on(async {
             let receiver = MockServer::start().await.unwrap();
-            receiver.set_expected_version("metrics-app", "test", "v1");
-            receiver.set_expected_version("other-app", "test", "v1");
-            let build = |app: &str| {
-                HeartbeatClient::builder()
-                    .environment(Environment::empty())
-                    .server_url(receiver.url())
-                    .app(app)
-                    .profile("test")
-                    .instance_id("i-metrics")
-                    .config_version("v1")
-                    .build()
-                    .unwrap()
-            };
-            let (a, b) = (build("metrics-app"), build("other-app"));
+            receiver.set_expected_version("app", "prod", "v1");
+            receiver.set_expected_version("other-app", "prod", "v1");
+            let build = |app: &str| client(&receiver.url()).app(app).build().unwrap();
+            let (a, b) = (build("app"), build("other-app"));
             a.report_now().await.unwrap();
             b.set_config_version("v0");
             b.report_now().await.unwrap();
             assert_eq!(recorder.gauge(DRIFT), Some(0.0));
             assert_eq!(
-                recorder.gauge("vortex_heartbeat_drift{app=other-app,profile=test}"),
+                recorder.gauge("vortex_heartbeat_drift{app=other-app,profile=prod}"),
                 Some(1.0),
                 "the second client does not overwrite the first one's gauge"
             );

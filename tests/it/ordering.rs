@@ -8,22 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::client;
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatClient};
+use vortex_client::HeartbeatClient;
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
-
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v1")
-}
 
 /// The worker's attempt fails, `report_now()` then succeeds: the worker must leave
 /// its backoff, so a change right after goes out at once (not at the next scheduled attempt).

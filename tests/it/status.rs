@@ -4,22 +4,11 @@
 use std::time::Duration;
 
 use crate::support::replies::answering;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{capture_logs, client, dead_port};
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatClient};
+use vortex_client::HeartbeatClient;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v1")
-        .interval(Duration::from_secs(3600))
-}
 
 #[tokio::test]
 async fn an_unreachable_server_leaves_drift_unknown() {
