@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{self, capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig, ReporterError,
@@ -55,26 +55,18 @@ fn userinfo_url(addr: impl std::fmt::Display) -> String {
 
 /// URL userinfo (sent as Basic auth) and a custom header.
 fn with_userinfo(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .disable_auto_detect()
-        .server_url(userinfo_url(addr))
-        .app("a")
-        .profile("p")
-        .header("X-Api-Key", HEADER_VALUE)
-        .initial_retry_delay(Duration::from_millis(10))
-        .max_retry_delay(Duration::from_millis(40))
+    with_header(&userinfo_url(addr))
 }
 
 /// A bearer token and a custom header.
 fn with_token(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
+    with_header(&format!("http://{addr}")).bearer_token(TOKEN)
+}
+
+/// A client for `url` with a secret header, no detection, and retries within milliseconds.
+fn with_header(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .disable_auto_detect()
-        .server_url(format!("http://{addr}"))
-        .app("a")
-        .profile("p")
-        .bearer_token(TOKEN)
         .header("X-Api-Key", HEADER_VALUE)
         .initial_retry_delay(Duration::from_millis(10))
         .max_retry_delay(Duration::from_millis(40))
