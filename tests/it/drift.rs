@@ -82,15 +82,7 @@ async fn notifications_follow_the_server_in_order() {
     assert_eq!(next(&mut drift).await, f(None, false, "v2"));
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn notifications_follow_the_server_in_order_current_thread() {
-    notifications_follow_the_server_in_order().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifications_follow_the_server_in_order_multi_thread() {
-    notifications_follow_the_server_in_order().await;
-}
+both_runtimes!(notifications_follow_the_server_in_order);
 
 /// A subscriber that is busy while changes happen is woken at once afterwards, with the
 /// latest facts; a change made between reading and awaiting again is not lost.
@@ -199,15 +191,7 @@ async fn refresh_loop() {
     app.abort();
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn refresh_loop_current_thread() {
-    refresh_loop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_loop_multi_thread() {
-    refresh_loop().await;
-}
+both_runtimes!(refresh_loop);
 
 /// [`client`], blocking.
 fn blocking_client(url: &str) -> blocking::HeartbeatClient {

@@ -80,15 +80,7 @@ async fn uses_the_client_and_sends_its_own_headers() {
     c.stop().await;
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn uses_the_client_and_sends_its_own_headers_current_thread() {
-    uses_the_client_and_sends_its_own_headers().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uses_the_client_and_sends_its_own_headers_multi_thread() {
-    uses_the_client_and_sends_its_own_headers().await;
-}
+both_runtimes!(uses_the_client_and_sends_its_own_headers);
 
 #[tokio::test]
 async fn userinfo_is_sent_as_basic_authentication() {

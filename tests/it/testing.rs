@@ -461,15 +461,7 @@ async fn drop_inside_a_runtime() {
     assert!(client.report_now().await.is_err());
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn drop_inside_a_current_thread_runtime() {
-    drop_inside_a_runtime().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drop_inside_a_multi_thread_runtime() {
-    drop_inside_a_runtime().await;
-}
+both_runtimes!(drop_inside_a_runtime);
 
 /// `start()` polled without a tokio runtime fails with an error that names the way out.
 #[test]

@@ -95,15 +95,7 @@ async fn reports_over_https_with_a_private_ca() {
     assert!(answer.drift_detected);
 }
 
-#[tokio::test]
-async fn reports_over_https_with_a_private_ca_current_thread() {
-    reports_over_https_with_a_private_ca().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reports_over_https_with_a_private_ca_multi_thread() {
-    reports_over_https_with_a_private_ca().await;
-}
+both_runtimes!(reports_over_https_with_a_private_ca);
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_permanent_tls_error() {
