@@ -1,11 +1,14 @@
 //! Configuration from the environment: every variable, precedence, malformed values, and the
-//! "minimal configuration" (`server_url` in code, app and profile from the environment).
+//! "minimal configuration" (`server_url` in code, app and profile from the environment). And
+//! what `build()` makes of a server URL and the names, from code or the environment: the URLs
+//! it refuses without echoing them, how a path prefix is joined, the names it warns about.
 //!
 //! Every environment is injected with `Environment::from_vars`: no test reads or changes the
 //! process environment.
 
 use std::time::Duration;
 
+use crate::support::{capture_logs, client};
 use vortex_client::testing::MockServer;
 use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
 
@@ -747,4 +750,120 @@ fn an_invalid_value_names_its_builder_method_and_variable() {
         );
         assert!(text.contains(var) && text.contains(method), "{text}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server URL and the names
+
+fn config_error(url: &str) -> String {
+    HeartbeatConfig::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("app")
+        .profile("prod")
+        .build()
+        .unwrap_err()
+        .to_string()
+}
+
+/// A refused server URL is shown without its query or fragment, which may hold a secret.
+#[test]
+fn a_refused_url_does_not_echo_its_query() {
+    for url in [
+        "http://h/gw?token=s3cr3t-q",
+        "http://u:pw-s3cr3t@h/gw?token=s3cr3t-q",
+        "http://h/gw#token=s3cr3t-q",
+    ] {
+        let err = config_error(url);
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("http://"), "the URL is shown: {err}");
+    }
+    let err = config_error("http://h/gw?token=s3cr3t-q");
+    assert!(err.contains("has a query"), "{err}");
+    assert!(err.contains("http://h/gw"), "{err}");
+}
+
+/// The heartbeat endpoint given as the server URL, in code or in `VORTEX_URL`, is refused with
+/// a pointer to the base address.
+#[test]
+fn a_heartbeat_endpoint_as_the_server_url_is_refused() {
+    for url in [
+        "http://host:8888/api/drift/heartbeat/myservice/prod",
+        "http://host:8888/gw/api/drift/heartbeat",
+        "http://host:8888/api/drift/heartbeat/",
+    ] {
+        let err = config_error(url);
+        assert!(err.contains("/api/drift/heartbeat"), "{err}");
+        assert!(err.contains("base address"), "{err}");
+    }
+    let env = Environment::from_vars([
+        (
+            "VORTEX_URL",
+            "http://host:8888/api/drift/heartbeat/myservice/prod",
+        ),
+        ("VORTEX_APP", "myservice"),
+        ("VORTEX_PROFILE", "prod"),
+    ]);
+    let err = HeartbeatConfig::builder()
+        .environment(env)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("VORTEX_URL") && err.contains("base address"),
+        "{err}"
+    );
+}
+
+/// The path a report takes to a mock server under `/gw`, from a server URL in which `{addr}`
+/// stands for the mock's address.
+async fn heartbeat_path(server_url: &str) -> String {
+    let rx = MockServer::builder()
+        .path_prefix("/gw")
+        .start()
+        .await
+        .unwrap();
+    let url = server_url.replace("{addr}", &rx.addr().to_string());
+    let c = client(&url).build().unwrap();
+    c.report_now().await.unwrap();
+    rx.last_report().unwrap().path
+}
+
+/// A path prefix joins the heartbeat path with exactly one slash, whatever trailing slashes it
+/// has.
+#[tokio::test]
+async fn a_prefix_joins_with_exactly_one_slash() {
+    for url in [
+        "http://{addr}/gw",
+        "http://{addr}/gw/",
+        "http://{addr}/gw//",
+    ] {
+        assert_eq!(
+            heartbeat_path(url).await,
+            "/gw/api/drift/heartbeat/app/prod",
+            "{url}"
+        );
+    }
+}
+
+/// An app or profile name with a space is sent as written (the server takes any segment),
+/// with one warning at build() naming the character and its position.
+#[tokio::test(flavor = "current_thread")]
+async fn a_name_with_a_space_warns_once() {
+    let (logs, _guard) = capture_logs();
+    let rx = MockServer::start().await.unwrap();
+    let c = client(&rx.url()).app("my service").build().unwrap();
+    c.report_now().await.unwrap();
+    let warnings = logs.lines("WARN", "my service");
+    assert_eq!(warnings.len(), 1, "{}", logs.text());
+    assert!(warnings[0].contains("position 3"), "{}", warnings[0]);
+    let report = rx.last_report().unwrap();
+    assert_eq!(report.app, "my service");
+    let plain = client(&rx.url()).app("my-service").build().unwrap();
+    drop(plain);
+    assert!(
+        logs.lines("WARN", "my-service").is_empty(),
+        "{}",
+        logs.text()
+    );
 }

@@ -130,6 +130,33 @@ async fn the_sdks_timeout_applies_to_the_clients_requests() {
     }
 }
 
+/// A timeout of the application's client that fires before the SDK's (5 s by default): the
+/// error names the application's client and the time it took, not the SDK's timeout.
+#[tokio::test]
+async fn a_timeout_of_the_applications_client_is_named() {
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Hang);
+    let http = reqwest::Client::builder()
+        .read_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let c = support::client(&rx.url())
+        .http_client(http)
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = c.report_now().await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!err.contains("within 5s"), "{err}");
+    assert!(
+        err.contains("http_client"),
+        "names the application's client: {err}"
+    );
+    assert!(err.contains("ms"), "shows the elapsed time: {err}");
+}
+
 /// The heartbeat server redirects (307, which keeps the body) to another loopback origin.
 async fn redirect_to_another_origin(http: reqwest::Client) -> (ReporterError, MockServer) {
     let other = MockServer::builder()

@@ -16,7 +16,6 @@ mod drift;
 mod env_config;
 mod failover;
 mod faults;
-mod findings;
 mod health;
 mod http_client;
 mod lifecycle;

@@ -1,6 +1,6 @@
 //! One sender per client: the worker and `report_now()` share one schedule and send one report
 //! at a time, in order, so the server never gets an older version after a newer one and the
-//! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
+//! status never goes back. The schedule's tests run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
 use std::collections::VecDeque;
@@ -41,32 +41,55 @@ async fn a_report_now_success_ends_the_workers_backoff() {
     c.stop().await;
 }
 
-/// A change booked for the next rate-limit slot, then carried by `report_now()`:
-/// the next change gets the next free slot, never the restarted countdown.
-#[tokio::test(start_paused = true)]
-async fn report_now_does_not_push_the_next_change_past_its_slot() {
+/// A change booked for the next rate-limit slot, then carried by `report_now()`: the next
+/// change, made `later`, gets the slot the booked one had (one gap, 1 s, after the last
+/// rate-limited send), never a countdown restarted by `report_now()`. `burst` is the on-demand
+/// reports spent first (the default, 3, when `None`).
+async fn the_next_change_keeps_the_booked_slot(burst: Option<u32>, later: Duration) {
     let rx = MockServer::start().await.unwrap();
-    let c = client(&rx.url())
-        .interval(S(60))
-        .report_burst(1)
-        .min_report_gap(S(1))
-        .build()
-        .unwrap();
+    let mut builder = client(&rx.url()).config_version("v0").interval(S(60));
+    if let Some(burst) = burst {
+        builder = builder.report_burst(burst).min_report_gap(S(1));
+    }
+    let c = builder.build().unwrap();
     c.start().await;
     rx.wait_for_reports(1, S(5)).await.unwrap();
-    c.set_config_version("v2"); // the burst of one: at once
-    rx.wait_for_version("v2", S(5)).await.unwrap();
-    c.set_config_version("v3"); // booked one gap later
-    c.report_now().await.unwrap(); // carries v3 now
-    let t = Instant::now();
-    c.set_config_version("v4");
-    let report = rx.wait_for_version("v4", S(120)).await.unwrap();
+    let mut last_send = Instant::now();
+    for n in 1..=burst.unwrap_or(3) {
+        let version = format!("v{n}");
+        c.set_config_version(version.as_str()); // within the burst: at once
+        last_send = rx
+            .wait_for_version(&version, S(5))
+            .await
+            .unwrap()
+            .received_at;
+    }
+    c.set_config_version("booked"); // the burst is spent: booked one gap after the last send
+    c.report_now().await.unwrap(); // carries it now
+    tokio::time::sleep(later).await;
+    c.set_config_version("next");
+    let report = rx.wait_for_version("next", S(120)).await.unwrap();
+    let after = report.received_at - last_send;
     assert!(
-        report.received_at - t <= S(1) + MS(50),
-        "v4 waited {:?}; the rate limit allows it within one gap of v2's send",
-        report.received_at - t
+        after <= S(1) + MS(50),
+        "the next change went {after:?} after the last rate-limited send; one gap is 1s"
     );
     c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn report_now_does_not_push_the_next_change_past_its_slot() {
+    the_next_change_keeps_the_booked_slot(Some(1), Duration::ZERO).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_burst_of_one_a_change_after_report_now_waits_one_gap() {
+    the_next_change_keeps_the_booked_slot(Some(1), MS(10)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_defaults_a_change_after_report_now_waits_one_gap() {
+    the_next_change_keeps_the_booked_slot(None, MS(10)).await;
 }
 
 /// A change that finds the burst spent is booked for the next slot and sent at that slot.
@@ -159,7 +182,7 @@ struct Accepted {
     requests: u64,
 }
 
-/// Findings 3 and 4 together: 16 tasks set increasing versions and call `report_now()` for
+/// The whole ordering contract under load: 16 tasks set increasing versions and call `report_now()` for
 /// about two seconds, while the worker reports changes, against a server that answers 503 to
 /// 10 % of requests and slowly to 15 %. The server never accepts an older version than one it
 /// accepted; `status()` and the drift watch never go back; the last version set is the last
