@@ -322,7 +322,7 @@ fn missing_settings_say_which() {
     assert_eq!(error, ConfigError::MissingField("profile"));
 }
 
-/// The seed's minimal configuration: only the server URL in code, the rest from the environment.
+/// The story's minimal configuration: only the server URL in code, the rest from the environment.
 #[tokio::test]
 async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environment() {
     let rx = MockServer::start().await.unwrap();

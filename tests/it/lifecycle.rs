@@ -172,7 +172,7 @@ async fn periodic_reports_repeat() {
         .build()
         .unwrap();
     c.start().await;
-    // The seed's acceptance: initial + periodic reports keep coming.
+    // The story's acceptance: initial + periodic reports keep coming.
     rx.wait_for_reports(4, WAIT).await.unwrap();
     c.stop().await;
     assert!(rx.reports().iter().all(|r| r.config_version == "unknown"));
