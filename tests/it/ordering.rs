@@ -182,11 +182,12 @@ struct Accepted {
     requests: u64,
 }
 
-/// The whole ordering contract under load: 16 tasks set increasing versions and call `report_now()` for
-/// about two seconds, while the worker reports changes, against a server that answers 503 to
-/// 10 % of requests and slowly to 15 %. The server never accepts an older version than one it
-/// accepted; `status()` and the drift watch never go back; the last version set is the last
-/// one accepted; requests stay within what report_now() calls and the rate limit allow.
+/// The whole ordering contract under load: 16 tasks set increasing versions and call
+/// `report_now()` for about two seconds, while the worker reports changes, against a server
+/// that answers 503 to 10 % of requests and slowly to 15 %. The server never accepts an older
+/// version than one it accepted; `status()` and the drift watch never go back; the last
+/// version set is the last one accepted; requests stay within what report_now() calls and the
+/// rate limit allow.
 async fn hammer() {
     let (server, replies) = ordering_server(0x5eed).await;
     let c = client(&server.url())
