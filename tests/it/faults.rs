@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::support::faults::{self, Attempts, Fault, FaultServer};
+use crate::support::faults::{Attempts, Fault, FaultServer};
 use crate::support::replies::{answering, failures, throttling};
 use crate::support::schedule::{jitter, nominal_retry_delay};
 use crate::support::{self, dead_port};
@@ -479,10 +479,10 @@ async fn garbage_json_with_200_counts_as_delivered() {
     c.stop().await;
 }
 
-/// A 50 MB answer: the client reads a bounded prefix at most, drops the connection, and its
-/// memory does not grow (checked on Linux, where `/proc` gives the resident memory). The
-/// report counts as failed (permanent: the URL points at something that is not the heartbeat
-/// endpoint), keeping the normal interval.
+/// A 50 MB answer: the client reads a bounded prefix at most and drops the connection (that its
+/// memory stays flat is checked in `tests/soak.rs`, a process of its own). The report counts as
+/// failed (permanent: the URL points at something that is not the heartbeat endpoint), keeping
+/// the normal interval.
 async fn huge_body(fault: Fault) {
     const BODY: usize = 50 * 1024 * 1024;
     let server = FaultServer::start(fault).await;
@@ -494,11 +494,6 @@ async fn huge_body(fault: Fault) {
     assert_eq!(err.disposition(), Disposition::Permanent);
 
     let c = client(&server.url()).max_retries(1).build().unwrap();
-    for _ in 0..2 {
-        let _ = c.report_now().await;
-    }
-    #[cfg(target_os = "linux")]
-    let rss_before = faults::rss_bytes().expect("resident memory from /proc/self/statm");
     let sent_before = server.body_bytes_sent();
     for _ in 0..10 {
         let err = c.report_now().await.unwrap_err();
@@ -510,12 +505,6 @@ async fn huge_body(fault: Fault) {
     // Only what fits in the sockets' buffers left the server; nothing close to 10 x 50 MB.
     let sent = server.body_bytes_sent() - sent_before;
     assert!(sent < 10 * BODY as u64 / 4, "{} MB were pushed", sent >> 20);
-    #[cfg(target_os = "linux")]
-    {
-        let rss_after = faults::rss_bytes().expect("resident memory from /proc/self/statm");
-        let growth = rss_after.saturating_sub(rss_before);
-        assert!(growth < 16 << 20, "RSS grew by {} MiB", growth >> 20);
-    }
     drop(c);
 
     // The loop keeps the normal interval and recovers with the latest version.

@@ -326,6 +326,7 @@ async fn write_filler(
 /// Resident memory of this process in bytes, on Linux: the resident pages in
 /// `/proc/self/statm` times the page size (4 KiB on most x86-64, 16 or 64 KiB on some arm64
 /// kernels). `None` elsewhere: the tests' memory checks exist on Linux only, and expect a value.
+#[allow(dead_code)] // the soaks measure memory, the main test binary does not
 pub fn rss_bytes() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
