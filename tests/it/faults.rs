@@ -174,13 +174,35 @@ fn receiver_versions(rx: &MockServer) -> Vec<String> {
     rx.reports().into_iter().map(|r| r.config_version).collect()
 }
 
-fn fault_versions(server: &FaultServer) -> Vec<String> {
-    server
+/// [`outage_then_recovery`] against a fault server that then answers well: the versions it
+/// answered well end on the latest.
+async fn fault_server_recovers(
+    server: &FaultServer,
+    failed_attempts: usize,
+    expect: Expect,
+    attempt_takes: Duration,
+) {
+    let heal = || async { server.set(Fault::Ok) };
+    let (c, _) =
+        outage_then_recovery(&server.url(), failed_attempts, expect, attempt_takes, heal).await;
+    c.stop().await;
+    let answered: Vec<String> = server
         .seen()
         .into_iter()
         .filter(|s| s.fault == Fault::Ok)
         .map(|s| s.version)
-        .collect()
+        .collect();
+    assert_latest_wins(&answered);
+}
+
+/// [`outage_then_recovery`] against a mock server that then accepts: the versions it received
+/// end on the latest.
+async fn mock_server_recovers(rx: &MockServer, failed_attempts: usize, expect: Expect) {
+    let heal = || async { rx.set_default_reply(Reply::Accept) };
+    let (c, _) =
+        outage_then_recovery(&rx.url(), failed_attempts, expect, Duration::ZERO, heal).await;
+    c.stop().await;
+    assert_latest_wins(&receiver_versions(rx));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,18 +237,7 @@ async fn connection_reset_mid_response() {
     assert!(matches!(err, ReporterError::Transport { .. }), "{err:?}");
     assert_eq!(err.disposition(), Disposition::Retryable);
 
-    let (c, _) = outage_then_recovery(
-        &server.url(),
-        5,
-        Expect::Backoff,
-        Duration::ZERO,
-        || async {
-            server.set(Fault::Ok);
-        },
-    )
-    .await;
-    c.stop().await;
-    assert_latest_wins(&fault_versions(&server));
+    fault_server_recovers(&server, 5, Expect::Backoff, Duration::ZERO).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -239,12 +250,7 @@ async fn server_that_accepts_and_never_answers_times_out() {
     assert_eq!(err.disposition(), Disposition::Retryable);
     assert!(took >= TIMEOUT && took < TIMEOUT + S(1), "{took:?}");
 
-    let (c, _) = outage_then_recovery(&server.url(), 4, Expect::Backoff, TIMEOUT, || async {
-        server.set(Fault::Ok);
-    })
-    .await;
-    c.stop().await;
-    assert_latest_wins(&fault_versions(&server));
+    fault_server_recovers(&server, 4, Expect::Backoff, TIMEOUT).await;
 }
 
 /// A server that reads each request and closes without answering gets one request per
@@ -271,12 +277,7 @@ async fn body_dripping_one_byte_a_second_hits_the_total_timeout() {
     assert!(took >= TIMEOUT && took < TIMEOUT + S(1), "{took:?}");
     assert!(server.body_bytes_sent() <= TIMEOUT.as_secs() + 1);
 
-    let (c, _) = outage_then_recovery(&server.url(), 4, Expect::Backoff, TIMEOUT, || async {
-        server.set(Fault::Ok);
-    })
-    .await;
-    c.stop().await;
-    assert_latest_wins(&fault_versions(&server));
+    fault_server_recovers(&server, 4, Expect::Backoff, TIMEOUT).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -342,12 +343,7 @@ async fn transient_status(code: u16) {
     assert_eq!(err.disposition(), Disposition::Retryable);
     assert!(err.to_string().contains("transient"), "{err}");
 
-    let (c, _) = outage_then_recovery(&rx.url(), 6, Expect::Backoff, Duration::ZERO, || async {
-        rx.set_default_reply(Reply::Accept);
-    })
-    .await;
-    c.stop().await;
-    assert_latest_wins(&receiver_versions(&rx));
+    mock_server_recovers(&rx, 6, Expect::Backoff).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -391,18 +387,7 @@ async fn throttled(code: u16, retry_after: impl Fn() -> String, lo: Duration, hi
     assert!(delay >= lo && delay <= hi, "{delay:?}");
     drop(c);
 
-    let (c, _) = outage_then_recovery(
-        &rx.url(),
-        3,
-        Expect::Throttle(lo, hi),
-        Duration::ZERO,
-        || async {
-            rx.set_default_reply(Reply::Accept);
-        },
-    )
-    .await;
-    c.stop().await;
-    assert_latest_wins(&receiver_versions(&rx));
+    mock_server_recovers(&rx, 3, Expect::Throttle(lo, hi)).await;
 }
 
 /// A `Retry-After` date 20 to 21 s ahead (an HTTP date has whole seconds).
@@ -508,18 +493,7 @@ async fn huge_body(fault: Fault) {
     drop(c);
 
     // The loop keeps the normal interval and recovers with the latest version.
-    let (c, _) = outage_then_recovery(
-        &server.url(),
-        3,
-        Expect::Interval,
-        Duration::ZERO,
-        || async {
-            server.set(Fault::Ok);
-        },
-    )
-    .await;
-    c.stop().await;
-    assert_latest_wins(&fault_versions(&server));
+    fault_server_recovers(&server, 3, Expect::Interval, Duration::ZERO).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -556,11 +530,7 @@ async fn redirect_to_another_origin_is_not_followed() {
     );
 
     rx.set_default_reply(Reply::Redirect(302, format!("{}/x", elsewhere.url())));
-    let (c, _) = outage_then_recovery(&rx.url(), 3, Expect::Interval, Duration::ZERO, || async {
-        rx.set_default_reply(Reply::Accept);
-    })
-    .await;
-    c.stop().await;
+    mock_server_recovers(&rx, 3, Expect::Interval).await;
     assert_eq!(elsewhere.report_count(), 0, "the redirect was followed");
     assert!(
         elsewhere.rejections().is_empty(),
