@@ -377,23 +377,14 @@ impl Watchers {
 /// closes the connection right after the answer, like one whose idle timeout fires as the
 /// client reuses the connection. Returns its URL.
 async fn closing_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                // Headers, then the body its Content-Length announces.
-                while let Ok(n) = socket.read(&mut buf).await {
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..n]);
-                    if request_complete(&request) {
-                        break;
-                    }
+                if !read_request(&mut socket).await {
+                    return;
                 }
                 let body = r#"{"registered":true,"expected_version":null,"drift_detected":false}"#;
                 let answer = format!(
@@ -410,17 +401,31 @@ async fn closing_server() -> String {
     url
 }
 
-fn request_complete(request: &[u8]) -> bool {
-    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    request.len() >= end + 4 + length
+/// Reads one request: the headers, then the body their Content-Length announces. False when
+/// the client closed the connection first.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.read(&mut buf).await {
+        if n == 0 {
+            return false;
+        }
+        request.extend_from_slice(&buf[..n]);
+        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if request.len() >= end + 4 + length {
+            break;
+        }
+    }
+    true
 }
 
 /// A connection the server closed as it was reused costs no failure: the report
@@ -490,7 +495,7 @@ async fn the_retry_on_a_closed_connection_stays_within_the_timeout() {
 /// read.
 async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::AtomicUsize;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -501,16 +506,8 @@ async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomi
                 let requests = requests.clone();
                 tokio::spawn(async move {
                     loop {
-                        let mut request = Vec::new();
-                        let mut buf = [0u8; 4096];
-                        while let Ok(n) = socket.read(&mut buf).await {
-                            if n == 0 {
-                                return;
-                            }
-                            request.extend_from_slice(&buf[..n]);
-                            if request_complete(&request) {
-                                break;
-                            }
+                        if !read_request(&mut socket).await {
+                            return;
                         }
                         if requests.fetch_add(1, Ordering::SeqCst) > 0 {
                             tokio::time::sleep(hold).await;
