@@ -444,24 +444,17 @@ async fn moves_are_logged_once() {
 #[cfg(feature = "metrics")]
 #[test]
 fn the_server_gauge_follows_the_answering_url() {
-    let recorder = crate::metrics::TestRecorder::default();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
-            let c = client(&[first.url(), second.url()]).build().unwrap();
-            c.report_now().await.unwrap();
-            let gauge = |url: String| {
-                recorder.gauge(&format!(
-                    "vortex_heartbeat_server{{app=app,profile=prod,server={url}}}"
-                ))
-            };
-            assert_eq!(gauge(second.url()), Some(1.0));
-            assert_eq!(gauge(first.url()), Some(0.0));
-        });
+    crate::metrics::with_recorder(|recorder| async move {
+        let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
+        let c = client(&[first.url(), second.url()]).build().unwrap();
+        c.report_now().await.unwrap();
+        let gauge = |url: String| {
+            recorder.gauge(&format!(
+                "vortex_heartbeat_server{{app=app,profile=prod,server={url}}}"
+            ))
+        };
+        assert_eq!(gauge(second.url()), Some(1.0));
+        assert_eq!(gauge(first.url()), Some(0.0));
     });
 }
 
