@@ -469,12 +469,8 @@ async fn userinfo_goes_out_as_basic_auth_on_every_request() {
 async fn percent_encoded_userinfo_is_decoded_for_basic_auth() {
     let _logs = capture_logs();
     let rx = MockServer::start().await.unwrap();
-    let client = HeartbeatClient::builder()
-        .environment(Environment::empty())
+    let client = support::client(&format!("http://svc%40corp:p%40ss%2Fw%3Ard@{}", rx.addr()))
         .disable_auto_detect()
-        .server_url(format!("http://svc%40corp:p%40ss%2Fw%3Ard@{}", rx.addr()))
-        .app("a")
-        .profile("p")
         .build()
         .unwrap();
     client.report_now().await.unwrap();
@@ -498,11 +494,7 @@ async fn credentials_over_plain_http_warn() {
     let (logs, _guard) = capture_logs();
     let warnings = || logs.lines("WARN", "clear text").len();
     let remote = "vortex.invalid:1";
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(format!("http://{remote}"))
-        .app("a")
-        .profile("p")
+    support::client(&format!("http://{remote}"))
         .header("X-Tenant", "t")
         .build()
         .unwrap();
@@ -520,14 +512,11 @@ async fn credentials_over_plain_http_warn() {
         assert_eq!(warnings(), 2, "{}", logs.text());
     }
     // Each URL of a list is judged on its own, and the warning names the one it is about.
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
+    support::client(&format!("http://{remote}"))
         .server_urls([
             format!("http://{remote}"),
             format!("http://{USER}:{PASSWORD}@fallback.invalid:1"),
         ])
-        .app("a")
-        .profile("p")
         .build()
         .unwrap();
     let warned = logs.lines("WARN", "clear text");
@@ -590,13 +579,9 @@ async fn proxy_credentials_never_leak() {
         let url = proxy
             .url()
             .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
-        let client = HeartbeatClient::builder()
+        let client = support::client("http://vortex.invalid:8888")
             .environment(Environment::from_vars([("HTTP_PROXY", url.as_str())]))
             .disable_auto_detect()
-            .server_url("http://vortex.invalid:8888")
-            .app("a")
-            .profile("p")
-            .config_version("v1")
             .max_retries(1)
             .interval(Duration::from_millis(100))
             .initial_retry_delay(Duration::from_millis(50))
