@@ -1,14 +1,22 @@
-//! A short soak: a few hundred reports against a server that answers with a random fault about
-//! half the time. The loop must keep going, memory must stay flat (checked on Linux, where
-//! `/proc` gives the resident memory; the check does not exist elsewhere), and once the server
-//! heals the latest version must arrive. (`examples/soak.rs` is the long version.)
+//! Memory, measured in a process of its own.
 //!
-//! Runs on tokio's paused clock, so timeouts and backoff cost virtual time only.
+//! A short soak: a few hundred reports against a server that answers with a random fault about
+//! half the time. The loop must keep going, memory must stay flat, and once the server heals
+//! the latest version must arrive. (`examples/soak.rs` is the long version.) And answers of
+//! 50 MB: the client reads a bounded prefix of each, so they leave memory flat (`faults.rs` in
+//! the main binary checks the rest of what becomes of them).
+//!
+//! Memory is checked on Linux, where `/proc` gives the resident memory; the check does not
+//! exist elsewhere. Runs on tokio's paused clock, so timeouts and backoff cost virtual time
+//! only.
 //!
 //! A binary of its own, apart from `tests/it/`: it measures the process's resident memory,
-//! which is process-wide, and tests running beside it in one process would grow it.
+//! which is process-wide, and tests running beside it in one process would grow it. For the
+//! same reason its own tests take turns (`ALONE`).
 
-// The soak uses a few of the fault servers' helpers.
+#[path = "it/support/builders.rs"]
+mod builders;
+// These tests use a few of the fault servers' helpers.
 #[allow(dead_code)]
 #[path = "it/support/faults.rs"]
 mod faults;
@@ -18,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use faults::{Attempts, FaultServer};
-use vortex_client::{Environment, HeartbeatClient};
+use tokio::sync::Mutex;
 
 const ATTEMPTS: usize = 400;
 #[cfg(target_os = "linux")]
@@ -26,16 +34,15 @@ const WARM_UP: usize = 100;
 #[cfg(target_os = "linux")]
 const MIB: u64 = 1 << 20;
 
+/// Held by each test for its whole run: one test's memory must not count against another's.
+static ALONE: Mutex<()> = Mutex::const_new(());
+
 #[tokio::test(start_paused = true)]
 async fn a_few_hundred_reports_through_random_faults_keep_memory_flat() {
+    let _alone = ALONE.lock().await;
     let healthy = Arc::new(AtomicBool::new(false));
     let server = FaultServer::start_with(faults::random_faults(7, healthy.clone())).await;
-    let c = HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(server.url())
-        .app("payment-service")
-        .profile("production")
-        .instance_id("soak-1")
+    let c = builders::client(&server.url())
         .config_version("v0")
         .interval(Duration::from_secs(1))
         .timeout(Duration::from_millis(500))
@@ -90,4 +97,42 @@ async fn a_few_hundred_reports_through_random_faults_keep_memory_flat() {
         assert_eq!(s.drift.reported_version.as_deref(), Some(latest.as_str()));
     }
     c.stop().await;
+}
+
+/// Answers of 50 MB, announced in `Content-Length` or chunked: after two to warm up, ten more
+/// leave resident memory flat, since the client reads a bounded prefix of each and drops the
+/// connection.
+#[cfg(target_os = "linux")]
+#[tokio::test(start_paused = true)]
+async fn answers_of_50_mb_keep_memory_flat() {
+    use faults::Fault;
+    use vortex_client::ReporterError;
+
+    let _alone = ALONE.lock().await;
+    for fault in [Fault::Huge(50 << 20), Fault::HugeChunked(50 << 20)] {
+        let server = FaultServer::start(fault.clone()).await;
+        let c = builders::client(&server.url())
+            .timeout(Duration::from_secs(2))
+            .max_retries(1)
+            .build()
+            .unwrap();
+        for _ in 0..2 {
+            let _ = c.report_now().await;
+        }
+        let rss_before = faults::rss_bytes().expect("resident memory from /proc/self/statm");
+        for _ in 0..10 {
+            let err = c.report_now().await.unwrap_err();
+            assert!(
+                matches!(err, ReporterError::ResponseTooLarge { .. }),
+                "{fault:?}: {err:?}"
+            );
+        }
+        let rss = faults::rss_bytes().expect("resident memory from /proc/self/statm");
+        let growth = rss.saturating_sub(rss_before);
+        assert!(
+            growth < 16 * MIB,
+            "{fault:?}: RSS grew by {} MiB",
+            growth / MIB
+        );
+    }
 }

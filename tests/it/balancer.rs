@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support;
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use vortex_client::testing::MockServer;
-use vortex_client::{Environment, HeartbeatClient};
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const CLIENTS: usize = 20;
@@ -115,11 +115,7 @@ async fn follows_the_balancer(own_client: bool) {
     balancer.join(a.addr());
     let mut clients = Vec::new();
     for i in 0..CLIENTS {
-        let mut builder = HeartbeatClient::builder()
-            .environment(Environment::empty())
-            .server_url(format!("http://{}", balancer.addr))
-            .app("app")
-            .profile("prod")
+        let mut builder = support::client(&format!("http://{}", balancer.addr))
             .instance_id(format!("i-{i}"))
             .interval(INTERVAL)
             .connection_max_age(MAX_AGE)

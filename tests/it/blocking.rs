@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support;
 use vortex_client::blocking::{DriftReceiver, HeartbeatClient};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
@@ -18,14 +19,9 @@ fn server() -> MockServer {
     MockServer::start_blocking().unwrap()
 }
 
+/// No periodic report; changes and retries go out within milliseconds.
 fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("blocking-app")
-        .profile("test")
-        .instance_id("i-blocking")
-        .config_version("v1")
+    support::blocking_client(url)
         .interval(Duration::from_secs(3600))
         .min_report_gap(Duration::from_millis(10))
         .initial_retry_delay(Duration::from_millis(20))
@@ -36,7 +32,7 @@ fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
 fn lifecycle(server: &MockServer) {
     let client = builder(&server.url()).build().unwrap();
     assert!(!client.is_running());
-    assert_eq!(client.config().app, "blocking-app");
+    assert_eq!(client.config().app, "app");
 
     client.start();
     assert!(client.is_running());
@@ -53,7 +49,7 @@ fn lifecycle(server: &MockServer) {
         .wait_for_report_blocking(|r| r.health == Health::Degraded, WAIT)
         .unwrap();
 
-    server.set_expected_version("blocking-app", "test", "v3");
+    server.set_expected_version("app", "prod", "v3");
     let answer = client.report_now().unwrap();
     assert!(answer.drift_detected);
     assert_eq!(answer.expected_version.as_deref(), Some("v3"));
@@ -91,19 +87,13 @@ fn works_from_a_plain_thread_without_a_runtime() {
     lifecycle(&server);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn works_inside_a_current_thread_runtime() {
+async fn works_inside_a_runtime() {
     let server = server();
     lifecycle(&server);
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_inside_a_multi_thread_runtime() {
-    let server = server();
-    lifecycle(&server);
-    drop(server);
-}
+both_runtimes!(works_inside_a_runtime);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn works_inside_a_spawned_task_and_through_spawn_blocking() {
@@ -204,8 +194,7 @@ fn drop_is_bounded_and_joins_the_thread() {
     assert_drop_is_bounded_and_joins(&server);
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn drop_inside_a_current_thread_runtime_is_bounded_and_does_not_panic() {
+async fn drop_inside_a_runtime_is_bounded_and_does_not_panic() {
     let server = server();
     assert_drop_is_bounded_and_joins(&server);
     // Also created and dropped between awaits of this runtime.
@@ -215,12 +204,7 @@ async fn drop_inside_a_current_thread_runtime_is_bounded_and_does_not_panic() {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drop_inside_a_multi_thread_runtime_is_bounded_and_does_not_panic() {
-    let server = server();
-    assert_drop_is_bounded_and_joins(&server);
-    drop(server);
-}
+both_runtimes!(drop_inside_a_runtime_is_bounded_and_does_not_panic);
 
 #[test]
 fn drop_of_an_idle_client_is_prompt() {
@@ -233,19 +217,18 @@ fn drop_of_an_idle_client_is_prompt() {
     assert!(started.elapsed() < stop_bound());
 }
 
-/// report_now() on a current-thread runtime's only thread: the request runs on the SDK's
-/// thread, so it completes, and the runtime's other tasks run afterwards.
-#[tokio::test(flavor = "current_thread")]
-async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
+/// report_now() on a runtime's thread (a current-thread runtime's only one): the request runs
+/// on the SDK's thread, so it completes, and the runtime's other tasks run afterwards.
+async fn report_now_on_a_runtime_thread_does_not_deadlock() {
     let server = server();
-    server.set_expected_version("blocking-app", "test", "v2");
+    server.set_expected_version("app", "prod", "v2");
     let client = builder(&server.url()).build().unwrap();
     let other = tokio::spawn(async {
         tokio::task::yield_now().await;
         42
     });
     let answer = client.report_now().unwrap();
-    assert!(answer.drift_detected);
+    assert!(answer.registered && answer.drift_detected);
     assert_eq!(other.await.unwrap(), 42);
     // Also with the worker running on the SDK's thread.
     client.start();
@@ -254,15 +237,7 @@ async fn report_now_on_a_current_thread_runtime_does_not_deadlock() {
     drop(server);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn report_now_on_a_multi_thread_runtime() {
-    let server = server();
-    let client = builder(&server.url()).build().unwrap();
-    let answer = client.report_now().unwrap();
-    assert!(answer.registered);
-    drop(client);
-    drop(server);
-}
+both_runtimes!(report_now_on_a_runtime_thread_does_not_deadlock);
 
 /// The documented caveat: a server served by the same current-thread runtime that report_now()
 /// blocks cannot answer. The call still returns, bounded by the request timeout, with an error.

@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support;
 use tokio::sync::watch;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{blocking, DriftState, Environment, HeartbeatClient};
+use vortex_client::{blocking, DriftState, HeartbeatClient};
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 type Facts = (Option<String>, Option<bool>, Option<String>);
 
@@ -27,16 +30,12 @@ fn f(expected: Option<&str>, drift: bool, reported: &str) -> Facts {
     )
 }
 
+/// One attempt per `report_now()` and no periodic report: every notification follows a report
+/// the test makes.
 fn client(url: &str) -> HeartbeatClient {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("drift-app")
-        .profile("test")
-        .instance_id("i-drift")
-        .config_version("v1")
+    support::client(url)
         .max_retries(1)
-        .interval(Duration::from_secs(3600))
+        .interval(HOUR)
         .build()
         .unwrap()
 }
@@ -62,7 +61,7 @@ async fn notifications_follow_the_server_in_order() {
     client.report_now().await.unwrap();
     assert!(!drift.has_changed().unwrap(), "same facts, no wake-up");
 
-    receiver.set_expected_version("drift-app", "test", "v2");
+    receiver.set_expected_version("app", "prod", "v2");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(Some("v2"), true, "v1"));
     assert_eq!(drift.borrow().refresh_to(), Some("v2"));
@@ -78,20 +77,12 @@ async fn notifications_follow_the_server_in_order() {
     assert_eq!(drift.borrow().refresh_to(), None);
 
     // The server drops its expectation: a change too.
-    receiver.clear_expected_version("drift-app", "test");
+    receiver.clear_expected_version("app", "prod");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(None, false, "v2"));
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn notifications_follow_the_server_in_order_current_thread() {
-    notifications_follow_the_server_in_order().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notifications_follow_the_server_in_order_multi_thread() {
-    notifications_follow_the_server_in_order().await;
-}
+both_runtimes!(notifications_follow_the_server_in_order);
 
 /// A subscriber that is busy while changes happen is woken at once afterwards, with the
 /// latest facts; a change made between reading and awaiting again is not lost.
@@ -101,13 +92,13 @@ async fn a_busy_subscriber_misses_no_change() {
     let client = client(&receiver.url());
     let mut drift = client.subscribe_drift();
     for expected in ["e1", "e2", "e3"] {
-        receiver.set_expected_version("drift-app", "test", expected);
+        receiver.set_expected_version("app", "prod", expected);
         client.report_now().await.unwrap();
     }
     assert_eq!(next(&mut drift).await, f(Some("e3"), true, "v1"));
     assert!(!drift.has_changed().unwrap());
     // Changed after the read, before the next await.
-    receiver.set_expected_version("drift-app", "test", "e4");
+    receiver.set_expected_version("app", "prod", "e4");
     client.report_now().await.unwrap();
     assert_eq!(next(&mut drift).await, f(Some("e4"), true, "v1"));
 }
@@ -132,7 +123,7 @@ async fn concurrent_changes_arrive_in_order_and_the_last_is_never_missed() {
     let mut sent = Vec::new();
     for i in 1..=CHANGES {
         let expected = format!("e{i}");
-        receiver.set_expected_version("drift-app", "test", &expected);
+        receiver.set_expected_version("app", "prod", &expected);
         client.report_now().await.unwrap();
         sent.push(f(Some(&expected), true, "v1"));
     }
@@ -158,12 +149,7 @@ async fn recv(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Facts>) -> Facts {
 /// three states.
 async fn refresh_loop() {
     let receiver = MockServer::start().await.unwrap();
-    let client = HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(receiver.url())
-        .app("drift-app")
-        .profile("test")
-        .config_version("v1")
+    let client = support::client(&receiver.url())
         .interval(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -183,7 +169,7 @@ async fn refresh_loop() {
         })
     };
     assert_eq!(recv(&mut seen_rx).await, f(None, false, "v1"));
-    receiver.set_expected_version("drift-app", "test", "v2");
+    receiver.set_expected_version("app", "prod", "v2");
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), true, "v1"));
     assert_eq!(recv(&mut seen_rx).await, f(Some("v2"), false, "v2"));
     // Later heartbeats confirm the same facts: nothing more. Two of them, watched by a receiver
@@ -205,25 +191,13 @@ async fn refresh_loop() {
     app.abort();
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn refresh_loop_current_thread() {
-    refresh_loop().await;
-}
+both_runtimes!(refresh_loop);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_loop_multi_thread() {
-    refresh_loop().await;
-}
-
+/// [`client`], blocking.
 fn blocking_client(url: &str) -> blocking::HeartbeatClient {
-    blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("drift-app")
-        .profile("test")
-        .config_version("v1")
+    support::blocking_client(url)
         .max_retries(1)
-        .interval(Duration::from_secs(3600))
+        .interval(HOUR)
         .build()
         .unwrap()
 }
@@ -243,9 +217,9 @@ fn blocking_receiver_returns_changes_in_order_and_misses_none() {
     assert_eq!(drift.wait_for_change(Duration::from_millis(20)), None);
 
     // Two changes while the application is busy: the next wait returns the latest at once.
-    server.set_expected_version("drift-app", "test", "v2");
+    server.set_expected_version("app", "prod", "v2");
     client.report_now().unwrap();
-    server.set_expected_version("drift-app", "test", "v3");
+    server.set_expected_version("app", "prod", "v3");
     client.report_now().unwrap();
     let state = drift.wait_for_change(Duration::ZERO).unwrap();
     assert_eq!(facts(&state), f(Some("v3"), true, "v1"));
@@ -264,7 +238,7 @@ fn blocking_receiver_returns_changes_in_order_and_misses_none() {
 #[test]
 fn blocking_waiter_is_woken_by_a_change() {
     let server = MockServer::start_blocking().unwrap();
-    server.set_expected_version("drift-app", "test", "v2");
+    server.set_expected_version("app", "prod", "v2");
     let client = blocking_client(&server.url());
     let mut drift = client.subscribe_drift();
     let waiter = std::thread::spawn(move || {
@@ -285,12 +259,7 @@ fn blocking_waiter_is_woken_by_a_change() {
 #[test]
 fn blocking_refresh_loop_sees_drift_and_its_clearing() {
     let server = MockServer::start_blocking().unwrap();
-    let client = blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(server.url())
-        .app("drift-app")
-        .profile("test")
-        .config_version("v1")
+    let client = support::blocking_client(&server.url())
         .interval(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -316,7 +285,7 @@ fn blocking_refresh_loop_sees_drift_and_its_clearing() {
     };
     let within = Duration::from_secs(10);
     assert_eq!(seen_rx.recv_timeout(within).unwrap(), f(None, false, "v1"));
-    server.set_expected_version("drift-app", "test", "v2");
+    server.set_expected_version("app", "prod", "v2");
     assert_eq!(
         seen_rx.recv_timeout(within).unwrap(),
         f(Some("v2"), true, "v1")

@@ -1,11 +1,14 @@
 //! Configuration from the environment: every variable, precedence, malformed values, and the
-//! "minimal configuration" (`server_url` in code, app and profile from the environment).
+//! "minimal configuration" (`server_url` in code, app and profile from the environment). And
+//! what `build()` makes of a server URL and the names, from code or the environment: the URLs
+//! it refuses without echoing them, how a path prefix is joined, the names it warns about.
 //!
 //! Every environment is injected with `Environment::from_vars`: no test reads or changes the
 //! process environment.
 
 use std::time::Duration;
 
+use crate::support::{capture_logs, client};
 use vortex_client::testing::MockServer;
 use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
 
@@ -17,12 +20,21 @@ fn base() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// `base()` with `var` set to `value` (replacing it if present).
-fn with(var: &'static str, value: &'static str) -> Environment {
+/// A configuration built from these variables alone.
+fn config_from(
+    vars: impl IntoIterator<Item = (&'static str, &'static str)>,
+) -> Result<HeartbeatConfig, ConfigError> {
+    HeartbeatConfig::builder()
+        .environment(Environment::from_vars(vars))
+        .build()
+}
+
+/// [`config_from`] `base()` with `var` set to `value` (replacing it if present).
+fn with(var: &'static str, value: &'static str) -> Result<HeartbeatConfig, ConfigError> {
     let mut vars = base();
     vars.retain(|(name, _)| *name != var);
     vars.push((var, value));
-    Environment::from_vars(vars)
+    config_from(vars)
 }
 
 fn without(var: &str) -> Vec<(&'static str, &'static str)> {
@@ -60,15 +72,9 @@ fn durations_accept_units_and_plain_seconds() {
         ("2m", Duration::from_secs(120)),
         (" 10s ", Duration::from_secs(10)),
     ] {
-        let config = HeartbeatConfig::builder()
-            .environment(with("VORTEX_HEARTBEAT_INTERVAL", text))
-            .build()
-            .unwrap();
+        let config = with("VORTEX_HEARTBEAT_INTERVAL", text).unwrap();
         assert_eq!(config.interval, expected, "{text:?}");
-        let config = HeartbeatConfig::builder()
-            .environment(with("VORTEX_HEARTBEAT_TIMEOUT", text))
-            .build()
-            .unwrap();
+        let config = with("VORTEX_HEARTBEAT_TIMEOUT", text).unwrap();
         assert_eq!(config.timeout, expected, "{text:?}");
     }
 }
@@ -76,16 +82,10 @@ fn durations_accept_units_and_plain_seconds() {
 #[test]
 fn unset_and_blank_variables_keep_the_defaults() {
     let defaults = HeartbeatConfig::default();
-    let config = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(base()))
-        .build()
-        .unwrap();
+    let config = config_from(base()).unwrap();
     assert_eq!(config.interval, defaults.interval);
     assert_eq!(config.timeout, defaults.timeout);
-    let config = HeartbeatConfig::builder()
-        .environment(with("VORTEX_HEARTBEAT_INTERVAL", "  "))
-        .build()
-        .unwrap();
+    let config = with("VORTEX_HEARTBEAT_INTERVAL", "  ").unwrap();
     assert_eq!(config.interval, defaults.interval);
 }
 
@@ -93,18 +93,12 @@ fn unset_and_blank_variables_keep_the_defaults() {
 fn vortex_app_wins_over_otel_service_name() {
     let mut vars = base();
     vars.push(("OTEL_SERVICE_NAME", "otel-name"));
-    let config = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars))
-        .build()
-        .unwrap();
+    let config = config_from(vars).unwrap();
     assert_eq!(config.app, "payment-service");
 
     let mut vars = without("VORTEX_APP");
     vars.push(("OTEL_SERVICE_NAME", "otel-name"));
-    let config = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars))
-        .build()
-        .unwrap();
+    let config = config_from(vars).unwrap();
     assert_eq!(config.app, "otel-name");
 }
 
@@ -112,10 +106,7 @@ fn vortex_app_wins_over_otel_service_name() {
 fn vortex_profile_wins_over_the_first_spring_profile() {
     let mut vars = base();
     vars.push(("SPRING_PROFILES_ACTIVE", "staging,eu"));
-    let config = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars))
-        .build()
-        .unwrap();
+    let config = config_from(vars).unwrap();
     assert_eq!(config.profile, "production");
 
     for (spring, expected) in [
@@ -125,19 +116,13 @@ fn vortex_profile_wins_over_the_first_spring_profile() {
     ] {
         let mut vars = without("VORTEX_PROFILE");
         vars.push(("SPRING_PROFILES_ACTIVE", spring));
-        let config = HeartbeatConfig::builder()
-            .environment(Environment::from_vars(vars))
-            .build()
-            .unwrap();
+        let config = config_from(vars).unwrap();
         assert_eq!(config.profile, expected, "{spring:?}");
     }
 
     let mut vars = without("VORTEX_PROFILE");
     vars.push(("SPRING_PROFILES_ACTIVE", ",,"));
-    let error = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars))
-        .build()
-        .unwrap_err();
+    let error = config_from(vars).unwrap_err();
     assert_eq!(error, ConfigError::MissingField("profile"));
 }
 
@@ -172,23 +157,26 @@ fn explicit_builder_values_win_over_every_variable() {
     assert_eq!(config.timeout, Duration::from_secs(3));
 }
 
+/// `error` is `InvalidEnv` naming `var` and `value`.
+#[track_caller]
+fn assert_invalid_env(error: &ConfigError, var: &str, value: &str) {
+    match error {
+        ConfigError::InvalidEnv {
+            var: v, value: got, ..
+        } => {
+            assert_eq!(*v, var);
+            assert_eq!(got, value);
+        }
+        other => panic!("{var}={value:?}: expected InvalidEnv, got {other:?}"),
+    }
+}
+
 #[test]
 fn malformed_durations_name_the_variable_and_the_value() {
     for var in ["VORTEX_HEARTBEAT_INTERVAL", "VORTEX_HEARTBEAT_TIMEOUT"] {
         for value in ["soon", "0", "0s", "-5s", "1d", "10 parsecs", "1e999"] {
-            let error = HeartbeatConfig::builder()
-                .environment(with(var, value))
-                .build()
-                .unwrap_err();
-            match &error {
-                ConfigError::InvalidEnv {
-                    var: v, value: got, ..
-                } => {
-                    assert_eq!(*v, var);
-                    assert_eq!(got, value);
-                }
-                other => panic!("{var}={value}: expected InvalidEnv, got {other:?}"),
-            }
+            let error = with(var, value).unwrap_err();
+            assert_invalid_env(&error, var, value);
             let text = error.to_string();
             assert!(text.contains(var) && text.contains(value), "{text}");
         }
@@ -204,29 +192,15 @@ fn rejected_string_values_name_the_variable_and_the_value() {
         ("VORTEX_PROFILE", ".."),
         ("VORTEX_INSTANCE_ID", "pod\nname"),
     ] {
-        let error = HeartbeatConfig::builder()
-            .environment(with(var, value))
-            .build()
-            .unwrap_err();
-        match &error {
-            ConfigError::InvalidEnv {
-                var: v, value: got, ..
-            } => {
-                assert_eq!(*v, var);
-                assert_eq!(got, value);
-            }
-            other => panic!("{var}={value:?}: expected InvalidEnv, got {other:?}"),
-        }
+        let error = with(var, value).unwrap_err();
+        assert_invalid_env(&error, var, value);
         assert!(error.to_string().contains(var), "{error}");
     }
     // The fallbacks are named too.
     let too_long: &'static str = "x".repeat(300).leak();
     let mut vars = without("VORTEX_APP");
     vars.push(("OTEL_SERVICE_NAME", too_long));
-    let error = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars))
-        .build()
-        .unwrap_err();
+    let error = config_from(vars).unwrap_err();
     assert!(
         matches!(
             error,
@@ -241,10 +215,7 @@ fn rejected_string_values_name_the_variable_and_the_value() {
 
 #[test]
 fn a_url_from_the_environment_never_shows_its_password() {
-    let error = HeartbeatConfig::builder()
-        .environment(with("VORTEX_URL", "ftp://deploy:hunter2@vortex-config"))
-        .build()
-        .unwrap_err();
+    let error = with("VORTEX_URL", "ftp://deploy:hunter2@vortex-config").unwrap_err();
     assert!(matches!(
         error,
         ConfigError::InvalidEnv {
@@ -284,10 +255,7 @@ fn a_comma_in_a_vortex_url_userinfo_is_refused_without_showing_it() {
             &["Svc", "User", "Password"],
         ),
     ] {
-        let error = HeartbeatConfig::builder()
-            .environment(with("VORTEX_URL", value))
-            .build()
-            .unwrap_err();
+        let error = with("VORTEX_URL", value).unwrap_err();
         let ConfigError::InvalidEnv { var, reason, .. } = &error else {
             panic!("{value}: expected InvalidEnv, got {error:#?}");
         };
@@ -302,24 +270,15 @@ fn a_comma_in_a_vortex_url_userinfo_is_refused_without_showing_it() {
 
 #[test]
 fn missing_settings_say_which() {
-    let error = HeartbeatConfig::builder()
-        .environment(Environment::empty())
-        .build()
-        .unwrap_err();
+    let error = config_from([]).unwrap_err();
     assert_eq!(error, ConfigError::MissingField("server_url"));
-    let error = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(without("VORTEX_APP")))
-        .build()
-        .unwrap_err();
+    let error = config_from(without("VORTEX_APP")).unwrap_err();
     assert_eq!(error, ConfigError::MissingField("app"));
-    let error = HeartbeatConfig::builder()
-        .environment(Environment::from_vars(without("VORTEX_PROFILE")))
-        .build()
-        .unwrap_err();
+    let error = config_from(without("VORTEX_PROFILE")).unwrap_err();
     assert_eq!(error, ConfigError::MissingField("profile"));
 }
 
-/// The seed's minimal configuration: only the server URL in code, the rest from the environment.
+/// The story's minimal configuration: only the server URL in code, the rest from the environment.
 #[tokio::test]
 async fn minimal_configuration_reports_to_the_app_and_profile_from_the_environment() {
     let rx = MockServer::start().await.unwrap();
@@ -666,10 +625,7 @@ async fn the_built_instance_id_is_the_one_the_server_receives() {
 // Error messages: the setting, its builder method and its variable, through `?` in main too
 
 fn missing(vars: &[(&'static str, &'static str)]) -> ConfigError {
-    HeartbeatConfig::builder()
-        .environment(Environment::from_vars(vars.iter().copied()))
-        .build()
-        .unwrap_err()
+    config_from(vars.iter().copied()).unwrap_err()
 }
 
 #[test]
@@ -721,10 +677,7 @@ fn an_invalid_value_names_its_builder_method_and_variable() {
         "invalid app: \"..\" cannot be used as a path segment (call .app(..) on the builder or \
          set VORTEX_APP (or OTEL_SERVICE_NAME, or service.name in OTEL_RESOURCE_ATTRIBUTES))"
     );
-    let error = HeartbeatConfig::builder()
-        .environment(with("VORTEX_HEARTBEAT_INTERVAL", "soon"))
-        .build()
-        .unwrap_err();
+    let error = with("VORTEX_HEARTBEAT_INTERVAL", "soon").unwrap_err();
     assert_eq!(
         error.to_string(),
         "invalid environment variable VORTEX_HEARTBEAT_INTERVAL=\"soon\": expected a positive \
@@ -738,13 +691,123 @@ fn an_invalid_value_names_its_builder_method_and_variable() {
         ("VORTEX_INSTANCE_ID", "pod\nname", ".instance_id(..)"),
         ("VORTEX_HEARTBEAT_TIMEOUT", "0", ".timeout(..)"),
     ] {
-        let text = format!(
-            "{:?}",
-            HeartbeatConfig::builder()
-                .environment(with(var, value))
-                .build()
-                .unwrap_err()
-        );
+        let text = format!("{:?}", with(var, value).unwrap_err());
         assert!(text.contains(var) && text.contains(method), "{text}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server URL and the names
+
+fn config_error(url: &str) -> String {
+    HeartbeatConfig::builder()
+        .environment(Environment::empty())
+        .server_url(url)
+        .app("app")
+        .profile("prod")
+        .build()
+        .unwrap_err()
+        .to_string()
+}
+
+/// A refused server URL is shown without its query or fragment, which may hold a secret.
+#[test]
+fn a_refused_url_does_not_echo_its_query() {
+    for url in [
+        "http://h/gw?token=s3cr3t-q",
+        "http://u:pw-s3cr3t@h/gw?token=s3cr3t-q",
+        "http://h/gw#token=s3cr3t-q",
+    ] {
+        let err = config_error(url);
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("http://"), "the URL is shown: {err}");
+    }
+    let err = config_error("http://h/gw?token=s3cr3t-q");
+    assert!(err.contains("has a query"), "{err}");
+    assert!(err.contains("http://h/gw"), "{err}");
+}
+
+/// The heartbeat endpoint given as the server URL, in code or in `VORTEX_URL`, is refused with
+/// a pointer to the base address.
+#[test]
+fn a_heartbeat_endpoint_as_the_server_url_is_refused() {
+    for url in [
+        "http://host:8888/api/drift/heartbeat/myservice/prod",
+        "http://host:8888/gw/api/drift/heartbeat",
+        "http://host:8888/api/drift/heartbeat/",
+    ] {
+        let err = config_error(url);
+        assert!(err.contains("/api/drift/heartbeat"), "{err}");
+        assert!(err.contains("base address"), "{err}");
+    }
+    let env = Environment::from_vars([
+        (
+            "VORTEX_URL",
+            "http://host:8888/api/drift/heartbeat/myservice/prod",
+        ),
+        ("VORTEX_APP", "myservice"),
+        ("VORTEX_PROFILE", "prod"),
+    ]);
+    let err = HeartbeatConfig::builder()
+        .environment(env)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("VORTEX_URL") && err.contains("base address"),
+        "{err}"
+    );
+}
+
+/// The path a report takes to a mock server under `/gw`, from a server URL in which `{addr}`
+/// stands for the mock's address.
+async fn heartbeat_path(server_url: &str) -> String {
+    let rx = MockServer::builder()
+        .path_prefix("/gw")
+        .start()
+        .await
+        .unwrap();
+    let url = server_url.replace("{addr}", &rx.addr().to_string());
+    let c = client(&url).build().unwrap();
+    c.report_now().await.unwrap();
+    rx.last_report().unwrap().path
+}
+
+/// A path prefix joins the heartbeat path with exactly one slash, whatever trailing slashes it
+/// has.
+#[tokio::test]
+async fn a_prefix_joins_with_exactly_one_slash() {
+    for url in [
+        "http://{addr}/gw",
+        "http://{addr}/gw/",
+        "http://{addr}/gw//",
+    ] {
+        assert_eq!(
+            heartbeat_path(url).await,
+            "/gw/api/drift/heartbeat/app/prod",
+            "{url}"
+        );
+    }
+}
+
+/// An app or profile name with a space is sent as written (the server takes any segment),
+/// with one warning at build() naming the character and its position.
+#[tokio::test(flavor = "current_thread")]
+async fn a_name_with_a_space_warns_once() {
+    let (logs, _guard) = capture_logs();
+    let rx = MockServer::start().await.unwrap();
+    let c = client(&rx.url()).app("my service").build().unwrap();
+    c.report_now().await.unwrap();
+    let warnings = logs.lines("WARN", "my service");
+    assert_eq!(warnings.len(), 1, "{}", logs.text());
+    assert!(warnings[0].contains("position 3"), "{}", warnings[0]);
+    let report = rx.last_report().unwrap();
+    assert_eq!(report.app, "my service");
+    let plain = client(&rx.url()).app("my-service").build().unwrap();
+    drop(plain);
+    assert!(
+        logs.lines("WARN", "my-service").is_empty(),
+        "{}",
+        logs.text()
+    );
 }

@@ -9,24 +9,21 @@ use std::time::Duration;
 use crate::support::keep_alive::KeepAliveServer;
 use crate::support::replies::answering;
 use crate::support::schedule::nominal_retry_delay;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{self, capture_logs, dead_port};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply, Report};
-use vortex_client::{ConfigError, Environment, HeartbeatClient, HeartbeatConfig};
+use vortex_client::{ConfigError, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
 /// Virtual time: generous, costs nothing.
 const WAIT: Duration = Duration::from_secs(900);
 
-fn client(urls: &[String]) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
+/// A client of these servers, on the schedule the timings below are computed from: a 30 s
+/// interval, backoff from 1 s up to 60 s.
+fn client(urls: &[String]) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(&urls[0])
         .server_urls(urls)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v1")
         .interval(S(30))
         .initial_retry_delay(S(1))
         .max_retry_delay(S(60))
@@ -401,11 +398,8 @@ both_runtimes!(ordering_holds_across_two_servers);
 fn the_blocking_client_fails_over_too() {
     let first = crate::support::replies::answering_blocking(503);
     let second = MockServer::start_blocking().unwrap();
-    let c = vortex_client::blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
+    let c = support::blocking_client(&first.url())
         .server_urls([first.url(), second.url()])
-        .app("app")
-        .profile("prod")
         .connection_max_age(S(60))
         .build()
         .unwrap();
@@ -450,24 +444,17 @@ async fn moves_are_logged_once() {
 #[cfg(feature = "metrics")]
 #[test]
 fn the_server_gauge_follows_the_answering_url() {
-    let recorder = crate::metrics::TestRecorder::default();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
-            let c = client(&[first.url(), second.url()]).build().unwrap();
-            c.report_now().await.unwrap();
-            let gauge = |url: String| {
-                recorder.gauge(&format!(
-                    "vortex_heartbeat_server{{app=app,profile=prod,server={url}}}"
-                ))
-            };
-            assert_eq!(gauge(second.url()), Some(1.0));
-            assert_eq!(gauge(first.url()), Some(0.0));
-        });
+    crate::metrics::with_recorder(|recorder| async move {
+        let (first, second) = (answering(503).await, MockServer::start().await.unwrap());
+        let c = client(&[first.url(), second.url()]).build().unwrap();
+        c.report_now().await.unwrap();
+        let gauge = |url: String| {
+            recorder.gauge(&format!(
+                "vortex_heartbeat_server{{app=app,profile=prod,server={url}}}"
+            ))
+        };
+        assert_eq!(gauge(second.url()), Some(1.0));
+        assert_eq!(gauge(first.url()), Some(0.0));
     });
 }
 

@@ -8,24 +8,18 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::capture_logs;
+use crate::support::{self, capture_logs};
 use tokio::time::Instant;
 use vortex_client::testing::MockServer;
-use vortex_client::{Environment, Health, HeartbeatClient};
+use vortex_client::{Health, HeartbeatBuilder, HeartbeatClient};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
 const WAIT: Duration = Duration::from_secs(10);
 
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .interval(MS(50))
-        .min_report_gap(MS(1))
+/// The check is asked at each periodic report: these tests want one every 50 ms.
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url).interval(MS(50)).min_report_gap(MS(1))
 }
 
 fn health_of(code: u8) -> Health {
@@ -326,11 +320,7 @@ fn a_check_that_never_returns_holds_one_thread_and_starves_nothing() {
 fn the_blocking_client_sends_nothing_after_stop_whatever_the_check_does() {
     let server = MockServer::start_blocking().unwrap();
     let gate = Gate::default();
-    let c = vortex_client::blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(server.url())
-        .app("app")
-        .profile("prod")
+    let c = support::blocking_client(&server.url())
         .interval(Duration::from_millis(50))
         .health_check(blocking_fn(&gate))
         .build()
@@ -353,7 +343,6 @@ async fn a_change_never_waits_for_the_check() {
     let (open, gate) = tokio::sync::watch::channel(false);
     let entered = Arc::new(tokio::sync::Notify::new());
     let c = client(&server.url())
-        .config_version("v1")
         .health_check({
             let entered = entered.clone();
             move || {
@@ -383,11 +372,7 @@ both_runtimes!(a_change_never_waits_for_the_check);
 fn the_blocking_clients_check_may_block_and_its_bound_still_holds() {
     let server = MockServer::start_blocking().unwrap();
     let gate = Gate::default();
-    let c = vortex_client::blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(server.url())
-        .app("app")
-        .profile("prod")
+    let c = support::blocking_client(&server.url())
         .health_check(blocking_fn(&gate))
         .health_check_timeout(Duration::from_millis(200))
         .build()

@@ -5,30 +5,25 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::support;
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
-    ConfigError, Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError,
+    ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig,
+    ReporterError,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "sdk-token-1234";
 const GATEWAY_KEY: &str = "gateway-key-5678";
-const HEARTBEAT_PATH: &str = "/api/drift/heartbeat/payment-service/production";
+const HEARTBEAT_PATH: &str = "/api/drift/heartbeat/app/prod";
 
-fn builder(
-    url: &str,
-    http: reqwest::Client,
-) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .instance_id("i-1")
-        .config_version("v1")
+/// A client reporting through `http`, with credentials, a header and a timeout of the SDK's
+/// own that the tests expect on (or around) the client's requests.
+fn builder(url: &str, http: reqwest::Client) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .disable_auto_detect()
         .timeout(TIMEOUT)
         .max_retries(1)
@@ -85,25 +80,13 @@ async fn uses_the_client_and_sends_its_own_headers() {
     c.stop().await;
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn uses_the_client_and_sends_its_own_headers_current_thread() {
-    uses_the_client_and_sends_its_own_headers().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uses_the_client_and_sends_its_own_headers_multi_thread() {
-    uses_the_client_and_sends_its_own_headers().await;
-}
+both_runtimes!(uses_the_client_and_sends_its_own_headers);
 
 #[tokio::test]
 async fn userinfo_is_sent_as_basic_authentication() {
     let rx = MockServer::start().await.unwrap();
     let url = rx.url().replacen("http://", "http://user:pass-9876@", 1);
-    let c = HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
+    let c = support::client(&url)
         .http_client(app_client())
         .build()
         .unwrap();
@@ -145,6 +128,33 @@ async fn the_sdks_timeout_applies_to_the_clients_requests() {
             "{took:?}"
         );
     }
+}
+
+/// A timeout of the application's client that fires before the SDK's (5 s by default): the
+/// error names the application's client and the time it took, not the SDK's timeout.
+#[tokio::test]
+async fn a_timeout_of_the_applications_client_is_named() {
+    let rx = MockServer::start().await.unwrap();
+    rx.set_default_reply(Reply::Hang);
+    let http = reqwest::Client::builder()
+        .read_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let c = support::client(&rx.url())
+        .http_client(http)
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = c.report_now().await.unwrap_err().to_string();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!err.contains("within 5s"), "{err}");
+    assert!(
+        err.contains("http_client"),
+        "names the application's client: {err}"
+    );
+    assert!(err.contains("ms"), "shows the elapsed time: {err}");
 }
 
 /// The heartbeat server redirects (307, which keeps the body) to another loopback origin.

@@ -7,24 +7,20 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::support::dead_port;
 use crate::support::replies::{answering, statuses, throttling};
+use crate::support::{self, dead_port};
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Disposition, Environment, HeartbeatClient, HeartbeatConfig, ReporterError};
+use vortex_client::{
+    Disposition, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig, ReporterError,
+};
 
 const LONG: Duration = Duration::from_secs(3600);
 const WAIT: Duration = Duration::from_secs(5);
 
-/// A client for `url` with an isolated environment and an hour-long interval, so that only
-/// the behaviour under test can explain a report.
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .instance_id("payment-service-7d4f9b8c-abc12")
-        .interval(LONG)
+/// A client for `url` with an hour-long interval, so that only the behaviour under test can
+/// explain a report.
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url).interval(LONG)
 }
 
 /// Polls a future exactly once: proves it completes without waiting on anything.
@@ -54,7 +50,7 @@ both_runtimes!(
 
 async fn first_report_has_the_contract_shape() {
     let rx = MockServer::start().await.unwrap();
-    rx.set_expected_version("payment-service", "production", "v2.3.5");
+    rx.set_expected_version("app", "prod", "v2.3.5");
     let c = client(&rx.url())
         .metadata("team", "platform")
         .app_version("1.8.0")
@@ -63,11 +59,8 @@ async fn first_report_has_the_contract_shape() {
         .unwrap();
     c.start().await;
     let report = rx.next_report(WAIT).await.unwrap();
-    assert_eq!(
-        report.path,
-        "/api/drift/heartbeat/payment-service/production"
-    );
-    assert_eq!(report.instance_id, "payment-service-7d4f9b8c-abc12");
+    assert_eq!(report.path, "/api/drift/heartbeat/app/prod");
+    assert_eq!(report.instance_id, "i-1");
     assert_eq!(report.config_version, "v2.3.4");
     assert_eq!(report.health, vortex_client::Health::Healthy);
     let metadata = report.metadata.clone().expect("metadata");
@@ -169,12 +162,17 @@ async fn start_is_idempotent_and_restartable() {
 
 async fn periodic_reports_repeat() {
     let rx = MockServer::start().await.unwrap();
-    let c = client(&rx.url())
+    // No configuration version: the reports carry the default.
+    let c = HeartbeatClient::builder()
+        .environment(Environment::empty())
+        .server_url(rx.url())
+        .app("app")
+        .profile("prod")
         .interval(Duration::from_millis(100))
         .build()
         .unwrap();
     c.start().await;
-    // The seed's acceptance: initial + periodic reports keep coming.
+    // The story's acceptance: initial + periodic reports keep coming.
     rx.wait_for_reports(4, WAIT).await.unwrap();
     c.stop().await;
     assert!(rx.reports().iter().all(|r| r.config_version == "unknown"));
@@ -182,7 +180,7 @@ async fn periodic_reports_repeat() {
 
 async fn version_change_is_reported_promptly() {
     let rx = MockServer::start().await.unwrap();
-    let c = client(&rx.url()).config_version("v1").build().unwrap();
+    let c = client(&rx.url()).build().unwrap();
     c.start().await;
     rx.wait_for_reports(1, WAIT).await.unwrap();
     c.set_config_version("v2");
@@ -195,6 +193,7 @@ async fn version_change_is_reported_promptly() {
 async fn burst_of_changes_is_coalesced_and_last_value_wins() {
     let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
+        .config_version("v0")
         .min_report_gap(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -218,7 +217,7 @@ async fn burst_of_changes_is_coalesced_and_last_value_wins() {
 
 async fn report_now_returns_the_answer_and_updates_status() {
     let rx = MockServer::start().await.unwrap();
-    rx.set_expected_version("payment-service", "production", "v7");
+    rx.set_expected_version("app", "prod", "v7");
     let c = client(&rx.url()).config_version("v7").build().unwrap();
     let r = c.report_now().await.unwrap();
     assert!(r.registered);
@@ -339,7 +338,6 @@ async fn failures_never_stop_the_loop_and_latest_version_wins() {
     let rx = MockServer::start().await.unwrap();
     rx.script(statuses([503, 500, 502]));
     let c = client(&rx.url())
-        .config_version("v1")
         .initial_retry_delay(Duration::from_millis(20))
         .max_retry_delay(Duration::from_millis(80))
         .build()

@@ -20,6 +20,7 @@ fn env(vars: &[(&str, &str)], hostname: &str) -> Environment {
     Environment::from_vars(vars.iter().copied().chain([("HOSTNAME", hostname)]))
 }
 
+/// Not `support::client`: no instance id, since detection derives it from `env`.
 fn builder(rx: &MockServer, env: Environment) -> HeartbeatBuilder<HeartbeatClient> {
     HeartbeatClient::builder()
         .server_url(rx.url())
@@ -585,12 +586,8 @@ async fn ip_address_follows_the_server_over_ipv6() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ip_address_resolves_a_server_host_name() {
     let rx = MockServer::start().await.unwrap();
-    let by_name = HeartbeatClient::builder()
-        .server_url(format!("http://localhost:{}", rx.addr().port()))
-        .app("payment-service")
-        .profile("production")
-        .config_version("v1")
-        .environment(env(&[], "dev-laptop"));
+    let by_name = builder(&rx, env(&[], "dev-laptop"))
+        .server_url(format!("http://localhost:{}", rx.addr().port()));
     let body = report(&rx, by_name).await;
     let ip: IpAddr = body["metadata"]["ip_address"]
         .as_str()

@@ -2,9 +2,11 @@
 #![cfg(feature = "metrics")]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::client;
 use crate::support::replies::statuses;
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -12,7 +14,6 @@ use metrics::{
 };
 use parking_lot::Mutex;
 use vortex_client::testing::MockServer;
-use vortex_client::{Environment, HeartbeatClient};
 
 /// A recorder that keeps every value, keyed by `name{label=value,...}`.
 #[derive(Default, Clone)]
@@ -146,106 +147,96 @@ impl Recorder for TestRecorder {
     }
 }
 
-const SUCCESS: &str =
-    "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=accepted}";
-const ERROR: &str = "vortex_heartbeat_reports_total{app=metrics-app,profile=test,outcome=failed}";
-const DURATION: &str = "vortex_heartbeat_request_duration_seconds{app=metrics-app,profile=test}";
-const DRIFT: &str = "vortex_heartbeat_drift{app=metrics-app,profile=test}";
-const FAILURES: &str = "vortex_heartbeat_consecutive_failures{app=metrics-app,profile=test}";
-
-/// Everything runs on this thread (a current-thread runtime), so the local recorder sees the
-/// client's metrics and no other test's.
-#[test]
-fn attempts_successes_failures_and_drift_are_recorded() {
+/// Runs `test` on a current-thread runtime on this thread, with `metrics`' recorder set to a
+/// `TestRecorder` for this thread only: it sees the client's metrics and no other test's.
+/// Returns the recorder.
+pub(crate) fn with_recorder<F>(test: impl FnOnce(TestRecorder) -> F) -> TestRecorder
+where
+    F: Future<Output = ()>,
+{
     let recorder = TestRecorder::default();
     metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        runtime.block_on(async {
-            let receiver = MockServer::start().await.unwrap();
-            let client = HeartbeatClient::builder()
-                .environment(Environment::empty())
-                .server_url(receiver.url())
-                .app("metrics-app")
-                .profile("test")
-                .instance_id("i-metrics")
-                .config_version("v1")
-                .max_retries(1)
-                .build()
-                .unwrap();
+            .unwrap()
+            .block_on(test(recorder.clone()))
+    });
+    recorder
+}
 
-            // In sync: success, no drift.
-            client.report_now().await.unwrap();
-            assert_eq!(recorder.counter(SUCCESS), 1);
-            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
-            assert_eq!(recorder.gauge(FAILURES), Some(0.0));
+const SUCCESS: &str = "vortex_heartbeat_reports_total{app=app,profile=prod,outcome=accepted}";
+const ERROR: &str = "vortex_heartbeat_reports_total{app=app,profile=prod,outcome=failed}";
+const DURATION: &str = "vortex_heartbeat_request_duration_seconds{app=app,profile=prod}";
+const DRIFT: &str = "vortex_heartbeat_drift{app=app,profile=prod}";
+const FAILURES: &str = "vortex_heartbeat_consecutive_failures{app=app,profile=prod}";
 
-            // The server expects another version: drift.
-            receiver.set_expected_version("metrics-app", "test", "v2");
-            client.report_now().await.unwrap();
-            assert_eq!(recorder.gauge(DRIFT), Some(1.0));
+/// Every attempt is counted and timed, the failures gauge follows the failures in a row, and
+/// the drift gauge the last answer (a failure keeps it).
+#[test]
+fn attempts_successes_failures_and_drift_are_recorded() {
+    with_recorder(|recorder| async move {
+        let receiver = MockServer::start().await.unwrap();
+        let client = client(&receiver.url()).max_retries(1).build().unwrap();
 
-            // Two failures in a row.
-            receiver.script(statuses([500, 503]));
-            client.report_now().await.unwrap_err();
-            assert_eq!(recorder.gauge(FAILURES), Some(1.0));
-            client.report_now().await.unwrap_err();
-            assert_eq!(recorder.counter(ERROR), 2);
-            assert_eq!(recorder.gauge(FAILURES), Some(2.0));
-            assert_eq!(
-                recorder.gauge(DRIFT),
-                Some(1.0),
-                "a failure keeps the last drift fact"
-            );
+        // In sync: success, no drift.
+        client.report_now().await.unwrap();
+        assert_eq!(recorder.counter(SUCCESS), 1);
+        assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+        assert_eq!(recorder.gauge(FAILURES), Some(0.0));
 
-            // Recovery in sync: failures reset, drift clears.
-            client.set_config_version("v2");
-            client.report_now().await.unwrap();
-            assert_eq!(recorder.counter(SUCCESS), 3);
-            assert_eq!(recorder.counter(ERROR), 2);
-            assert_eq!(recorder.gauge(FAILURES), Some(0.0));
-            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+        // The server expects another version: drift.
+        receiver.set_expected_version("app", "prod", "v2");
+        client.report_now().await.unwrap();
+        assert_eq!(recorder.gauge(DRIFT), Some(1.0));
 
-            // One duration per attempt, each plausible (under the 5 s timeout).
-            let durations = recorder.histogram(DURATION);
-            assert_eq!(durations.len(), 5, "{durations:?}");
-            assert!(
-                durations.iter().all(|d| (0.0..5.0).contains(d)),
-                "{durations:?}"
-            );
-        });
+        // Two failures in a row.
+        receiver.script(statuses([500, 503]));
+        client.report_now().await.unwrap_err();
+        assert_eq!(recorder.gauge(FAILURES), Some(1.0));
+        client.report_now().await.unwrap_err();
+        assert_eq!(recorder.counter(ERROR), 2);
+        assert_eq!(recorder.gauge(FAILURES), Some(2.0));
+        assert_eq!(
+            recorder.gauge(DRIFT),
+            Some(1.0),
+            "a failure keeps the last drift fact"
+        );
+
+        // Recovery in sync: failures reset, drift clears.
+        client.set_config_version("v2");
+        client.report_now().await.unwrap();
+        assert_eq!(recorder.counter(SUCCESS), 3);
+        assert_eq!(recorder.counter(ERROR), 2);
+        assert_eq!(recorder.gauge(FAILURES), Some(0.0));
+        assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+
+        // One duration per attempt, each plausible (under the 5 s timeout).
+        let durations = recorder.histogram(DURATION);
+        assert_eq!(durations.len(), 5, "{durations:?}");
+        assert!(
+            durations.iter().all(|d| (0.0..5.0).contains(d)),
+            "{durations:?}"
+        );
     });
 }
 
 /// A connection failure is an attempt too: timed and counted as an error.
 #[test]
 fn connection_failures_are_timed_and_counted() {
-    let recorder = TestRecorder::default();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+    with_recorder(|recorder| async move {
+        let dead = crate::support::dead_port().await;
+        let client = client(&format!("http://{dead}"))
+            .max_retries(1)
+            .timeout(Duration::from_secs(2))
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let dead = crate::support::dead_port().await;
-            let client = HeartbeatClient::builder()
-                .environment(Environment::empty())
-                .server_url(format!("http://{dead}"))
-                .app("metrics-app")
-                .profile("test")
-                .max_retries(1)
-                .timeout(Duration::from_secs(2))
-                .build()
-                .unwrap();
-            client.report_now().await.unwrap_err();
-            assert_eq!(recorder.counter(ERROR), 1);
-            assert_eq!(recorder.counter(SUCCESS), 0);
-            assert_eq!(recorder.gauge(FAILURES), Some(1.0));
-            assert_eq!(recorder.gauge(DRIFT), None, "no report was accepted yet");
-            assert_eq!(recorder.histogram(DURATION).len(), 1);
-        });
+        client.report_now().await.unwrap_err();
+        assert_eq!(recorder.counter(ERROR), 1);
+        assert_eq!(recorder.counter(SUCCESS), 0);
+        assert_eq!(recorder.gauge(FAILURES), Some(1.0));
+        assert_eq!(recorder.gauge(DRIFT), None, "no report was accepted yet");
+        assert_eq!(recorder.histogram(DURATION).len(), 1);
     });
 }
 
@@ -253,38 +244,21 @@ fn connection_failures_are_timed_and_counted() {
 /// with its unit.
 #[test]
 fn clients_are_labelled_and_metrics_described() {
-    let recorder = TestRecorder::default();
-    metrics::with_local_recorder(&recorder, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let receiver = MockServer::start().await.unwrap();
-            receiver.set_expected_version("metrics-app", "test", "v1");
-            receiver.set_expected_version("other-app", "test", "v1");
-            let build = |app: &str| {
-                HeartbeatClient::builder()
-                    .environment(Environment::empty())
-                    .server_url(receiver.url())
-                    .app(app)
-                    .profile("test")
-                    .instance_id("i-metrics")
-                    .config_version("v1")
-                    .build()
-                    .unwrap()
-            };
-            let (a, b) = (build("metrics-app"), build("other-app"));
-            a.report_now().await.unwrap();
-            b.set_config_version("v0");
-            b.report_now().await.unwrap();
-            assert_eq!(recorder.gauge(DRIFT), Some(0.0));
-            assert_eq!(
-                recorder.gauge("vortex_heartbeat_drift{app=other-app,profile=test}"),
-                Some(1.0),
-                "the second client does not overwrite the first one's gauge"
-            );
-        });
+    let recorder = with_recorder(|recorder| async move {
+        let receiver = MockServer::start().await.unwrap();
+        receiver.set_expected_version("app", "prod", "v1");
+        receiver.set_expected_version("other-app", "prod", "v1");
+        let build = |app: &str| client(&receiver.url()).app(app).build().unwrap();
+        let (a, b) = (build("app"), build("other-app"));
+        a.report_now().await.unwrap();
+        b.set_config_version("v0");
+        b.report_now().await.unwrap();
+        assert_eq!(recorder.gauge(DRIFT), Some(0.0));
+        assert_eq!(
+            recorder.gauge("vortex_heartbeat_drift{app=other-app,profile=prod}"),
+            Some(1.0),
+            "the second client does not overwrite the first one's gauge"
+        );
     });
     let expected = [
         ("vortex_heartbeat_reports_total", Some(Unit::Count)),

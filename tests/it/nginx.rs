@@ -17,11 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support::faults::Attempts;
-use crate::support::in_ci;
 use crate::support::schedule::nominal_retry_delay;
+use crate::support::{self, in_ci};
 use tokio::time::Instant;
 use vortex_client::testing::MockServer;
-use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
+use vortex_client::{Disposition, HeartbeatBuilder, HeartbeatClient, ReporterError};
 
 const INITIAL: Duration = Duration::from_millis(100);
 const CAP: Duration = Duration::from_millis(800);
@@ -192,14 +192,9 @@ http {{
     )
 }
 
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .instance_id("i-1")
-        .config_version("v1")
+/// Short real-time delays: the backoff `assert_backs_off` checks runs from `INITIAL` to `CAP`.
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .interval(Duration::from_secs(2))
         .initial_retry_delay(INITIAL)
         .max_retry_delay(CAP)
@@ -319,10 +314,7 @@ async fn nginx_rate_limit_429_backs_off() {
     // One request a minute passes; the rest are refused with 429 and no Retry-After.
     let log = attempts.wait(5, WAIT).await;
     assert_eq!(log[0].1.consecutive_failures, 0, "the first request passes");
-    assert_eq!(
-        rx.reports()[0].path,
-        "/api/drift/heartbeat/payment-service/production"
-    );
+    assert_eq!(rx.reports()[0].path, "/api/drift/heartbeat/app/prod");
     for (i, (_, s)) in log.iter().enumerate().skip(1) {
         assert_eq!(s.consecutive_failures as usize, i, "{log:?}");
         let e = s.last_error.as_deref().unwrap_or_default();

@@ -1,6 +1,6 @@
 //! One sender per client: the worker and `report_now()` share one schedule and send one report
 //! at a time, in order, so the server never gets an older version after a newer one and the
-//! status never goes back. Schedule findings run under tokio's paused clock; ordering runs
+//! status never goes back. The schedule's tests run under tokio's paused clock; ordering runs
 //! under both runtime flavours.
 
 use std::collections::VecDeque;
@@ -8,22 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::client;
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatClient};
+use vortex_client::HeartbeatClient;
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const MS: fn(u64) -> Duration = Duration::from_millis;
-
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v1")
-}
 
 /// The worker's attempt fails, `report_now()` then succeeds: the worker must leave
 /// its backoff, so a change right after goes out at once (not at the next scheduled attempt).
@@ -50,32 +41,55 @@ async fn a_report_now_success_ends_the_workers_backoff() {
     c.stop().await;
 }
 
-/// A change booked for the next rate-limit slot, then carried by `report_now()`:
-/// the next change gets the next free slot, never the restarted countdown.
-#[tokio::test(start_paused = true)]
-async fn report_now_does_not_push_the_next_change_past_its_slot() {
+/// A change booked for the next rate-limit slot, then carried by `report_now()`: the next
+/// change, made `later`, gets the slot the booked one had (one gap, 1 s, after the last
+/// rate-limited send), never a countdown restarted by `report_now()`. `burst` is the on-demand
+/// reports spent first (the default, 3, when `None`).
+async fn the_next_change_keeps_the_booked_slot(burst: Option<u32>, later: Duration) {
     let rx = MockServer::start().await.unwrap();
-    let c = client(&rx.url())
-        .interval(S(60))
-        .report_burst(1)
-        .min_report_gap(S(1))
-        .build()
-        .unwrap();
+    let mut builder = client(&rx.url()).config_version("v0").interval(S(60));
+    if let Some(burst) = burst {
+        builder = builder.report_burst(burst).min_report_gap(S(1));
+    }
+    let c = builder.build().unwrap();
     c.start().await;
     rx.wait_for_reports(1, S(5)).await.unwrap();
-    c.set_config_version("v2"); // the burst of one: at once
-    rx.wait_for_version("v2", S(5)).await.unwrap();
-    c.set_config_version("v3"); // booked one gap later
-    c.report_now().await.unwrap(); // carries v3 now
-    let t = Instant::now();
-    c.set_config_version("v4");
-    let report = rx.wait_for_version("v4", S(120)).await.unwrap();
+    let mut last_send = Instant::now();
+    for n in 1..=burst.unwrap_or(3) {
+        let version = format!("v{n}");
+        c.set_config_version(version.as_str()); // within the burst: at once
+        last_send = rx
+            .wait_for_version(&version, S(5))
+            .await
+            .unwrap()
+            .received_at;
+    }
+    c.set_config_version("booked"); // the burst is spent: booked one gap after the last send
+    c.report_now().await.unwrap(); // carries it now
+    tokio::time::sleep(later).await;
+    c.set_config_version("next");
+    let report = rx.wait_for_version("next", S(120)).await.unwrap();
+    let after = report.received_at - last_send;
     assert!(
-        report.received_at - t <= S(1) + MS(50),
-        "v4 waited {:?}; the rate limit allows it within one gap of v2's send",
-        report.received_at - t
+        after <= S(1) + MS(50),
+        "the next change went {after:?} after the last rate-limited send; one gap is 1s"
     );
     c.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn report_now_does_not_push_the_next_change_past_its_slot() {
+    the_next_change_keeps_the_booked_slot(Some(1), Duration::ZERO).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_burst_of_one_a_change_after_report_now_waits_one_gap() {
+    the_next_change_keeps_the_booked_slot(Some(1), MS(10)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_the_defaults_a_change_after_report_now_waits_one_gap() {
+    the_next_change_keeps_the_booked_slot(None, MS(10)).await;
 }
 
 /// A change that finds the burst spent is booked for the next slot and sent at that slot.
@@ -168,11 +182,12 @@ struct Accepted {
     requests: u64,
 }
 
-/// Findings 3 and 4 together: 16 tasks set increasing versions and call `report_now()` for
-/// about two seconds, while the worker reports changes, against a server that answers 503 to
-/// 10 % of requests and slowly to 15 %. The server never accepts an older version than one it
-/// accepted; `status()` and the drift watch never go back; the last version set is the last
-/// one accepted; requests stay within what report_now() calls and the rate limit allow.
+/// The whole ordering contract under load: 16 tasks set increasing versions and call
+/// `report_now()` for about two seconds, while the worker reports changes, against a server
+/// that answers 503 to 10 % of requests and slowly to 15 %. The server never accepts an older
+/// version than one it accepted; `status()` and the drift watch never go back; the last
+/// version set is the last one accepted; requests stay within what report_now() calls and the
+/// rate limit allow.
 async fn hammer() {
     let (server, replies) = ordering_server(0x5eed).await;
     let c = client(&server.url())
@@ -362,23 +377,14 @@ impl Watchers {
 /// closes the connection right after the answer, like one whose idle timeout fires as the
 /// client reuses the connection. Returns its URL.
 async fn closing_server() -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 4096];
-                // Headers, then the body its Content-Length announces.
-                while let Ok(n) = socket.read(&mut buf).await {
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..n]);
-                    if request_complete(&request) {
-                        break;
-                    }
+                if !read_request(&mut socket).await {
+                    return;
                 }
                 let body = r#"{"registered":true,"expected_version":null,"drift_detected":false}"#;
                 let answer = format!(
@@ -395,17 +401,31 @@ async fn closing_server() -> String {
     url
 }
 
-fn request_complete(request: &[u8]) -> bool {
-    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    request.len() >= end + 4 + length
+/// Reads one request: the headers, then the body their Content-Length announces. False when
+/// the client closed the connection first.
+async fn read_request(socket: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.read(&mut buf).await {
+        if n == 0 {
+            return false;
+        }
+        request.extend_from_slice(&buf[..n]);
+        let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if request.len() >= end + 4 + length {
+            break;
+        }
+    }
+    true
 }
 
 /// A connection the server closed as it was reused costs no failure: the report
@@ -475,7 +495,7 @@ async fn the_retry_on_a_closed_connection_stays_within_the_timeout() {
 /// read.
 async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::AtomicUsize;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let requests = Arc::new(AtomicUsize::new(0));
@@ -486,16 +506,8 @@ async fn closing_without_answer(hold: Duration) -> (String, Arc<std::sync::atomi
                 let requests = requests.clone();
                 tokio::spawn(async move {
                     loop {
-                        let mut request = Vec::new();
-                        let mut buf = [0u8; 4096];
-                        while let Ok(n) = socket.read(&mut buf).await {
-                            if n == 0 {
-                                return;
-                            }
-                            request.extend_from_slice(&buf[..n]);
-                            if request_complete(&request) {
-                                break;
-                            }
+                        if !read_request(&mut socket).await {
+                            return;
                         }
                         if requests.fetch_add(1, Ordering::SeqCst) > 0 {
                             tokio::time::sleep(hold).await;

@@ -196,12 +196,8 @@ proptest! {
             static FIXTURE: (RawServer, tokio::runtime::Runtime, HeartbeatClient) = {
                 let server = RawServer::start();
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                let client = HeartbeatClient::builder()
-                    .environment(Environment::empty())
+                let client = crate::support::client(&format!("http://{}", server.addr))
                     .disable_auto_detect()
-                    .server_url(format!("http://{}", server.addr))
-                    .app("a")
-                    .profile("p")
                     .max_retries(1)
                     .build()
                     .unwrap();

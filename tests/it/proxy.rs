@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{self, capture_logs, dead_port};
 use vortex_client::testing::MockServer;
 use vortex_client::{
     ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, ReporterError,
@@ -24,19 +24,16 @@ use vortex_client::{
 const USER: &str = "px-user-5d1c";
 const PASSWORD: &str = "px-s3cret-8a7b";
 /// What the target's path looks like in every recorded request.
-const PATH: &str = "/api/drift/heartbeat/orders/prod";
+const PATH: &str = "/api/drift/heartbeat/app/prod";
 
+/// A client whose environment holds `vars` (the proxy variables under test), making one
+/// attempt per report.
 fn builder(vars: &[(&str, &str)], server_url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .server_url(server_url)
-        .app("orders")
-        .profile("prod")
-        .instance_id("i-proxy")
-        .config_version("v1")
+    support::client(server_url)
+        .environment(Environment::from_vars(vars.iter().copied()))
         .disable_auto_detect()
         .max_retries(1)
         .timeout(Duration::from_secs(3))
-        .environment(Environment::from_vars(vars.iter().copied()))
 }
 
 /// Where one report went: `proxy` (the proxy saw it), else `direct`, with what became of it.
@@ -345,12 +342,7 @@ async fn an_empty_userinfo_is_sent_as_empty_credentials() {
 async fn explicit_proxy_credentials_are_masked_in_debug() {
     let url = format!("http://{USER}:{PASSWORD}@127.0.0.1:9");
     let b = builder(&[], "http://vortex.invalid:8888").proxy(url.as_str());
-    let config = HeartbeatClient::builder()
-        .server_url("http://vortex.invalid:8888")
-        .app("orders")
-        .profile("prod")
-        .environment(Environment::empty())
-        .proxy(url.as_str());
+    let config = support::client("http://vortex.invalid:8888").proxy(url.as_str());
     let client = b.build().expect("build");
     for text in [
         format!("{config:?}"),
@@ -648,11 +640,8 @@ async fn a_refusing_proxy_is_backed_off_from() {
 #[tokio::test(flavor = "current_thread")]
 async fn the_reported_address_is_the_route_to_the_proxy() {
     let proxy = ForwardProxy::start(200).await;
-    let client = HeartbeatClient::builder()
+    let client = support::client("http://vortex.invalid:8888") // only the proxy knows this name
         .environment(Environment::from_vars([("HTTP_PROXY", proxy.url())]))
-        .server_url("http://vortex.invalid:8888") // only the proxy knows this name
-        .app("orders")
-        .profile("prod")
         .build()
         .expect("build");
     client.report_now().await.expect("the proxy answers");

@@ -4,22 +4,11 @@
 use std::time::Duration;
 
 use crate::support::replies::answering;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{capture_logs, client, dead_port};
 use vortex_client::testing::{MockServer, Reply};
-use vortex_client::{Environment, HeartbeatClient};
+use vortex_client::HeartbeatClient;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
-        .config_version("v1")
-        .interval(Duration::from_secs(3600))
-}
 
 #[tokio::test]
 async fn an_unreachable_server_leaves_drift_unknown() {
@@ -63,10 +52,7 @@ async fn no_drift_and_drift_are_known_after_an_accepted_report() {
 
 #[tokio::test]
 async fn the_status_serialises_with_rfc3339_times() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_expected_version("app", "prod", "v2");
-    let c = client(&rx.url()).build().unwrap();
-    c.report_now().await.unwrap();
+    let (_rx, c) = drifted().await;
     let json = serde_json::to_value(c.status()).unwrap();
     let last_success = json["last_success"].as_str().unwrap();
     // e.g. 2026-11-30T23:40:21.123Z
@@ -121,18 +107,26 @@ async fn dropping_a_stopped_or_unstarted_client_is_quiet() {
     );
 }
 
-/// One member of the wrong type is ignored alone: a drift already known is not wiped.
-#[tokio::test]
-async fn a_wrongly_typed_member_keeps_the_drift_facts() {
+/// A server that expects v2, and a client at v1 that has learnt so from one report.
+async fn drifted() -> (MockServer, HeartbeatClient) {
     let rx = MockServer::start().await.unwrap();
     rx.set_expected_version("app", "prod", "v2");
     let c = client(&rx.url()).build().unwrap();
     c.report_now().await.unwrap();
+    (rx, c)
+}
+
+/// The drift facts `status()` shows: the expected version and whether the client drifted.
+fn facts(c: &HeartbeatClient) -> (Option<String>, Option<bool>) {
+    let d = c.status().drift;
+    (d.expected_version, d.drift_detected)
+}
+
+/// One member of the wrong type is ignored alone: a drift already known is not wiped.
+#[tokio::test]
+async fn a_wrongly_typed_member_keeps_the_drift_facts() {
+    let (rx, c) = drifted().await;
     let known = (Some("v2".to_owned()), Some(true));
-    let facts = |c: &HeartbeatClient| {
-        let d = c.status().drift;
-        (d.expected_version, d.drift_detected)
-    };
     assert_eq!(facts(&c), known);
     for body in [
         &br#"{"registered":"yes","expected_version":"v2","drift_detected":true}"#[..],
@@ -159,14 +153,7 @@ async fn a_wrongly_typed_member_keeps_the_drift_facts() {
 /// alone.
 #[tokio::test]
 async fn a_member_nested_past_the_recursion_limit_voids_the_answer() {
-    let rx = MockServer::start().await.unwrap();
-    rx.set_expected_version("app", "prod", "v2");
-    let c = client(&rx.url()).build().unwrap();
-    c.report_now().await.unwrap();
-    let facts = |c: &HeartbeatClient| {
-        let d = c.status().drift;
-        (d.expected_version, d.drift_detected)
-    };
+    let (rx, c) = drifted().await;
     let nested = |depth: usize| {
         let registered = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
         format!(r#"{{"registered":{registered},"expected_version":"v3","drift_detected":false}}"#)

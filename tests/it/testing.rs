@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
+use crate::support;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use vortex_client::testing::{MockServer, Reply, WaitError};
-use vortex_client::{blocking, Disposition, Environment, Health, HeartbeatClient};
+use vortex_client::{blocking, Disposition, Health};
 
 const WAIT: Duration = Duration::from_secs(10);
 const HEARTBEAT: &str = "/api/drift/heartbeat/payment-service/production";
@@ -416,13 +417,9 @@ async fn only_the_heartbeat_route_is_served() {
     assert_eq!(server.report_count(), 0);
 }
 
+/// A blocking client that reports only when started, asked, or given a change.
 fn blocking_client(url: &str) -> blocking::HeartbeatClient {
-    blocking::HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("payment-service")
-        .profile("production")
-        .config_version("v1")
+    support::blocking_client(url)
         .interval(Duration::from_secs(3600))
         .build()
         .unwrap()
@@ -432,7 +429,7 @@ fn blocking_client(url: &str) -> blocking::HeartbeatClient {
 #[test]
 fn a_plain_test_drives_the_blocking_client() {
     let server = MockServer::start_blocking().unwrap();
-    server.set_expected_version("payment-service", "production", "v2");
+    server.set_expected_version("app", "prod", "v2");
     let client = blocking_client(&server.url());
     client.start();
     let first = server.next_report_blocking(WAIT).unwrap();
@@ -454,11 +451,7 @@ fn a_plain_test_drives_the_blocking_client() {
 async fn drop_inside_a_runtime() {
     let on_runtime = MockServer::start().await.unwrap();
     let on_thread = MockServer::start_blocking().unwrap();
-    let client = HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(on_thread.url())
-        .app("a")
-        .profile("p")
+    let client = support::client(&on_thread.url())
         .max_retries(1)
         .build()
         .unwrap();
@@ -468,15 +461,7 @@ async fn drop_inside_a_runtime() {
     assert!(client.report_now().await.is_err());
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn drop_inside_a_current_thread_runtime() {
-    drop_inside_a_runtime().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drop_inside_a_multi_thread_runtime() {
-    drop_inside_a_runtime().await;
-}
+both_runtimes!(drop_inside_a_runtime);
 
 /// `start()` polled without a tokio runtime fails with an error that names the way out.
 #[test]
@@ -572,12 +557,7 @@ async fn the_client_meets_a_server_that_requires_a_token() {
         .await
         .unwrap();
     let client = |token: &str| {
-        HeartbeatClient::builder()
-            .environment(Environment::empty())
-            .server_url(server.url())
-            .app("payment-service")
-            .profile("production")
-            .config_version("v1")
+        support::client(&server.url())
             .bearer_token(token)
             .build()
             .unwrap()

@@ -4,22 +4,19 @@
 
 use std::time::Duration;
 
+use crate::support;
 use crate::support::replies::{answering, failures};
 use crate::support::schedule::{jitter, nominal_retry_delay};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply, Report};
-use vortex_client::{Environment, HeartbeatClient};
+use vortex_client::{HeartbeatBuilder, HeartbeatClient};
 
 const S: fn(u64) -> Duration = Duration::from_secs;
 const WAIT: Duration = Duration::from_secs(600);
 
-fn client(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("app")
-        .profile("prod")
-        .instance_id("i-1")
+/// The schedule these tests measure against: a 30 s interval, backoff from 1 s up to 60 s.
+fn client(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .interval(S(30))
         .initial_retry_delay(S(1))
         .max_retry_delay(S(60))
@@ -114,6 +111,7 @@ async fn a_successful_report_restarts_the_interval() {
 async fn on_demand_reports_are_rate_limited_with_a_burst() {
     let rx = MockServer::start().await.unwrap();
     let c = client(&rx.url())
+        .config_version("v0")
         .report_burst(3)
         .min_report_gap(S(1))
         .build()
@@ -186,7 +184,7 @@ async fn stop_gives_a_request_in_flight_exactly_the_grace() {
 async fn changes_during_backoff_ride_on_the_next_attempt() {
     let rx = MockServer::start().await.unwrap();
     rx.script(failures(500, 4));
-    let c = client(&rx.url()).config_version("v1").build().unwrap();
+    let c = client(&rx.url()).build().unwrap();
     c.start().await;
     rx.wait_for_reports(2, WAIT).await.unwrap();
     for i in 2..=20 {
@@ -210,7 +208,7 @@ async fn a_late_answer_to_an_older_version_does_not_roll_the_status_back() {
     rx.set_expected_version("app", "prod", "v2");
     // The first request (v1) is answered 3 s late (within the timeout); the second (v2) at once.
     rx.script([Reply::Delay(S(3)), Reply::Accept]);
-    let c = client(&rx.url()).config_version("v1").build().unwrap();
+    let c = client(&rx.url()).build().unwrap();
     let slow = c.report_now();
     let fast = async {
         rx.wait_for_reports(1, WAIT).await.unwrap();

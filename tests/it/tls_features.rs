@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::support::client;
 use axum::routing::post;
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
@@ -14,7 +15,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use vortex_client::{Disposition, Environment, HeartbeatClient, ReporterError};
+use vortex_client::{Disposition, ReporterError};
 
 const CA_PEM: &str = include_str!("../certs/ca.pem");
 const SERVER_PEM: &str = include_str!("../certs/server.pem");
@@ -81,39 +82,29 @@ async fn https_receiver() -> String {
     url
 }
 
-fn builder(url: &str) -> vortex_client::HeartbeatBuilder<vortex_client::HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(url)
-        .app("tls-test")
-        .profile("test")
-        .config_version("v1")
-        .disable_auto_detect()
-}
-
 async fn reports_over_https_with_a_private_ca() {
     let url = https_receiver().await;
-    let client = builder(&url).add_root_certificate(CA_PEM).build().unwrap();
+    let client = client(&url)
+        .disable_auto_detect()
+        .add_root_certificate(CA_PEM)
+        .build()
+        .unwrap();
     let answer = client.report_now().await.unwrap();
     assert!(answer.registered);
     assert_eq!(answer.expected_version.as_deref(), Some("v2"));
     assert!(answer.drift_detected);
 }
 
-#[tokio::test]
-async fn reports_over_https_with_a_private_ca_current_thread() {
-    reports_over_https_with_a_private_ca().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reports_over_https_with_a_private_ca_multi_thread() {
-    reports_over_https_with_a_private_ca().await;
-}
+both_runtimes!(reports_over_https_with_a_private_ca);
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_permanent_tls_error() {
     let url = https_receiver().await;
-    let client = builder(&url).max_retries(1).build().unwrap();
+    let client = client(&url)
+        .disable_auto_detect()
+        .max_retries(1)
+        .build()
+        .unwrap();
     let error = client.report_now().await.unwrap_err();
     assert!(
         matches!(error, ReporterError::Tls { .. }),
@@ -128,7 +119,7 @@ async fn an_untrusted_certificate_is_a_permanent_tls_error() {
 
 #[tokio::test]
 async fn a_malformed_root_certificate_is_a_config_error() {
-    let error = builder("https://127.0.0.1:9")
+    let error = client("https://127.0.0.1:9")
         .add_root_certificate("not a certificate")
         .build()
         .unwrap_err();

@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::support::capture_logs;
+use crate::support::{self, capture_logs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vortex_client::testing::{MockServer, Reply};
@@ -116,13 +116,9 @@ fn config_builder() -> HeartbeatBuilder<HeartbeatConfig> {
         .profile("p")
 }
 
+/// No detection: only what a test sets reaches the report and the log.
 fn client_builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .disable_auto_detect()
-        .server_url(url)
-        .app("a")
-        .profile("p")
+    support::client(url).disable_auto_detect()
 }
 
 /// Checks one build result: Ok, or a ConfigError that names one of `fields` and stays short.
@@ -1221,7 +1217,7 @@ async fn redirects_stay_on_their_origin() {
     let reports = rx.reports();
     assert_eq!(reports.len(), before + 2);
     assert_eq!(reports[before + 1].path, moved);
-    assert_eq!(reports[before + 1].config_version, "unknown");
+    assert_eq!(reports[before + 1].config_version, "v1");
     let before = rx.report_count();
     rx.set_default_reply(Reply::Redirect(307, "/api/drift/heartbeat/loop/p".into()));
     let err = report_once(&rx.url()).await.unwrap_err();

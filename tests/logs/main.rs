@@ -12,10 +12,12 @@
 mod support {
     //! The parts of the main binary's `support` that these tests use.
 
+    mod builders;
     pub mod forward_proxy;
     mod logs;
     mod ports;
 
+    pub use builders::client;
     pub use logs::capture_logs;
     pub use ports::dead_port;
 }

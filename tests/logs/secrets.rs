@@ -9,7 +9,7 @@ use std::time::Duration;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
 use crate::support::forward_proxy::ForwardProxy;
-use crate::support::{capture_logs, dead_port};
+use crate::support::{self, capture_logs, dead_port};
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
     ConfigError, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig, ReporterError,
@@ -55,26 +55,18 @@ fn userinfo_url(addr: impl std::fmt::Display) -> String {
 
 /// URL userinfo (sent as Basic auth) and a custom header.
 fn with_userinfo(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .disable_auto_detect()
-        .server_url(userinfo_url(addr))
-        .app("a")
-        .profile("p")
-        .header("X-Api-Key", HEADER_VALUE)
-        .initial_retry_delay(Duration::from_millis(10))
-        .max_retry_delay(Duration::from_millis(40))
+    with_header(&userinfo_url(addr))
 }
 
 /// A bearer token and a custom header.
 fn with_token(addr: String) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
+    with_header(&format!("http://{addr}")).bearer_token(TOKEN)
+}
+
+/// A client for `url` with a secret header, no detection, and retries within milliseconds.
+fn with_header(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
+    support::client(url)
         .disable_auto_detect()
-        .server_url(format!("http://{addr}"))
-        .app("a")
-        .profile("p")
-        .bearer_token(TOKEN)
         .header("X-Api-Key", HEADER_VALUE)
         .initial_retry_delay(Duration::from_millis(10))
         .max_retry_delay(Duration::from_millis(40))
@@ -477,12 +469,8 @@ async fn userinfo_goes_out_as_basic_auth_on_every_request() {
 async fn percent_encoded_userinfo_is_decoded_for_basic_auth() {
     let _logs = capture_logs();
     let rx = MockServer::start().await.unwrap();
-    let client = HeartbeatClient::builder()
-        .environment(Environment::empty())
+    let client = support::client(&format!("http://svc%40corp:p%40ss%2Fw%3Ard@{}", rx.addr()))
         .disable_auto_detect()
-        .server_url(format!("http://svc%40corp:p%40ss%2Fw%3Ard@{}", rx.addr()))
-        .app("a")
-        .profile("p")
         .build()
         .unwrap();
     client.report_now().await.unwrap();
@@ -506,11 +494,7 @@ async fn credentials_over_plain_http_warn() {
     let (logs, _guard) = capture_logs();
     let warnings = || logs.lines("WARN", "clear text").len();
     let remote = "vortex.invalid:1";
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .server_url(format!("http://{remote}"))
-        .app("a")
-        .profile("p")
+    support::client(&format!("http://{remote}"))
         .header("X-Tenant", "t")
         .build()
         .unwrap();
@@ -528,14 +512,11 @@ async fn credentials_over_plain_http_warn() {
         assert_eq!(warnings(), 2, "{}", logs.text());
     }
     // Each URL of a list is judged on its own, and the warning names the one it is about.
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
+    support::client(&format!("http://{remote}"))
         .server_urls([
             format!("http://{remote}"),
             format!("http://{USER}:{PASSWORD}@fallback.invalid:1"),
         ])
-        .app("a")
-        .profile("p")
         .build()
         .unwrap();
     let warned = logs.lines("WARN", "clear text");
@@ -598,13 +579,9 @@ async fn proxy_credentials_never_leak() {
         let url = proxy
             .url()
             .replace("http://", &format!("http://{USER}:{PASSWORD}@"));
-        let client = HeartbeatClient::builder()
+        let client = support::client("http://vortex.invalid:8888")
             .environment(Environment::from_vars([("HTTP_PROXY", url.as_str())]))
             .disable_auto_detect()
-            .server_url("http://vortex.invalid:8888")
-            .app("a")
-            .profile("p")
-            .config_version("v1")
             .max_retries(1)
             .interval(Duration::from_millis(100))
             .initial_retry_delay(Duration::from_millis(50))

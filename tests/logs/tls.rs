@@ -10,14 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::capture_logs;
+use crate::support::{self, capture_logs};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use vortex_client::testing::MockServer;
-use vortex_client::{Disposition, Environment, HeartbeatBuilder, HeartbeatClient, ReporterError};
+use vortex_client::{Disposition, HeartbeatBuilder, HeartbeatClient, ReporterError};
 
 const WITHIN: Duration = Duration::from_secs(5);
 
@@ -139,13 +139,9 @@ fn read_request(stream: &mut impl Read) -> Option<Vec<u8>> {
     }
 }
 
+/// No detection: only what a test sets reaches the report and the log.
 fn builder(url: &str) -> HeartbeatBuilder<HeartbeatClient> {
-    HeartbeatClient::builder()
-        .environment(Environment::empty())
-        .disable_auto_detect()
-        .server_url(url)
-        .app("a")
-        .profile("p")
+    support::client(url).disable_auto_detect()
 }
 
 #[tokio::test]

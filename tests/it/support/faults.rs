@@ -219,13 +219,7 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
     match fault {
         Fault::Ok => {
             let body = br#"{"registered":true,"expected_version":null,"drift_detected":false}"#;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(body).await?;
-            stream.shutdown().await
+            answer_200(stream, body).await
         }
         Fault::ResetMidResponse => {
             stream
@@ -256,21 +250,9 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
             stream.write_all(head.as_bytes()).await?;
             stream.shutdown().await
         }
-        Fault::Garbage => {
-            let body = b"<html>\x00 not json {{{";
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(body).await?;
-            stream.shutdown().await
-        }
+        Fault::Garbage => answer_200(stream, b"<html>\x00 not json {{{").await,
         Fault::Drip(len) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
-            );
-            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(head_200(len).as_bytes()).await?;
             for _ in 0..len {
                 stream.write_all(b" ").await?;
                 stream.flush().await?;
@@ -280,10 +262,7 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
             Ok(())
         }
         Fault::Huge(len) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
-            );
-            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(head_200(len).as_bytes()).await?;
             write_filler(stream, shared, len, false).await
         }
         Fault::HugeChunked(len) => {
@@ -293,6 +272,20 @@ async fn answer(stream: &mut TcpStream, shared: &Shared, fault: Fault) -> std::i
             write_filler(stream, shared, len, true).await
         }
     }
+}
+
+/// The head of a `200` answer announced as JSON, of `len` bytes, after which the server closes.
+fn head_200(len: usize) -> String {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+    )
+}
+
+/// A `200` answer with this body, then the close.
+async fn answer_200(stream: &mut TcpStream, body: &[u8]) -> std::io::Result<()> {
+    stream.write_all(head_200(body.len()).as_bytes()).await?;
+    stream.write_all(body).await?;
+    stream.shutdown().await
 }
 
 /// Writes `len` bytes of JSON-ish filler in 64 KiB pieces, counting what the kernel took.
@@ -326,6 +319,7 @@ async fn write_filler(
 /// Resident memory of this process in bytes, on Linux: the resident pages in
 /// `/proc/self/statm` times the page size (4 KiB on most x86-64, 16 or 64 KiB on some arm64
 /// kernels). `None` elsewhere: the tests' memory checks exist on Linux only, and expect a value.
+#[allow(dead_code)] // the soaks measure memory, the main test binary does not
 pub fn rss_bytes() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {

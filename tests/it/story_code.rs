@@ -1,6 +1,7 @@
-//! The user's story, ported: its usage examples and its tests, on the final API. Each example
-//! keeps the story's code and differs only where the API's signatures ask (`build()?`,
-//! `new(config)?`) and in the server address, which is a loopback receiver here.
+//! The code of the user's story, as its user wrote it: its usage examples and its own tests
+//! compile against the crate's API and pass. Each keeps the story's code and differs only
+//! where the API's signatures ask (`build()?`, `new(config)?`) and in the server address,
+//! which is a loopback receiver here.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
