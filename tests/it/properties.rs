@@ -225,8 +225,3 @@ proptest! {
         })?;
     }
 }
-
-#[test]
-fn response_cap_is_the_documented_one() {
-    // Guards the table in docs/readme-security.md.
-}
