@@ -10,8 +10,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use vortex_client::testing::{MockServer, Reply};
 use vortex_client::{
-    ConfigError, Disposition, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig,
-    ReporterError,
+    Disposition, Environment, HeartbeatBuilder, HeartbeatClient, HeartbeatConfig, ReporterError,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -251,7 +250,7 @@ fn root_certificates_cannot_be_combined_with_a_foreign_client() {
     assert!(
         matches!(
             &err,
-            ConfigError::InvalidValue {
+            vortex_client::ConfigError::InvalidValue {
                 field: "root_certificates",
                 ..
             }

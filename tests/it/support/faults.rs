@@ -131,6 +131,10 @@ impl FaultServer {
     }
 
     /// Connections that opened with a TLS handshake (answered like an HTTP server does: 400).
+    #[cfg_attr(
+        not(any(feature = "rustls", feature = "rustls-ring")),
+        allow(dead_code)
+    )]
     pub fn tls_hellos(&self) -> usize {
         self.shared.tls_hellos.load(Ordering::SeqCst)
     }
